@@ -1,0 +1,1 @@
+"""Headless core: discovery, parsing, storage, pricing, signals and queries. Never imports Textual."""

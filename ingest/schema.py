@@ -1,0 +1,158 @@
+"""The DuckDB schema and its migrations: one place that says what the store holds.
+
+Every table that grows with the data is keyed by a single VARCHAR column `k`:
+DuckDB's ART index answers single-column conflicts in milliseconds, while a
+composite key turns each upsert into a full scan (see PERF_NOTES §7).
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+"""Bumped whenever MIGRATIONS gains a step."""
+
+RESPONSE_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # message_id ':' request_id
+    "source_kind": "VARCHAR",  # 'claude' | 'api'
+    "session_id": "VARCHAR",  # Claude Code sessionId; for API logs the app tag (or file)
+    "agent_id": "VARCHAR",  # subagent id, inline sidechain root, or NULL on the main chain
+    "is_sidechain": "BOOLEAN",
+    "ts": "TIMESTAMP",  # naive UTC
+    "model": "VARCHAR",
+    "model_base": "VARCHAR",  # model without -YYYYMMDD / [1m]
+    "tier": "VARCHAR",  # haiku | sonnet | opus | other
+    "input_tokens": "BIGINT",
+    "output_tokens": "BIGINT",
+    "cache_read_tokens": "BIGINT",
+    "cache_write_5m_tokens": "BIGINT",
+    "cache_write_1h_tokens": "BIGINT",
+    "web_search_requests": "INTEGER",
+    "speed": "VARCHAR",
+    "inference_geo": "VARCHAR",
+    "service_tier": "VARCHAR",
+    "is_batch": "BOOLEAN",
+    "stop_reason": "VARCHAR",
+    "project": "VARCHAR",  # cwd for transcripts, app tag for API logs
+    "git_branch": "VARCHAR",
+    "version": "VARCHAR",  # Claude Code version
+    "request_id": "VARCHAR",
+    "message_id": "VARCHAR",
+    "uuid": "VARCHAR",
+    "parent_uuid": "VARCHAR",
+    "file_path": "VARCHAR",
+    "line_offset": "BIGINT",
+    "cost_usd": "DOUBLE",  # NULL when the model has no price
+    "priced": "BOOLEAN",
+}
+"""One row per deduplicated API response (SPEC §3)."""
+
+EVENT_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # uuid ':' block index, or file ':' offset
+    "session_id": "VARCHAR",
+    "agent_id": "VARCHAR",
+    "is_sidechain": "BOOLEAN",
+    "ts": "TIMESTAMP",
+    "uuid": "VARCHAR",
+    "parent_uuid": "VARCHAR",
+    # prompt | text | tool_use | tool_result | command | command_stdout | system
+    # | compact_summary | meta | api_error | summary
+    "kind": "VARCHAR",
+    "subtype": "VARCHAR",  # system subtype, Task subagent_type, ...
+    "name": "VARCHAR",  # tool name or slash command name
+    "tool_use_id": "VARCHAR",
+    "text": "VARCHAR",  # bounded: see parse.TEXT_LIMIT
+    "is_error": "BOOLEAN",
+    "model": "VARCHAR",  # toolUseResult.model, Task input.model
+    "ref_agent_id": "VARCHAR",  # toolUseResult.agentId on a Task result
+    "pre_tokens": "BIGINT",  # compactMetadata.preTokens
+    "trigger": "VARCHAR",  # compactMetadata.trigger
+    "message_id": "VARCHAR",
+    "file_path": "VARCHAR",
+    "line_offset": "BIGINT",
+}
+"""What the signals need besides usage: prompts, tools, results, commands, system entries."""
+
+FILE_COLUMNS: dict[str, str] = {
+    "path": "VARCHAR PRIMARY KEY",
+    "source_kind": "VARCHAR",
+    "dev": "BIGINT",
+    "inode": "BIGINT",
+    "head_hash": "VARCHAR",  # sha1 of the first HEAD_BYTES bytes
+    "size": "BIGINT",
+    "mtime": "DOUBLE",
+    "offset": "BIGINT",  # just past the last complete line consumed
+    "lines": "BIGINT",
+    "first_ingest": "TIMESTAMP",
+    "last_ingest": "TIMESTAMP",
+}
+
+QUARANTINE_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # path ':' offset
+    "file_path": "VARCHAR",
+    "line_offset": "BIGINT",
+    "length": "BIGINT",
+    "reason": "VARCHAR",
+    "snippet": "VARCHAR",
+    "at": "TIMESTAMP",
+}
+
+AGENT_META_COLUMNS: dict[str, str] = {
+    "agent_id": "VARCHAR PRIMARY KEY",
+    "session_id": "VARCHAR",
+    "agent_type": "VARCHAR",
+    "description": "VARCHAR",
+    "tool_use_id": "VARCHAR",
+}
+"""Sidecar agent-<id>.meta.json files (2.1.x)."""
+
+ENTRY_TYPE_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # type ':' version
+    "entry_type": "VARCHAR",
+    "version": "VARCHAR",
+    "known": "BOOLEAN",
+    "n": "BIGINT",
+}
+"""Counts of entry types per Claude Code version, for pipeline health (SPEC §4.9)."""
+
+PRICE_COLUMNS: dict[str, str] = {
+    "model": "VARCHAR PRIMARY KEY",
+    "tier": "VARCHAR",
+    "input": "DOUBLE",
+    "output": "DOUBLE",
+    "write_5m": "DOUBLE",
+    "write_1h": "DOUBLE",
+    "cache_read": "DOUBLE",
+    "lc_input": "DOUBLE",
+    "lc_output": "DOUBLE",
+    "lc_write_5m": "DOUBLE",
+    "lc_write_1h": "DOUBLE",
+    "lc_cache_read": "DOUBLE",
+    "fast_multiplier": "DOUBLE",
+    "context_window": "BIGINT",
+}
+"""The price table in force, copied from the data file so that SQL can price rows."""
+
+TABLES: dict[str, dict[str, str]] = {
+    "responses": RESPONSE_COLUMNS,
+    "events": EVENT_COLUMNS,
+    "files": FILE_COLUMNS,
+    "quarantine": QUARANTINE_COLUMNS,
+    "agent_meta": AGENT_META_COLUMNS,
+    "entry_types": ENTRY_TYPE_COLUMNS,
+    "prices": PRICE_COLUMNS,
+}
+
+
+def create_table_sql(name: str, columns: dict[str, str]) -> str:
+    cols = ",\n  ".join(f'"{col}" {ddl}' for col, ddl in columns.items())
+    return f"CREATE TABLE IF NOT EXISTS {name} (\n  {cols}\n)"
+
+
+def _v1() -> list[str]:
+    stmts = [create_table_sql(name, cols) for name, cols in TABLES.items()]
+    stmts += [
+    ]
+    return stmts
+
+
+MIGRATIONS: dict[int, list[str]] = {1: _v1()}
+"""Schema version -> statements that bring the store from version-1 to it."""

@@ -1,0 +1,1 @@
+"""Signals computed from the store: switches, subagents, churn, thrash, context, advice."""

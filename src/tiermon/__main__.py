@@ -1,0 +1,3 @@
+from tiermon.tui.cli import main
+
+main()
