@@ -104,6 +104,17 @@ AGENT_META_COLUMNS: dict[str, str] = {
 }
 """Sidecar agent-<id>.meta.json files (2.1.x)."""
 
+AGENT_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # session_id ':' agent_id
+    "session_id": "VARCHAR",
+    "agent_id": "VARCHAR",
+    "agent_type": "VARCHAR",  # Task subagent_type, meta.json agentType, 'warmup', 'compact', or 'subagent'
+    "description": "VARCHAR",
+    "parent_tool_use_id": "VARCHAR",
+    "first_ts": "TIMESTAMP",
+}
+"""One row per subagent (agent file or inline sidechain root), maintained by the signals."""
+
 ENTRY_TYPE_COLUMNS: dict[str, str] = {
     "k": "VARCHAR PRIMARY KEY",  # type ':' version
     "entry_type": "VARCHAR",
@@ -137,6 +148,7 @@ TABLES: dict[str, dict[str, str]] = {
     "files": FILE_COLUMNS,
     "quarantine": QUARANTINE_COLUMNS,
     "agent_meta": AGENT_META_COLUMNS,
+    "agents": AGENT_COLUMNS,
     "entry_types": ENTRY_TYPE_COLUMNS,
     "prices": PRICE_COLUMNS,
 }
