@@ -1,0 +1,283 @@
+"""Spend reports over the store: per period, session, model and 5-hour block.
+
+Every function takes an open Store and a ReportFilter and returns plain rows
+(dicts), which the CLI prints as tables, JSON or CSV and the TUI charts.
+Times are stored as naive UTC; periods are cut in the report's time zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tiermon.ingest.store import Store
+
+TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+)
+
+GROUPS: dict[str, str] = {
+    "project": "coalesce(r.project, '')",
+    "branch": "coalesce(r.git_branch, '')",
+    "model": "r.model",
+    "tier": "r.tier",
+    "agent-type": "CASE WHEN NOT r.is_sidechain THEN 'main' ELSE coalesce(a.agent_type, 'subagent') END",
+}
+"""SQL for each --by dimension."""
+
+PERIODS = {"day": "day", "week": "week", "month": "month"}
+
+BLOCK_HOURS = 5
+"""Claude's usage windows: a block starts at the hour of its first request and lasts five hours."""
+
+_SUMS = ",\n".join(f"sum(r.{f})::BIGINT AS {f}" for f in TOKEN_FIELDS)
+_AGGREGATES = f"""count(*) AS requests,
+{_SUMS},
+sum(r.cost_usd) AS cost_usd,
+count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests"""
+
+_FROM = """FROM responses r
+LEFT JOIN agents a ON a.session_id = r.session_id AND a.agent_id = r.agent_id"""
+
+
+class ReportError(ValueError):
+    """Bad report parameters; the message is one line."""
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    since: date | None = None
+    until: date | None = None
+    project: str | None = None
+    tier: str | None = None
+    tz: str = "UTC"
+    source_kind: str | None = None
+    session: str | None = None
+
+    def zone(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ReportError(f"unknown time zone {self.tz!r} (use an IANA name such as Europe/Berlin)") from exc
+
+    def where(self) -> tuple[str, list[Any]]:
+        """SQL conditions on `r` with their parameters; dates become UTC bounds so zone maps apply."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        zone = self.zone()
+        if self.since:
+            clauses.append("r.ts >= ?")
+            params.append(_utc(datetime.combine(self.since, time.min, zone)))
+        if self.until:
+            clauses.append("r.ts < ?")
+            params.append(_utc(datetime.combine(self.until + timedelta(days=1), time.min, zone)))
+        if self.project:
+            clauses.append("r.project ILIKE ?")
+            params.append(f"%{self.project}%")
+        if self.tier:
+            clauses.append("r.tier = ?")
+            params.append(self.tier)
+        if self.source_kind:
+            clauses.append("r.source_kind = ?")
+            params.append(self.source_kind)
+        if self.session:
+            clauses.append("r.session_id LIKE ?")
+            params.append(f"{self.session}%")
+        return (" AND ".join(clauses) or "TRUE"), params
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def _local(tz: str) -> str:
+    return f"timezone('{tz}', r.ts::TIMESTAMPTZ)"
+
+
+def _group_sql(by: str | None) -> str:
+    if by is None:
+        return "NULL"
+    try:
+        return GROUPS[by]
+    except KeyError as exc:
+        raise ReportError(f"cannot group by {by!r} (choose from {', '.join(GROUPS)})") from exc
+
+
+def period_rows(
+    store: Store, f: ReportFilter, period: str = "day", by: str | None = None, breakdown: bool = False
+) -> list[dict[str, Any]]:
+    """Spend per day, ISO week (Monday) or month, optionally per group and per model."""
+    unit = PERIODS[period]
+    where, params = f.where()
+    f.zone()
+    rows = store.query_dicts(
+        f"""SELECT date_trunc('{unit}', {_local(f.tz)})::DATE AS period, {_group_sql(by)} AS "group",
+                   {_AGGREGATES}
+            {_FROM} WHERE {where}
+            GROUP BY ALL ORDER BY period, "group" NULLS FIRST""",
+        params,
+    )
+    if breakdown:
+        models = store.query_dicts(
+            f"""SELECT date_trunc('{unit}', {_local(f.tz)})::DATE AS period, {_group_sql(by)} AS "group",
+                       r.model, any_value(r.tier) AS tier, bool_and(r.priced) AS priced, {_AGGREGATES}
+                {_FROM} WHERE {where}
+                GROUP BY period, "group", r.model ORDER BY cost_usd DESC NULLS LAST, r.model""",
+            params,
+        )
+        _attach(rows, models, ("period", "group"))
+    out = []
+    for r in rows:
+        row = _tidy(r, by)
+        if breakdown:
+            row["models"] = [_model_row(m, None) for m in r.get("models", [])]
+        out.append(row)
+    return out
+
+
+def model_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[dict[str, Any]]:
+    """One row per model (and group), with every token class and the cost."""
+    where, params = f.where()
+    rows = store.query_dicts(
+        f"""SELECT r.model, any_value(r.tier) AS tier, {_group_sql(by)} AS "group", {_AGGREGATES},
+                   bool_and(r.priced) AS priced
+            {_FROM} WHERE {where}
+            GROUP BY r.model, "group" ORDER BY cost_usd DESC NULLS LAST, r.model""",
+        params,
+    )
+    return [_model_row(r, by) for r in rows]
+
+
+def session_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[dict[str, Any]]:
+    """One row per session: project, span, cost and per-model figures (SPEC §5 contract)."""
+    where, params = f.where()
+    sessions = store.query_dicts(
+        f"""SELECT r.session_id, arg_min(r.project, r.ts) AS project, arg_max(r.git_branch, r.ts) AS git_branch,
+                   any_value(r.source_kind) AS source_kind, min(r.ts) AS start, max(r.ts) AS "end",
+                   {_group_sql(by)} AS "group", {_AGGREGATES}
+            {_FROM} WHERE {where}
+            GROUP BY r.session_id, "group" ORDER BY start""",
+        params,
+    )
+    models = store.query_dicts(
+        f"""SELECT r.session_id, {_group_sql(by)} AS "group", r.model, any_value(r.tier) AS tier,
+                   bool_and(r.priced) AS priced, {_AGGREGATES}
+            {_FROM} WHERE {where}
+            GROUP BY r.session_id, "group", r.model ORDER BY cost_usd DESC NULLS LAST, r.model""",
+        params,
+    )
+    _attach(sessions, models, ("session_id", "group"))
+    out = []
+    for s in sessions:
+        row = _tidy(s, by)
+        row["models"] = [_model_row(m, None) for m in s.get("models", [])]
+        out.append(row)
+    return out
+
+
+def totals(store: Store, f: ReportFilter) -> dict[str, Any]:
+    """Grand totals and the unpriced models with their tokens: never silently $0 (SPEC §3)."""
+    where, params = f.where()
+    total = store.query_dicts(f"SELECT {_AGGREGATES} {_FROM} WHERE {where}", params)[0]
+    unpriced = store.query_dicts(
+        f"""SELECT r.model, count(*) AS requests, {_SUMS}
+            {_FROM} WHERE {where} AND NOT r.priced GROUP BY r.model ORDER BY r.model""",
+        params,
+    )
+    result = _tidy(total, None)
+    result["unpriced_models"] = unpriced
+    return result
+
+
+def blocks(store: Store, f: ReportFilter, now: datetime | None = None) -> list[dict[str, Any]]:
+    """5-hour blocks: a block opens at the hour of the first request after the previous one closed."""
+    where, params = f.where()
+    rows = store.query(
+        f"""SELECT r.ts, r.model, r.cost_usd, r.input_tokens + r.output_tokens + r.cache_read_tokens
+                   + r.cache_write_5m_tokens + r.cache_write_1h_tokens AS tokens
+            {_FROM} WHERE {where} AND r.ts IS NOT NULL ORDER BY r.ts""",
+        params,
+    )
+    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    length = timedelta(hours=BLOCK_HOURS)
+    out: list[dict[str, Any]] = []
+    current: dict[str, Any] | None = None
+    for ts, model, cost, tok in rows:
+        if current is None or ts >= current["end"]:
+            start = ts.replace(minute=0, second=0, microsecond=0)
+            current = {"start": start, "end": start + length, "first": ts, "last": ts, "requests": 0,
+                       "tokens": 0, "cost_usd": 0.0, "unpriced_requests": 0, "models": set()}  # fmt: skip
+            out.append(current)
+        current["last"] = ts
+        current["requests"] += 1
+        current["tokens"] += tok
+        current["models"].add(model)
+        if cost is None:
+            current["unpriced_requests"] += 1
+        else:
+            current["cost_usd"] += cost
+    return [_finish_block(b, now) for b in out]
+
+
+def _finish_block(block: dict[str, Any], now: datetime) -> dict[str, Any]:
+    active = block["start"] <= now < block["end"]
+    elapsed_h = max((block["last"] - block["first"]).total_seconds() / 3600, 1 / 60)
+    burn = block["cost_usd"] / elapsed_h
+    projected = block["cost_usd"]
+    if active:
+        projected += burn * (block["end"] - now).total_seconds() / 3600
+    return {
+        "start": block["start"],
+        "end": block["end"],
+        "actual_end": block["last"],
+        "is_active": active,
+        "requests": block["requests"],
+        "tokens": block["tokens"],
+        "cost_usd": round(block["cost_usd"], 6),
+        "unpriced_requests": block["unpriced_requests"],
+        "burn_rate_per_hour": round(burn, 6),
+        "projected_cost_usd": round(projected, 6),
+        "models": sorted(block["models"]),
+    }
+
+
+def _attach(parents: list[dict[str, Any]], children: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+    index = {tuple(p[k] for k in keys): p for p in parents}
+    for child in children:
+        parent = index.get(tuple(child[k] for k in keys))
+        if parent is not None:
+            parent.setdefault("models", []).append(child)
+
+
+def _tidy(row: dict[str, Any], by: str | None) -> dict[str, Any]:
+    """Integers for token sums, rounded cost, no `group` key unless grouping."""
+    out = dict(row)
+    for field in TOKEN_FIELDS:
+        out[field] = int(out.get(field) or 0)
+    out["requests"] = int(out.get("requests") or 0)
+    cost = out.get("cost_usd")
+    out["cost_usd"] = round(cost, 6) if cost is not None else 0.0
+    if by is None:
+        out.pop("group", None)
+    return out
+
+
+def _model_row(row: dict[str, Any], by: str | None) -> dict[str, Any]:
+    """The per-model object of the JSON contract; an unpriced model has cost null."""
+    out = {
+        "model": row["model"],
+        "tier": row["tier"],
+        "requests": int(row["requests"]),
+        **{f: int(row.get(f) or 0) for f in TOKEN_FIELDS},
+        "cost_usd": round(row["cost_usd"], 6) if row.get("cost_usd") is not None and row.get("priced") else None,
+        "priced": bool(row.get("priced")),
+    }
+    if by is not None:
+        out["group"] = row.get("group")
+    return out

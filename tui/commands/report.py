@@ -1,0 +1,210 @@
+"""`tiermon report daily|weekly|monthly|session|model|blocks`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from tiermon.ingest.reports import GROUPS, ReportFilter, blocks, model_rows, period_rows, session_rows, totals
+from tiermon.tui.commands.common import (
+    console,
+    emit_csv,
+    emit_json,
+    global_options,
+    parse_day,
+    reading,
+    settings_from,
+    tokens,
+    usd,
+)
+
+KINDS = ("daily", "weekly", "monthly", "session", "model", "blocks")
+_PERIOD = {"daily": "day", "weekly": "week", "monthly": "month"}
+ESTIMATE_NOTE = "Figures are estimates at list price."
+
+
+def local_timezone() -> str:
+    """The machine's IANA zone name (TZ, then /etc/localtime), else UTC."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz and "/" in tz or tz == "UTC":
+        return tz
+    try:
+        target = str(Path("/etc/localtime").resolve())
+        if "zoneinfo/" in target:
+            return target.split("zoneinfo/", 1)[1]
+    except OSError:
+        pass
+    return "UTC"
+
+
+@click.command("report")
+@click.argument("kind", type=click.Choice(KINDS))
+@click.option("--since", help="First day (YYYY-MM-DD or YYYYMMDD).")
+@click.option("--until", help="Last day, inclusive.")
+@click.option("--project", help="Only projects whose path contains this.")
+@click.option("--tier", type=click.Choice(["haiku", "sonnet", "opus", "other"]))
+@click.option("--by", "by", type=click.Choice(list(GROUPS)), help="Group rows by this dimension.")
+@click.option("--breakdown", is_flag=True, help="Per-model figures inside each row.")
+@click.option("--source-kind", type=click.Choice(["claude", "api"]), help="Only transcripts or only API logs.")
+@click.option("--session", help="Only this session (id or prefix).")
+@click.option("--json", "as_json", is_flag=True, help="JSON (SPEC §5 contract).")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per line.")
+@click.option("--timezone", "tz", help="IANA zone that days are cut in (default: this machine's).")
+@global_options
+@click.pass_context
+def report(ctx: click.Context, kind: str, since: str | None, until: str | None, project: str | None,
+           tier: str | None, by: str | None, breakdown: bool, source_kind: str | None, session: str | None,
+           as_json: bool, as_csv: bool, tz: str | None) -> None:  # fmt: skip
+    """Spend per day, week, month, session, model or 5-hour block."""
+    if as_json and as_csv:
+        raise click.UsageError("choose one of --json and --csv")
+    f = ReportFilter(
+        since=parse_day(since, "--since"), until=parse_day(until, "--until"), project=project, tier=tier,
+        tz=tz or local_timezone(), source_kind=source_kind, session=session,
+    )  # fmt: skip
+    if f.since and f.until and f.since > f.until:
+        raise click.BadParameter("--since is after --until", param_hint="--since")
+    f.zone()
+    settings = settings_from(ctx)
+    with reading(settings) as store:
+        data = build(store, kind, f, by, breakdown)
+    if as_json:
+        emit_json(data)
+    elif as_csv:
+        emit_csv(flat_rows(kind, data))
+    else:
+        print_table(kind, data, breakdown)
+
+
+def build(store: Any, kind: str, f: ReportFilter, by: str | None, breakdown: bool) -> dict[str, Any]:
+    """The report as the JSON contract shapes it."""
+    if kind in _PERIOD:
+        rows = period_rows(store, f, _PERIOD[kind], by=by, breakdown=breakdown)
+        return {kind: rows, "totals": totals(store, f)}
+    if kind == "session":
+        rows = session_rows(store, f, by=by)
+        _add_signals(store, rows)
+        return {"sessions": rows, "totals": totals(store, f)}
+    if kind == "model":
+        return {"models": model_rows(store, f, by=by), "totals": totals(store, f)}
+    return {"blocks": blocks(store, f), "totals": totals(store, f)}
+
+
+def _add_signals(store: Any, rows: list[dict[str, Any]]) -> None:
+    """Subagents and switches per session, once the signals engine provides them."""
+    ids = [r["session_id"] for r in rows]
+    try:
+        from tiermon.ingest.signals.views import session_subagents, session_switches
+    except ImportError:
+        subagents: dict[str, list[Any]] = {}
+        switches: dict[str, list[Any]] = {}
+    else:
+        subagents = session_subagents(store, ids)
+        switches = session_switches(store, ids)
+    for row in rows:
+        row["subagents"] = subagents.get(row["session_id"], [])
+        row["switches"] = switches.get(row["session_id"], [])
+
+
+def flat_rows(kind: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """One CSV line per row; nested lists are dropped, per-model rows expanded."""
+    key = next(k for k in data if k != "totals")
+    out: list[dict[str, Any]] = []
+    for row in data[key]:
+        base = {k: v for k, v in row.items() if not isinstance(v, (list, dict))}
+        models = row.get("models") if kind != "model" else None
+        if models and isinstance(models[0], dict):
+            for m in models:
+                out.append({**base, **{f"model_{k}" if k in base else k: v for k, v in m.items()}})
+        else:
+            if isinstance(row.get("models"), list) and row["models"] and not isinstance(row["models"][0], dict):
+                base["models"] = " ".join(row["models"])
+            out.append(base)
+    return out
+
+
+def print_table(kind: str, data: dict[str, Any], breakdown: bool) -> None:
+    out = console()
+    key = next(k for k in data if k != "totals")
+    rows = data[key]
+    if not rows:
+        out.print("No usage in this range.")
+        return
+    table = Table(title=f"tiermon {kind} report", title_justify="left", show_footer=True)
+    first = {"session": "session", "model": "model", "blocks": "block start"}.get(kind, "period")
+    grouped = any("group" in r for r in rows)
+    table.add_column(first, footer="Total")
+    if grouped:
+        table.add_column("group")
+    if kind == "session":
+        table.add_column("project")
+    t = data["totals"]
+    for name, field in (("requests", "requests"), ("input", "input_tokens"), ("output", "output_tokens"),
+                        ("cache read", "cache_read_tokens"), ("5m write", "cache_write_5m_tokens"),
+                        ("1h write", "cache_write_1h_tokens")):  # fmt: skip
+        table.add_column(name, justify="right", footer=tokens(t.get(field)) if field != "requests" else str(t["requests"]))
+    table.add_column("cost", justify="right", footer=usd(t["cost_usd"]))
+    for row in rows:
+        _add_row(table, kind, row, grouped)
+        if breakdown and kind not in ("model", "blocks"):
+            for m in row.get("models", []):
+                table.add_row(*_model_cells(m, grouped, kind), style="dim")
+    out.print(table)
+    notes = [ESTIMATE_NOTE]
+    if t["unpriced_models"]:
+        names = ", ".join(f"{m['model']} ({m['requests']} requests)" for m in t["unpriced_models"])
+        notes.append(f"Unpriced, not in the totals: {names}. Add them to prices.toml (see `tiermon prices`).")
+    out.print(Text(" ".join(notes), style="dim"))
+
+
+def _label(kind: str, row: dict[str, Any]) -> str:
+    if kind == "session":
+        return str(row["session_id"])[:8]
+    if kind == "model":
+        return str(row["model"])
+    if kind == "blocks":
+        return row["start"].strftime("%Y-%m-%d %H:%M") + (" (active)" if row["is_active"] else "")
+    return str(row["period"])
+
+
+def _add_row(table: Table, kind: str, row: dict[str, Any], grouped: bool) -> None:
+    cells: list[Any] = [Text(_label(kind, row))]
+    if grouped:
+        cells.append(Text(str(row.get("group") or "")))
+    if kind == "session":
+        cells.append(Text(_short_path(row.get("project"))))
+    if kind == "blocks":
+        cells += [str(row["requests"]), "", "", "", "", tokens(row["tokens"]), usd(row["cost_usd"])]
+    else:
+        cells += [str(row["requests"])] + [tokens(row.get(f)) for f in (
+            "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")]  # fmt: skip
+        cells.append(usd(row.get("cost_usd")) if row.get("priced", True) else "unpriced")
+    table.add_row(*cells)
+
+
+def _model_cells(m: dict[str, Any], grouped: bool, kind: str) -> list[Any]:
+    cells: list[Any] = [Text("  " + m["model"])]
+    if grouped:
+        cells.append("")
+    if kind == "session":
+        cells.append("")
+    cells += [str(m["requests"])] + [tokens(m.get(f)) for f in (
+        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")]  # fmt: skip
+    cells.append(usd(m["cost_usd"]) if m.get("priced") else "unpriced")
+    return cells
+
+
+def _short_path(path: str | None) -> str:
+    if not path:
+        return ""
+    home = os.path.expanduser("~")
+    return "~" + path[len(home):] if path.startswith(home) else path
+
+
+def register(group: click.Group) -> None:
+    group.add_command(report)
