@@ -263,6 +263,10 @@ def _tidy(row: dict[str, Any], by: str | None) -> dict[str, Any]:
     out["requests"] = int(out.get("requests") or 0)
     cost = out.get("cost_usd")
     out["cost_usd"] = round(cost, 6) if cost is not None else 0.0
+    if "unpriced_requests" in out:
+        out["unpriced_requests"] = int(out["unpriced_requests"] or 0)
+        if out["requests"] and out["unpriced_requests"] == out["requests"]:
+            out["cost_usd"] = None  # nothing here has a price: unknown, not $0 (SPEC §3)
     if by is None:
         out.pop("group", None)
     return out

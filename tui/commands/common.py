@@ -66,7 +66,9 @@ def settings_from(ctx: click.Context) -> Settings:
 
 def console(stderr: bool = False) -> Console:
     """A Rich console that honours NO_COLOR and plain pipes."""
-    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False)
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or os.environ.get("COLUMNS") else 160  # pipes and files get full rows
+    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False, width=width)
 
 
 def ingest_quietly(settings: Settings) -> IngestSummary:

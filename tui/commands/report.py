@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -135,20 +136,21 @@ def print_table(kind: str, data: dict[str, Any], breakdown: bool) -> None:
     if not rows:
         out.print("No usage in this range.")
         return
-    table = Table(title=f"tiermon {kind} report", title_justify="left", show_footer=True)
+    table = Table(title=f"tiermon {kind} report", title_justify="left", show_footer=True, box=box.SIMPLE_HEAD)
     first = {"session": "session", "model": "model", "blocks": "block start"}.get(kind, "period")
     grouped = any("group" in r for r in rows)
-    table.add_column(first, footer="Total")
+    table.add_column(first, footer="Total", no_wrap=True)
     if grouped:
-        table.add_column("group")
+        table.add_column("group", overflow="ellipsis", max_width=24)
     if kind == "session":
-        table.add_column("project")
+        table.add_column("project", overflow="ellipsis", max_width=20, no_wrap=True)
     t = data["totals"]
-    for name, field in (("requests", "requests"), ("input", "input_tokens"), ("output", "output_tokens"),
-                        ("cache read", "cache_read_tokens"), ("5m write", "cache_write_5m_tokens"),
-                        ("1h write", "cache_write_1h_tokens")):  # fmt: skip
-        table.add_column(name, justify="right", footer=tokens(t.get(field)) if field != "requests" else str(t["requests"]))
-    table.add_column("cost", justify="right", footer=usd(t["cost_usd"]))
+    for name, field in (("req", "requests"), ("input", "input_tokens"), ("output", "output_tokens"),
+                        ("c.read", "cache_read_tokens"), ("w.5m", "cache_write_5m_tokens"),
+                        ("w.1h", "cache_write_1h_tokens")):  # fmt: skip
+        table.add_column(name, justify="right", no_wrap=True,
+                         footer=tokens(t.get(field)) if field != "requests" else str(t["requests"]))
+    table.add_column("cost", justify="right", no_wrap=True, footer=usd(t["cost_usd"]))
     for row in rows:
         _add_row(table, kind, row, grouped)
         if breakdown and kind not in ("model", "blocks"):
@@ -164,7 +166,7 @@ def print_table(kind: str, data: dict[str, Any], breakdown: bool) -> None:
 
 def _label(kind: str, row: dict[str, Any]) -> str:
     if kind == "session":
-        return str(row["session_id"])[:8]
+        return str(row["session_id"])[:8] if not str(row["session_id"]).startswith("api:") else str(row["session_id"])
     if kind == "model":
         return str(row["model"])
     if kind == "blocks":
@@ -177,18 +179,25 @@ def _add_row(table: Table, kind: str, row: dict[str, Any], grouped: bool) -> Non
     if grouped:
         cells.append(Text(str(row.get("group") or "")))
     if kind == "session":
-        cells.append(Text(_short_path(row.get("project"))))
+        cells.append(Text(project_name(row.get("project"))))
     if kind == "blocks":
         cells += [str(row["requests"]), "", "", "", "", tokens(row["tokens"]), usd(row["cost_usd"])]
     else:
         cells += [str(row["requests"])] + [tokens(row.get(f)) for f in (
             "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")]  # fmt: skip
-        cells.append(usd(row.get("cost_usd")) if row.get("priced", True) else "unpriced")
+        cells.append(_cost_cell(row))
     table.add_row(*cells)
 
 
+def _cost_cell(row: dict[str, Any]) -> str:
+    """Dollars, `unpriced` when nothing has a price, and a `+?` when part of it has none."""
+    if row.get("cost_usd") is None or row.get("priced") is False:
+        return "unpriced"
+    return usd(row["cost_usd"]) + (" +?" if row.get("unpriced_requests") else "")
+
+
 def _model_cells(m: dict[str, Any], grouped: bool, kind: str) -> list[Any]:
-    cells: list[Any] = [Text("  " + m["model"])]
+    cells: list[Any] = [Text("  " + short_model(m["model"]))]
     if grouped:
         cells.append("")
     if kind == "session":
@@ -199,11 +208,18 @@ def _model_cells(m: dict[str, Any], grouped: bool, kind: str) -> list[Any]:
     return cells
 
 
-def _short_path(path: str | None) -> str:
+def short_model(model: str) -> str:
+    """`claude-sonnet-4-5-20250929` -> `sonnet-4-5`: the part that tells models apart."""
+    from tiermon.ingest.models import model_base
+
+    return model_base(model).removeprefix("claude-")
+
+
+def project_name(path: str | None) -> str:
+    """The last part of a project's path: what people call the project."""
     if not path:
         return ""
-    home = os.path.expanduser("~")
-    return "~" + path[len(home):] if path.startswith(home) else path
+    return path.rstrip("/").rsplit("/", 1)[-1] or path
 
 
 def register(group: click.Group) -> None:
