@@ -16,11 +16,12 @@ import duckdb
 from tiermon import __version__
 from tiermon.ingest.config import ConfigError
 from tiermon.ingest.pricing import PriceFileError
+from tiermon.ingest.reports import ReportError
 from tiermon.ingest.sources import SourceError
 from tiermon.ingest.store import StoreError
 from tiermon.tui.commands.common import global_options, settings_from
 
-USER_ERRORS = (StoreError, SourceError, ConfigError, PriceFileError, duckdb.Error, OSError)
+USER_ERRORS = (StoreError, SourceError, ConfigError, PriceFileError, ReportError, duckdb.Error, OSError)
 """Failures that are the user's input or environment, reported in one line."""
 
 COMMAND_MODULES = (

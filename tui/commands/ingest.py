@@ -136,7 +136,7 @@ def health_report(store: Store) -> dict[str, Any]:
     files, size = store.query("SELECT count(*), coalesce(sum(size), 0) FROM files")[0]
     responses = store.query("SELECT count(*) FROM responses")[0][0]
     quarantined = store.query("SELECT count(*) FROM quarantine")[0][0]
-    latest = store.query_dicts("SELECT file_path, line_offset, reason FROM quarantine ORDER BY at DESC, k LIMIT 5")
+    latest = store.query_dicts("SELECT file_path, line_offset, reason FROM quarantine ORDER BY \"at\" DESC, k LIMIT 5")
     unknown = store.query_dicts("SELECT entry_type, version, n FROM entry_types WHERE NOT known ORDER BY n DESC")
     versions = [r[0] for r in store.query("SELECT DISTINCT version FROM entry_types WHERE version <> '' ORDER BY version")]
     tok = "input_tokens + output_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens"

@@ -1,0 +1,136 @@
+"""The `tiermon` command through its real entry point, in subprocesses."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from conftest import CliResult
+from transcripts import assistant, prompt, usage, write
+
+S = "33333333-2222-3333-4444-555555555555"
+Run = Callable[..., CliResult]
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    root = tmp_path / "claude"
+    write(root / "projects" / "-home-dev-shop" / f"{S}.jsonl", [
+        prompt(S, "u1", 0, "hello"),
+        assistant(S, "a1", 10, "m1", "r1", "claude-opus-4-6", usage(inp=100, out=200, read=1000, w5=50)),
+        # 23:30 UTC on 2 March is already 3 March in Tokyo; 15:00 UTC on 3 March is 4 March there.
+        assistant(S, "a2", 14.5 * 3600, "m2", "r2", "claude-haiku-4-5-20251001", usage(inp=10, out=20)),
+        assistant(S, "a3", 30 * 3600, "m3", "r3", "claude-sonnet-4-6", usage(inp=5, out=5), cwd="=HYPERLINK(evil)"),
+    ])  # fmt: skip
+    return root
+
+
+def _one_line_error(result: CliResult, text: str) -> None:
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert any(text in line for line in lines), result.stderr
+    assert len(lines) <= 3  # click usage errors add a usage line and a hint
+
+
+def test_session_json_contract(tiermon: Run, src: Path, db: Path) -> None:
+    data = json.loads(tiermon("--db", str(db), "--source", str(src), "report", "session", "--json", "--breakdown").stdout)
+    (session,) = data["sessions"]
+    assert {"session_id", "project", "start", "end", "cost_usd", "models", "subagents", "switches"} <= set(session)
+    assert session["session_id"] == S
+    opus = next(m for m in session["models"] if m["model"] == "claude-opus-4-6")
+    assert opus == {"model": "claude-opus-4-6", "tier": "opus", "requests": 1, "input_tokens": 100,
+                    "output_tokens": 200, "cache_read_tokens": 1000, "cache_write_5m_tokens": 50,
+                    "cache_write_1h_tokens": 0, "cost_usd": pytest.approx((100 * 5 + 200 * 25 + 1000 * 0.5 + 50 * 6.25) / 1e6, abs=1e-6),
+                    "priced": True}  # fmt: skip
+    assert data["totals"]["unpriced_models"] == []
+    assert data["totals"]["cost_usd"] == pytest.approx(session["cost_usd"])
+
+
+def test_options_after_the_command_and_model_report(tiermon: Run, src: Path, db: Path) -> None:
+    data = json.loads(tiermon("report", "model", "--json", "--db", str(db), "--source", str(src)).stdout)
+    assert [m["model"] for m in data["models"]] == ["claude-opus-4-6", "claude-haiku-4-5-20251001", "claude-sonnet-4-6"]  # by cost
+
+
+def test_dates_filters_timezone_and_grouping(tiermon: Run, src: Path, db: Path) -> None:
+    base = ["--db", str(db), "--source", str(src), "report", "daily", "--json"]
+    utc = json.loads(tiermon(*base, "--timezone", "UTC").stdout)["daily"]
+    assert [(d["period"], d["requests"]) for d in utc] == [("2026-03-02", 2), ("2026-03-03", 1)]
+    tokyo = json.loads(tiermon(*base, "--timezone", "Asia/Tokyo").stdout)["daily"]
+    assert [(d["period"], d["requests"]) for d in tokyo] == [("2026-03-02", 1), ("2026-03-03", 1), ("2026-03-04", 1)]
+    since = json.loads(tiermon(*base, "--timezone", "UTC", "--since", "20260303").stdout)["daily"]
+    assert [d["period"] for d in since] == ["2026-03-03"]
+    tiers = json.loads(tiermon(*base, "--timezone", "UTC", "--by", "tier").stdout)["daily"]
+    assert {(d["period"], d["group"]) for d in tiers} == {("2026-03-02", "opus"), ("2026-03-02", "haiku"), ("2026-03-03", "sonnet")}
+    only_haiku = json.loads(tiermon(*base, "--tier", "haiku").stdout)
+    assert only_haiku["totals"]["requests"] == 1
+    shop = json.loads(tiermon(*base, "--project", "shop").stdout)
+    assert shop["totals"]["requests"] == 2
+
+
+def test_csv_is_safe_from_formula_injection(tiermon: Run, src: Path, db: Path) -> None:
+    out = tiermon("--db", str(db), "--source", str(src), "report", "session", "--csv", "--by", "project").stdout
+    projects = {row["group"] for row in csv.DictReader(io.StringIO(out))}
+    assert "'=HYPERLINK(evil)" in projects
+
+
+def test_blocks_report(tiermon: Run, src: Path, db: Path) -> None:
+    blocks = json.loads(tiermon("--db", str(db), "--source", str(src), "report", "blocks", "--json").stdout)["blocks"]
+    assert [b["requests"] for b in blocks] == [1, 1, 1]
+    assert blocks[0]["start"] == "2026-03-02T09:00:00"
+
+
+def test_bad_input_is_one_line_and_exit_2(tiermon: Run, src: Path, db: Path, tmp_path: Path) -> None:
+    _one_line_error(tiermon("--db", str(db), "--source", str(tmp_path / "nope"), "report", "daily", check=False),
+                    "source folder not found")  # fmt: skip
+    _one_line_error(tiermon("--db", str(db), "--source", str(src), "report", "daily", "--since", "2026-13-01", check=False),
+                    "is not a date")  # fmt: skip
+    _one_line_error(tiermon("--db", str(db), "--source", str(src), "report", "daily", "--timezone", "Mars/Olympus", check=False),
+                    "unknown time zone")  # fmt: skip
+    bad_db = tmp_path / "corrupt.duckdb"
+    bad_db.write_bytes(b"this is not a database" * 100)
+    _one_line_error(tiermon("--db", str(bad_db), "--source", str(src), "report", "daily", check=False), "cannot open database")
+    assert bad_db.read_bytes() == b"this is not a database" * 100  # nothing overwritten
+
+
+def test_locked_database_is_one_line(tiermon: Run, src: Path, db: Path) -> None:
+    tiermon("--db", str(db), "--source", str(src), "ingest")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"import duckdb, time; c = duckdb.connect({str(db)!r}); print('held', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        result = tiermon("--db", str(db), "--source", str(src), "report", "daily", check=False, env={"TIERMON_LOCK_WAIT": "1"})
+        _one_line_error(result, "is busy")
+    finally:
+        holder.kill()
+        holder.wait()
+    # Once released, the same command works and nothing stored was lost.
+    data = json.loads(tiermon("--db", str(db), "--source", str(src), "report", "daily", "--json").stdout)
+    assert data["totals"]["requests"] == 3
+
+
+def test_ingest_summary_prices_and_doctor(tiermon: Run, src: Path, db: Path) -> None:
+    summary = json.loads(tiermon("--db", str(db), "--source", str(src), "ingest", "--json").stdout)
+    assert (summary["files_read"], summary["responses"], summary["quarantined"]) == (1, 3, 0)
+    again = json.loads(tiermon("--db", str(db), "--source", str(src), "ingest", "--json").stdout)
+    assert again["files_read"] == 0 and again["responses"] == 0
+    prices = json.loads(tiermon("--db", str(db), "prices", "--json").stdout)
+    assert any(m["model"] == "claude-haiku-4-5" and m["input"] == 1.0 for m in prices["models"])
+    doctor = json.loads(tiermon("--db", str(db), "--source", str(src), "doctor", "--json").stdout)
+    assert doctor["files"] == 1 and doctor["responses"] == 3 and doctor["quarantined"] == 0
+    human = tiermon("--db", str(db), "--source", str(src), "report", "daily").stdout
+    assert "estimates at list price" in human
+
+
+def test_no_claude_data_is_a_clear_message(tiermon: Run, db: Path) -> None:
+    result = tiermon("--db", str(db), "ingest", check=False)
+    assert result.returncode == 1 and "no Claude Code data found" in result.stderr
