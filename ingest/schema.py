@@ -7,7 +7,7 @@ composite key turns each upsert into a full scan (see PERF_NOTES §7).
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """Bumped whenever MIGRATIONS gains a step."""
 
 RESPONSE_COLUMNS: dict[str, str] = {
@@ -166,5 +166,143 @@ def _v1() -> list[str]:
     return stmts
 
 
-MIGRATIONS: dict[int, list[str]] = {1: _v1()}
+ALERT_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # session_id ':' kind ':' chain ':' start
+    "session_id": "VARCHAR",
+    "project": "VARCHAR",
+    # model_switch | thrash | question_churn | context_high | compaction | reread | api_error | cache_rebuild
+    "kind": "VARCHAR",
+    "severity": "VARCHAR",  # info | warn
+    "start_ts": "TIMESTAMP",
+    "end_ts": "TIMESTAMP",
+    "turn": "INTEGER",  # 0 = before the first human prompt
+    "agent_id": "VARCHAR",  # the chain it happened on; NULL = main chain
+    "message": "VARCHAR",  # one readable line, plain text
+    "figures": "VARCHAR",  # JSON object: the numbers the alert rests on
+}
+"""Signals of SPEC §4, one row per alert, rebuilt per session by the signals engine."""
+
+ADVICE_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # session_id ':' turn ':' kind
+    "session_id": "VARCHAR",
+    "project": "VARCHAR",
+    "kind": "VARCHAR",  # escalate | de-escalate
+    "from_tier": "VARCHAR",
+    "to_tier": "VARCHAR",
+    "to_model": "VARCHAR",  # the reference model the counterfactual is priced on
+    "turn": "INTEGER",
+    "start_ts": "TIMESTAMP",
+    "end_ts": "TIMESTAMP",
+    "cost_usd": "DOUBLE",
+    "counterfactual_cost_usd": "DOUBLE",
+    "saving_usd": "DOUBLE",  # cost - counterfactual: negative when the alternative costs more
+    "reason": "VARCHAR",
+    "figures": "VARCHAR",  # JSON object
+}
+"""Escalate / de-escalate places (SPEC §4.7)."""
+
+SWITCH_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # session_id ':' at
+    "session_id": "VARCHAR",
+    "at": "TIMESTAMP",  # the first response on the new model
+    "turn": "INTEGER",
+    "from_model": "VARCHAR",
+    "to_model": "VARCHAR",
+    "from_tier": "VARCHAR",
+    "to_tier": "VARCHAR",
+    "direction": "VARCHAR",  # up | down | same-tier
+    "cause": "VARCHAR",  # command | skill | automatic
+    "detail": "VARCHAR",  # the /model argument, the skill name, or what else lay between
+}
+"""Model switches on the main chain (SPEC §4.1)."""
+
+TURN_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # session_id ':' turn
+    "session_id": "VARCHAR",
+    "turn": "INTEGER",
+    "start_ts": "TIMESTAMP",
+    "end_ts": "TIMESTAMP",
+    "prompt": "VARCHAR",  # the human prompt, plain text; NULL for turn 0
+    "tier": "VARCHAR",  # the main chain's dominant tier in the turn
+    "models": "VARCHAR[]",
+    "responses": "INTEGER",  # main-chain responses
+    "subagent_responses": "INTEGER",
+    "tool_calls": "INTEGER",
+    "tool_errors": "INTEGER",
+    "cost_usd": "DOUBLE",  # main chain and subagents
+    "main_cost_usd": "DOUBLE",
+    "output_tokens": "BIGINT",
+    "max_context": "BIGINT",
+    "asks": "BOOLEAN",  # ends with a question or calls AskUserQuestion
+    "needless_ask": "BOOLEAN",  # ... and the next prompt is a bare go-ahead
+}
+"""One row per turn (human prompt to the next), for the Session pane and the advice."""
+
+AGENT_USAGE_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # session_id ':' agent_id ':' model
+    "session_id": "VARCHAR",
+    "agent_id": "VARCHAR",
+    "agent_type": "VARCHAR",
+    "model": "VARCHAR",
+    "tier": "VARCHAR",
+    "requests": "INTEGER",
+    "input_tokens": "BIGINT",
+    "output_tokens": "BIGINT",
+    "cache_read_tokens": "BIGINT",
+    "cache_write_5m_tokens": "BIGINT",
+    "cache_write_1h_tokens": "BIGINT",
+    "cost_usd": "DOUBLE",
+    "priced": "BOOLEAN",
+    "first_ts": "TIMESTAMP",
+    "last_ts": "TIMESTAMP",
+}
+"""Subagent calls per agent and model (SPEC §4.2)."""
+
+SESSION_SIGNAL_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # session_id
+    "session_id": "VARCHAR",
+    "project": "VARCHAR",
+    "git_branch": "VARCHAR",
+    "start_ts": "TIMESTAMP",
+    "end_ts": "TIMESTAMP",
+    "last_main_ts": "TIMESTAMP",  # last main-chain response: when its cache was last touched
+    "cost_usd": "DOUBLE",
+    "subagent_cost_usd": "DOUBLE",
+    "unpriced_requests": "INTEGER",
+    "models": "VARCHAR[]",
+    "current_model": "VARCHAR",
+    "current_tier": "VARCHAR",
+    "context_tokens": "BIGINT",  # of the last main-chain response
+    "context_window": "BIGINT",
+    "max_context": "BIGINT",
+    "prompt_tokens": "BIGINT",  # input + cache read + cache writes, all responses
+    "cache_read_tokens": "BIGINT",
+    "cache_hit_ratio": "DOUBLE",
+    "cache_ttl_seconds": "INTEGER",  # 3600 when the last cache writes were 1-hour writes, else 300
+    "turns": "INTEGER",
+    "switches": "INTEGER",
+    "subagents": "INTEGER",
+    "alerts_warn": "INTEGER",
+    "alerts_info": "INTEGER",
+    "api_errors": "INTEGER",
+    "compactions": "INTEGER",
+}
+"""Per-session state the Live pane reads in one row: current model, context fill, cache, badges."""
+
+SIGNAL_TABLES: dict[str, dict[str, str]] = {
+    "alerts": ALERT_COLUMNS,
+    "advice": ADVICE_COLUMNS,
+    "switches": SWITCH_COLUMNS,
+    "turns": TURN_COLUMNS,
+    "agent_usage": AGENT_USAGE_COLUMNS,
+    "session_signals": SESSION_SIGNAL_COLUMNS,
+}
+"""Tables the signals engine owns; every row carries its session so a session is rebuilt at once."""
+
+
+def _v2() -> list[str]:
+    return [create_table_sql(name, cols) for name, cols in SIGNAL_TABLES.items()]
+
+
+MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2()}
 """Schema version -> statements that bring the store from version-1 to it."""

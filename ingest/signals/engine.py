@@ -1,0 +1,406 @@
+"""Provides `refresh`: every signal of SPEC §4 recomputed for the sessions an ingest pass touched.
+
+The ingest service calls `refresh` inside its write connection after each
+pass. For each batch of sessions it reads their responses and events with one
+query per table, computes every signal in plain Python (a session of a few
+hundred responses takes milliseconds), then deletes the batch's rows from the
+signal tables and inserts the new ones (a parameterised VALUES statement for a
+live session's few rows, Arrow for a rebuild's many), in one transaction.
+Readers therefore see a session's signals either before or after a pass, never
+half.
+
+When the thresholds, the prices or the rules themselves change (a fingerprint
+kept in `meta`), every session is recomputed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from tiermon.ingest.config import Thresholds
+from tiermon.ingest.pricing import PriceTable
+from tiermon.ingest.schema import AGENT_COLUMNS, SIGNAL_TABLES
+from tiermon.ingest.signals.advice import Advice, find_advice
+from tiermon.ingest.signals.base import (
+    AgentMeta,
+    Alert,
+    Event,
+    Response,
+    SessionRows,
+    rounded,
+    turn_at,
+)
+from tiermon.ingest.signals.cache import cache_ttl, hit_ratio, rebuild_alerts
+from tiermon.ingest.signals.churn import churn_alerts, mark_asks, needless_in_window
+from tiermon.ingest.signals.context import compaction_alerts, context_alerts, find_compactions
+from tiermon.ingest.signals.costs import context_window
+from tiermon.ingest.signals.errors import api_error_alerts
+from tiermon.ingest.signals.reread import find_rereads, reread_alerts
+from tiermon.ingest.signals.subagents import Agent, AgentUsage, agent_usage, find_agents
+from tiermon.ingest.signals.switches import Switch, find_switches, switch_alerts
+from tiermon.ingest.signals.thrash import find_thrash, thrash_alerts
+from tiermon.ingest.signals.turns import Turn, build_turns
+from tiermon.ingest.store import Store
+
+RULES_VERSION = 1
+"""Bump when a signal's logic changes, so stored signals are recomputed once."""
+_RULES_SOURCE = Path(__file__).parent
+BATCH_SESSIONS = 256
+"""Sessions loaded and written per transaction during a full rebuild."""
+FINGERPRINT_KEY = "signals_fingerprint"
+MAX_VALUES_PARAMS = 4000
+"""Up to this many values an INSERT binds parameters; beyond, rows go through Arrow."""
+
+OWNED_TABLES: dict[str, dict[str, str]] = {**SIGNAL_TABLES, "agents": AGENT_COLUMNS}
+
+_EVENT_KINDS = "'prompt', 'text', 'tool_use', 'tool_result', 'command', 'command_stdout', 'system', 'api_error'"
+"""Event kinds the signals read; `meta`, `summary`, `interrupt` and the like are left in the store."""
+
+_RESPONSES_SQL = """
+SELECT session_id, ts, agent_id, is_sidechain, model, model_base, tier, input_tokens, output_tokens,
+       cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd, speed, inference_geo,
+       is_batch, project, git_branch
+FROM responses
+WHERE session_id IN ({ids}) AND source_kind = 'claude' AND ts IS NOT NULL
+ORDER BY session_id, ts, k
+"""
+
+_EVENTS_SQL = f"""
+SELECT session_id, ts, agent_id, is_sidechain, kind, subtype, name, tool_use_id, text, is_error, model,
+       ref_agent_id, pre_tokens, "trigger"
+FROM events
+WHERE session_id IN ({{ids}}) AND ts IS NOT NULL
+  AND kind IN ({_EVENT_KINDS})
+  AND NOT (kind = 'text' AND is_sidechain)
+  AND (kind <> 'system' OR subtype = 'compact_boundary')
+ORDER BY session_id, ts, file_path, line_offset, k
+"""
+
+_ALL_SESSIONS_SQL = """
+SELECT DISTINCT session_id FROM responses UNION SELECT DISTINCT session_id FROM events
+"""
+
+_META_SQL = """
+SELECT agent_id, agent_type, description, tool_use_id FROM agent_meta
+WHERE session_id IS NULL OR session_id IN ({ids})
+"""
+
+_STALE_AGENTS_SQL = """
+SELECT DISTINCT a.session_id FROM agents a JOIN agent_meta m ON m.agent_id = a.agent_id
+WHERE m.agent_type IS NOT NULL AND a.agent_type IS DISTINCT FROM m.agent_type
+  AND a.agent_type NOT IN ('warmup', 'compact')
+"""
+"""Sessions whose agents were typed before their meta.json arrived (sidecars touch no session)."""
+
+
+@dataclass
+class SessionSignals:
+    """Everything computed for one session, ready to be written."""
+
+    rows: SessionRows
+    turns: list[Turn]
+    switches: list[Switch]
+    agents: list[Agent]
+    usage: list[AgentUsage]
+    alerts: list[Alert]
+    advice: list[Advice]
+    window: int | None = None
+    """Context window of the model the main chain is on now."""
+
+
+def refresh(
+    store: Store, sessions: Iterable[str], thresholds: Thresholds, prices: PriceTable
+) -> int:
+    """Recompute the signals of `sessions` from the store; returns how many sessions were refreshed."""
+    fingerprint = _fingerprint(thresholds, prices)
+    todo = {s for s in sessions if s}
+    rebuild = store.meta(FINGERPRINT_KEY) != fingerprint
+    if rebuild:
+        todo |= {r[0] for r in store.query(_ALL_SESSIONS_SQL) if r[0]}
+    todo |= {r[0] for r in store.query(_STALE_AGENTS_SQL) if r[0]}
+    ids = sorted(todo)
+    for chunk in _batched(ids, BATCH_SESSIONS):
+        computed = [compute(rows, thresholds, prices) for rows in load(store, chunk)]
+        _write(store, chunk, computed, fingerprint if rebuild else None)
+    if rebuild and not ids:
+        store.con.execute(
+            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [FINGERPRINT_KEY, fingerprint]
+        )
+    return len(ids)
+
+
+def _fingerprint(thresholds: Thresholds, prices: PriceTable) -> str:
+    data = {"rules": _rules_fingerprint(), "thresholds": asdict(thresholds), "prices": prices.fingerprint,
+            "reference": prices.reference_models}  # fmt: skip
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _rules_fingerprint() -> str:
+    """RULES_VERSION and the signal modules' source: a new tiermon recomputes what an old one stored."""
+    digest = hashlib.sha256(str(RULES_VERSION).encode())
+    for path in sorted(_RULES_SOURCE.glob("*.py")):
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            continue
+    return digest.hexdigest()[:16]
+
+
+def _batched(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# -- reading -----------------------------------------------------------------------
+
+
+def load(store: Store, session_ids: list[str]) -> list[SessionRows]:
+    """The rows of a batch of sessions: one query per table."""
+    ids = ", ".join("?" * len(session_ids))
+    responses = store.query(_RESPONSES_SQL.format(ids=ids), session_ids)
+    events = store.query(_EVENTS_SQL.format(ids=ids), session_ids)
+    meta = {
+        r[0]: AgentMeta(r[1], r[2], r[3])
+        for r in store.query(_META_SQL.format(ids=ids), session_ids)
+    }
+    by_session: dict[str, tuple[list[Response], list[Event], list[tuple[Any, ...]]]] = {
+        s: ([], [], []) for s in session_ids
+    }
+    for row in responses:
+        bucket = by_session[row[0]]
+        bucket[0].append(Response(row[1], row[2], bool(row[3]), row[4] or "", row[5] or "", row[6] or "other",
+                                  row[7] or 0, row[8] or 0, row[9] or 0, row[10] or 0, row[11] or 0, row[12],
+                                  row[13], row[14], bool(row[15])))  # fmt: skip
+        bucket[2].append((row[3], row[16], row[17]))
+    for row in events:
+        by_session[row[0]][1].append(Event(row[1], row[2], bool(row[3]), *row[4:]))
+    out = []
+    for sid, (rs, es, places) in by_session.items():
+        if not rs and not es:
+            continue
+        project, branch = _place(places)
+        out.append(SessionRows(sid, project, branch, rs, es, meta))
+    return out
+
+
+def _place(places: list[tuple[Any, ...]]) -> tuple[str | None, str | None]:
+    """Project (first cwd seen on the main chain, else anywhere) and the latest git branch."""
+    ordered = sorted(places, key=lambda p: bool(p[0]))
+    project = next((p[1] for p in ordered if p[1]), None)
+    branch = next((p[2] for p in reversed(places) if p[2]), None)
+    return project, branch
+
+
+# -- computing ---------------------------------------------------------------------
+
+
+def compute(rows: SessionRows, thresholds: Thresholds, prices: PriceTable) -> SessionSignals:
+    """Every signal of one session."""
+    turns, prompt_times = build_turns(rows)
+    mark_asks(turns, thresholds)
+    switches = find_switches(rows)
+    agents = find_agents(rows)
+    thrashes = find_thrash(rows, thresholds)
+    rereads = find_rereads(rows, thresholds)
+    alerts = [
+        *switch_alerts(switches),
+        *thrash_alerts(thrashes),
+        *churn_alerts(turns, thresholds),
+        *context_alerts(rows, thresholds, prices),
+        *compaction_alerts(find_compactions(rows, agents)),
+        *reread_alerts(rereads),
+        *api_error_alerts(rows),
+        *rebuild_alerts(rows, thresholds, prices),
+    ]
+    for a in alerts:
+        if a.turn is None:
+            a.turn = turn_at(prompt_times, a.start)
+    alerts.sort(key=lambda a: (a.start, a.kind))
+    window = needless_in_window(turns, thresholds)
+    advice = find_advice(turns, thrashes, rereads, window, thresholds, prices)
+    window = context_window(prices, rows.main[-1].model) if rows.main else None
+    return SessionSignals(
+        rows, turns, switches, agents, agent_usage(agents), alerts, advice, window
+    )
+
+
+# -- writing -----------------------------------------------------------------------
+
+
+def _write(
+    store: Store, session_ids: list[str], computed: list[SessionSignals], fingerprint: str | None
+) -> None:
+    tables: dict[str, list[dict[str, Any]]] = {name: [] for name in OWNED_TABLES}
+    for s in computed:
+        for name, rows in table_rows(s).items():
+            tables[name].extend(rows)
+    con = store.con
+    ids = ", ".join("?" * len(session_ids))
+    con.begin()
+    try:
+        for name, columns in OWNED_TABLES.items():
+            con.execute(f"DELETE FROM {name} WHERE session_id IN ({ids})", session_ids)
+            if tables[name]:
+                _insert(store, name, columns, _unique_keys(tables[name]))
+        if fingerprint is not None:
+            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [FINGERPRINT_KEY, fingerprint])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+
+
+def _insert(store: Store, name: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
+    """A few rows as one parameterised VALUES statement (cheapest for a live session), many via Arrow."""
+    if len(rows) * len(columns) <= MAX_VALUES_PARAMS:
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        store.con.execute(
+            f"INSERT INTO {name} VALUES " + ", ".join([one] * len(rows)),
+            [row[c] for row in rows for c in columns],
+        )
+        return
+    store.con.register("signal_rows", pa.Table.from_pylist(rows, schema=_schema(columns)))
+    try:
+        store.con.execute(f"INSERT INTO {name} SELECT * FROM signal_rows")
+    finally:
+        store.con.unregister("signal_rows")
+
+
+def _unique_keys(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, int] = {}
+    for row in rows:
+        k = row["k"]
+        if k in seen:
+            seen[k] += 1
+            row["k"] = f"{k}#{seen[k]}"
+        else:
+            seen[k] = 0
+    return rows
+
+
+_ARROW = {
+    "VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(),
+    "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(), "VARCHAR[]": pa.list_(pa.string()),
+}  # fmt: skip
+_SCHEMAS: dict[int, pa.Schema] = {}
+
+
+def _schema(columns: dict[str, str]) -> pa.Schema:
+    schema = _SCHEMAS.get(id(columns))
+    if schema is None:
+        schema = _SCHEMAS[id(columns)] = pa.schema(
+            [(n, _ARROW[ddl.split()[0]]) for n, ddl in columns.items()]
+        )
+    return schema
+
+
+def table_rows(s: SessionSignals) -> dict[str, list[dict[str, Any]]]:
+    """The rows of every owned table for one session."""
+    sid, project = s.rows.session_id, s.rows.project
+    return {
+        "alerts": [_alert_row(sid, project, a) for a in s.alerts],
+        "advice": [_advice_row(sid, project, a) for a in s.advice],
+        "switches": [_switch_row(sid, w, s.turns) for w in s.switches],
+        "turns": [_turn_row(sid, t) for t in s.turns],
+        "agent_usage": [_usage_row(sid, u) for u in s.usage],
+        "agents": [_agent_row(sid, a) for a in s.agents],
+        "session_signals": [_session_row(s)],
+    }
+
+
+def _json(figures: dict[str, Any]) -> str:
+    return json.dumps(figures, default=str, ensure_ascii=False)
+
+
+def _alert_row(sid: str, project: str | None, a: Alert) -> dict[str, Any]:
+    return {
+        "k": a.key(sid), "session_id": sid, "project": project, "kind": a.kind, "severity": a.severity,
+        "start_ts": a.start, "end_ts": a.end, "turn": a.turn, "agent_id": a.agent_id,
+        "message": " ".join(a.message.split()),
+        "figures": _json(a.figures),
+    }  # fmt: skip
+
+
+def _advice_row(sid: str, project: str | None, a: Advice) -> dict[str, Any]:
+    return {
+        "k": f"{sid}:{a.turn}:{a.kind}", "session_id": sid, "project": project, "kind": a.kind,
+        "from_tier": a.from_tier, "to_tier": a.to_tier, "to_model": a.to_model, "turn": a.turn,
+        "start_ts": a.start, "end_ts": a.end, "cost_usd": rounded(a.cost),
+        "counterfactual_cost_usd": rounded(a.counterfactual), "saving_usd": rounded(a.saving),
+        "reason": a.reason, "figures": _json(a.figures),
+    }  # fmt: skip
+
+
+def _switch_row(sid: str, w: Switch, turns: list[Turn]) -> dict[str, Any]:
+    turn = max((t.n for t in turns if t.n and t.start <= w.at), default=0)
+    return {
+        "k": f"{sid}:{w.at.isoformat()}", "session_id": sid, "at": w.at, "turn": turn,
+        "from_model": w.from_model, "to_model": w.to_model, "from_tier": w.from_tier, "to_tier": w.to_tier,
+        "direction": w.direction, "cause": w.cause, "detail": w.detail,
+    }  # fmt: skip
+
+
+def _turn_row(sid: str, t: Turn) -> dict[str, Any]:
+    return {
+        "k": f"{sid}:{t.n}", "session_id": sid, "turn": t.n, "start_ts": t.start, "end_ts": t.end,
+        "prompt": t.prompt, "tier": t.tier, "models": t.models, "responses": len(t.responses),
+        "subagent_responses": len(t.subagent_responses), "tool_calls": t.tool_calls,
+        "tool_errors": t.tool_errors, "cost_usd": rounded(t.cost), "main_cost_usd": rounded(t.main_cost),
+        "output_tokens": t.output_tokens, "max_context": t.max_context, "asks": t.asks,
+        "needless_ask": t.needless_ask,
+    }  # fmt: skip
+
+
+def _usage_row(sid: str, u: AgentUsage) -> dict[str, Any]:
+    return {
+        "k": f"{sid}:{u.agent_id}:{u.model}", "session_id": sid, "agent_id": u.agent_id,
+        "agent_type": u.agent_type, "model": u.model, "tier": u.tier, "requests": u.requests,
+        "input_tokens": u.input, "output_tokens": u.output, "cache_read_tokens": u.read,
+        "cache_write_5m_tokens": u.w5, "cache_write_1h_tokens": u.w1h, "cost_usd": rounded(u.cost),
+        "priced": u.priced, "first_ts": u.first_ts, "last_ts": u.last_ts,
+    }  # fmt: skip
+
+
+def _agent_row(sid: str, a: Agent) -> dict[str, Any]:
+    return {
+        "k": f"{sid}:{a.agent_id}", "session_id": sid, "agent_id": a.agent_id, "agent_type": a.agent_type,
+        "description": a.description, "parent_tool_use_id": a.parent_tool_use_id, "first_ts": a.first_ts,
+    }  # fmt: skip
+
+
+def _session_row(s: SessionSignals) -> dict[str, Any]:
+    rows = s.rows
+    times = [r.ts for r in rows.responses] + [e.ts for e in rows.events]
+    last = rows.main[-1] if rows.main else None
+    side = [r for r in rows.responses if r.sidechain]
+    return {
+        "k": rows.session_id, "session_id": rows.session_id, "project": rows.project,
+        "git_branch": rows.git_branch, "start_ts": min(times), "end_ts": max(times),
+        "last_main_ts": last.ts if last else None,
+        "cost_usd": rounded(sum(r.cost or 0.0 for r in rows.responses)),
+        "subagent_cost_usd": rounded(sum(r.cost or 0.0 for r in side)),
+        "unpriced_requests": sum(1 for r in rows.responses if r.cost is None),
+        "models": list(dict.fromkeys(r.model for r in rows.responses)),
+        "current_model": last.model if last else None, "current_tier": last.tier if last else None,
+        "context_tokens": last.context if last else None,
+        "context_window": s.window,
+        "max_context": max((r.context for r in rows.main), default=None),
+        "prompt_tokens": sum(r.context for r in rows.responses),
+        "cache_read_tokens": sum(r.read for r in rows.responses),
+        "cache_hit_ratio": rounded(hit_ratio(rows.responses), 4),
+        "cache_ttl_seconds": cache_ttl(rows.main),
+        "turns": sum(1 for t in s.turns if t.n), "switches": len(s.switches), "subagents": len(s.agents),
+        "alerts_warn": sum(1 for a in s.alerts if a.severity == "warn"),
+        "alerts_info": sum(1 for a in s.alerts if a.severity == "info"),
+        "api_errors": sum(1 for e in rows.events if e.kind == "api_error"),
+        "compactions": len(rows.compaction_times()),
+    }  # fmt: skip
