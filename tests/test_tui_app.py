@@ -1,0 +1,246 @@
+"""The dashboard's behaviour under Pilot: navigation, filters, opening a session at its place, hostile text."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+from textual.widgets import DataTable, Input, Select, Static
+
+from tiermon.ingest.config import Settings
+from tiermon.ingest.signals.views import list_alerts
+from tiermon.ingest.store import Store
+from tiermon.tui.app import TiermonApp, make_app
+from tiermon.tui.messages import SessionRequested
+from tiermon.tui.screens.advice import AdviceScreen
+from tiermon.tui.screens.alerts import AlertsScreen
+from tiermon.tui.screens.health import HealthScreen
+from tiermon.tui.screens.live import LiveScreen
+from tiermon.tui.screens.session import SessionScreen
+from tiermon.tui.screens.spend import SpendScreen
+from transcripts import T0, assistant, prompt, usage, write
+from tui_support import DOWNGRADE, HOSTILE, LIVE, app_for, build_store, settle
+
+SIZE = (120, 36)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return build_store(tmp_path_factory.mktemp("tui"))
+
+
+def table_text(table: DataTable, column: int) -> list[str]:  # type: ignore[type-arg]
+    return [table.get_row_at(i)[column].plain for i in range(table.row_count)]
+
+
+async def test_keys_and_palette_reach_every_pane(settings: Settings) -> None:
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, LiveScreen)
+        for key, screen in (("s", SpendScreen), ("a", AlertsScreen), ("v", AdviceScreen), ("h", HealthScreen),
+                            ("l", LiveScreen)):
+            await pilot.press(key)
+            await settle(pilot)
+            assert isinstance(app.screen, screen), key
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Show Advice")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, AdviceScreen)
+
+
+async def test_live_pane_shows_the_live_session_first(settings: Settings) -> None:
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        first = table.coordinate_to_cell_key((0, 0)).row_key.value
+        assert first == LIVE
+        cells = [getattr(c, "plain", c) for c in table.get_row_at(0)]
+        assert cells[0] == "webshop" and cells[1] == "perf/cart" and cells[2] == "opus-4.6"
+        assert cells[5] == "warm" and cells[6] == "3m"
+
+
+async def test_alert_filters_by_text_and_kind(settings: Settings) -> None:
+    with Store.open(settings.db_path) as store:
+        alerts = list_alerts(store)
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == len(alerts)
+        await pilot.press("slash", *"ml-pipeline")
+        await pilot.pause()
+        assert table.row_count == sum(1 for a in alerts if "ml-pipeline" in (a["project"] or ""))
+        app.screen.query_one(Input).value = ""
+        app.screen.query_one(Select).value = "thrash"
+        await pilot.pause()
+        assert table.row_count == sum(1 for a in alerts if a["kind"] == "thrash") > 0
+        assert set(table_text(table, 1)) == {"thrash"}
+
+
+async def test_alert_list_sorts(settings: Settings) -> None:
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        await pilot.press("o")  # sort by kind
+        await pilot.pause()
+        kinds = table_text(table, 1)
+        assert kinds == sorted(kinds, reverse=True)
+        await pilot.press("r")
+        await pilot.pause()
+        assert table_text(table, 1) == sorted(kinds)
+
+
+async def test_enter_on_an_alert_opens_its_session_at_that_turn(settings: Settings) -> None:
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("a")
+        await settle(pilot)
+        app.screen.query_one(Select).value = "question_churn"
+        await pilot.pause()
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 1
+        table.focus()
+        await pilot.press("enter")
+        await settle(pilot)
+        session = app.screen
+        assert isinstance(session, SessionScreen) and session.session_id == DOWNGRADE
+        timeline = session.query_one("#timeline-table", DataTable)
+        row = session._rows[timeline.cursor_row]
+        assert row["kind"] == "turn" and row["turn"] == 2
+        assert timeline.has_focus
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, AlertsScreen)
+
+
+async def test_enter_on_advice_opens_its_session(settings: Settings) -> None:
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("v")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SessionScreen)
+        assert app.screen._rows  # the timeline filled
+
+
+async def test_week_picker_moves_back_and_not_past_this_week(settings: Settings) -> None:
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("s")
+        await settle(pilot)
+        summary = app.screen.query_one("#spend-summary", Static)
+        assert "Week of Mon 23 Nov 2026" in str(summary.render())
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert "Week of Mon 23 Nov 2026" in str(summary.render())
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert "Week of Mon 16 Nov 2026" in str(summary.render())
+
+
+async def test_hostile_prompt_is_shown_as_text_and_does_nothing(settings: Settings) -> None:
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.post_message(SessionRequested(HOSTILE))
+        await settle(pilot)
+        timeline = app.screen.query_one("#timeline-table", DataTable)
+        what = timeline.get_row_at(0)[5]
+        assert isinstance(what, Text)
+        assert "[@click=app.quit]this[/]" in what.plain and "\x1b" not in what.plain
+        assert not what.spans or all("click" not in str(span.style) for span in what.spans)
+        await pilot.click("#timeline-table", offset=(80, 2))  # on the prompt text
+        await pilot.pause()
+        assert app.is_running and isinstance(app.screen, SessionScreen)
+
+
+async def test_hostile_project_and_branch_on_the_live_pane(tmp_path: Path) -> None:
+    sid = "11111111-2222-4333-8444-555555555555"
+    evil = "/home/x/[@click=app.quit]\x1b[2Jproj\x9b31m"
+    project_dir = tmp_path / "claude" / "projects" / "-home-x-evil"
+    env = {"cwd": evil, "branch": "[b]bold[/b]\x07"}
+    write(project_dir / f"{sid}.jsonl", [
+        prompt(sid, "u1", 0, "hello [red]there[/red]", **env),
+        assistant(sid, "a1", 5, "msg_1", "req_1", "claude-sonnet-4-5", usage(100, 50), **env),
+    ])  # fmt: skip
+    settings = Settings(config_dir=tmp_path / "cfg", data_dir=tmp_path / "data", db_path=tmp_path / "t.duckdb",
+                        sources=[tmp_path / "claude"])  # fmt: skip
+    app = make_app(settings, clock=lambda: T0 + timedelta(minutes=1), watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        project, branch = (table.get_row_at(0)[i] for i in (0, 1))
+        assert project.plain == "[@click=app.quit]proj31m"
+        assert branch.plain == "[b]bold[/b]"
+        await pilot.click("#live-table", offset=(3, 1))
+        await pilot.pause()
+        assert app.is_running
+
+
+async def test_dark_light_toggle(settings: Settings) -> None:
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.current_theme.dark
+        await pilot.press("t")
+        assert not app.current_theme.dark
+
+
+def test_make_app_needs_the_demo_folder(settings: Settings) -> None:
+    with pytest.raises(ValueError):
+        make_app(settings, demo=True)
+    assert isinstance(make_app(settings, watch=False), TiermonApp)
+
+
+async def test_palette_opens_a_session_by_project(settings: Settings) -> None:
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"open session webshop perf")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SessionScreen) and app.screen.session_id == LIVE
+
+
+WINDOW_CHROME = {"ff5f57", "febc2e", "28c840", "c5c8c6"}
+"""The SVG's window buttons and title, drawn around the terminal whatever the app does."""
+
+
+async def test_no_color_renders_in_grey(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        svg = app.export_screenshot()
+    colours = set(re.findall(r"fill: #([0-9a-f]{6})", svg)) | set(re.findall(r'fill="#([0-9a-f]{6})"', svg))
+    colours -= WINDOW_CHROME
+    assert app.no_color and colours
+    assert all(c[0:2] == c[2:4] == c[4:6] for c in colours), colours

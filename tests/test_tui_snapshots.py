@@ -1,0 +1,107 @@
+"""How each pane looks, on the samples at a frozen `now` (review the SVGs before --snapshot-update)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from textual.pilot import Pilot
+
+from tiermon.ingest.config import Settings
+from tiermon.tui.messages import SessionRequested
+from tui_support import COMPACT, DOWNGRADE, HOSTILE, app_for, settle, snapshot_settings
+
+WIDE = (120, 36)
+SMALL = (80, 24)
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Times on screen are local: make local UTC so the snapshots do not depend on the machine."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture(scope="module")
+def settings() -> Settings:
+    return snapshot_settings()
+
+
+def press_then_settle(*keys: str):  # type: ignore[no-untyped-def]
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        if keys:
+            await pilot.press(*keys)
+            await settle(pilot)
+
+    return run
+
+
+def open_session(session_id: str, *keys: str):  # type: ignore[no-untyped-def]
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        pilot.app.post_message(SessionRequested(session_id))
+        await pilot.pause()
+        await settle(pilot)
+        if keys:
+            await pilot.press(*keys)
+            await settle(pilot)
+
+    return run
+
+
+def test_live(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=press_then_settle())
+
+
+def test_live_small(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=SMALL, run_before=press_then_settle())
+
+
+def test_live_light_theme(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=SMALL, run_before=press_then_settle("t"))
+
+
+def test_spend(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=press_then_settle("s"))
+
+
+def test_spend_small_previous_week(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=SMALL, run_before=press_then_settle("s", "left_square_bracket"))
+
+
+def test_alerts(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=press_then_settle("a"))
+
+
+def test_advice(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=press_then_settle("v"))
+
+
+def test_health(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=press_then_settle("h"))
+
+
+def test_session_timeline(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=open_session(DOWNGRADE))
+
+
+def test_session_subagents(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=open_session(COMPACT, "2"))
+
+
+def test_session_context_chart(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=open_session(COMPACT, "3"))
+
+
+def test_session_signals(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=open_session(COMPACT, "4"))
+
+
+def test_session_hostile_prompt_is_text(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """The prompt `[@click=app.quit]…` and its ANSI escape show as characters, never as markup."""
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=open_session(HOSTILE))

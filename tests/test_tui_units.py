@@ -1,0 +1,116 @@
+"""The dashboard's headless parts: pane queries, chunked ingest, the demo player, plain text."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from tiermon.ingest.config import Settings
+from tiermon.ingest.queries import cache_savings, live_sessions, spend_split
+from tiermon.ingest.service import Ingestor
+from tiermon.ingest.store import Store
+from tiermon.samples.generate import generate
+from tiermon.tui import demo, ingest_runner
+from tiermon.tui.ingest_runner import LiveIngest
+from tiermon.tui.widgets.cells import fill_bar, model_short, money, plain
+from tui_support import COMPACT, DOWNGRADE, LIVE, NOW, build_store, sample_settings
+
+NAIVE_NOW = NOW.replace(tzinfo=None)
+
+
+@pytest.fixture(scope="module")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return build_store(tmp_path_factory.mktemp("units"))
+
+
+def test_live_sessions_window_state_and_badges(settings: Settings) -> None:
+    with Store.open(settings.db_path) as store:
+        live = live_sessions(store, now=NAIVE_NOW, window=timedelta(minutes=30))
+        week = live_sessions(store, now=NAIVE_NOW, window=timedelta(days=7))
+    assert [r["session_id"] for r in live] == [LIVE]
+    row = live[0]
+    assert (row["model"], row["tier"], row["branch"]) == ("claude-opus-4-6", "opus", "perf/cart")
+    assert row["context_window"] == 1_000_000 and row["context_tokens"] > 20_000
+    assert row["cache_state"] == "warm" and 0 < row["idle_seconds"] < 300
+    assert [r["last_activity"] for r in week] == sorted((r["last_activity"] for r in week), reverse=True)
+    badges = {r["session_id"]: (r["alerts"], r["warnings"]) for r in week}
+    assert badges[DOWNGRADE][1] >= 2 and badges[COMPACT][0] >= 5
+
+
+def test_cache_hint_turns_to_expiring_then_expired(settings: Settings) -> None:
+    with Store.open(settings.db_path) as store:
+        [soon] = live_sessions(store, now=NAIVE_NOW + timedelta(seconds=60), window=timedelta(minutes=30))
+        [gone] = live_sessions(store, now=NAIVE_NOW + timedelta(minutes=5), window=timedelta(minutes=30))
+    assert soon["cache_state"] == "expiring"
+    assert gone["cache_state"] == "expired"
+
+
+def test_split_and_cache_savings(settings: Settings) -> None:
+    since, until = NAIVE_NOW - timedelta(days=30), NAIVE_NOW + timedelta(days=1)
+    with Store.open(settings.db_path) as store:
+        split = spend_split(store, since=since, until=until)
+        saved = cache_savings(store, since=since, until=until)
+        total = store.query("SELECT sum(cost_usd) FROM responses")[0][0]
+    assert {r["chain"] for r in split} == {"main", "subagent"}
+    assert sum(r["cost_usd"] for r in split) == pytest.approx(total)
+    assert saved["saved_usd"] > 0 and 0 < saved["hit_ratio"] < 1
+
+
+def test_chunked_ingest_matches_one_pass_and_lets_go_between_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest_runner, "CHUNK_FILES", 2)
+    monkeypatch.setattr(ingest_runner, "HOLD_SECONDS", 0.0)
+    monkeypatch.setattr(ingest_runner, "PAUSE_SECONDS", 0.0)
+    settings = sample_settings(tmp_path / "chunked")
+    holds: list[int] = []
+    progress: list[tuple[int, int]] = []
+    summary = LiveIngest(settings).run(lambda d, t: progress.append((d, t)), lambda s: holds.append(s.responses))
+    reference = sample_settings(tmp_path / "whole")
+    Ingestor(reference).run()
+    assert len(holds) > 3 and sum(holds) == summary.responses
+    assert progress[-1][0] == progress[-1][1] > 0
+    count = "SELECT count(*), round(sum(cost_usd), 9) FROM responses"
+    with Store.open(settings.db_path) as a, Store.open(reference.db_path) as b:
+        assert a.query(count) == b.query(count)
+        assert a.query("SELECT count(*) FROM alerts") == b.query("SELECT count(*) FROM alerts")
+
+
+def test_ingest_stops_between_chunks_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ingest_runner, "CHUNK_FILES", 1)
+    monkeypatch.setattr(ingest_runner, "HOLD_SECONDS", 0.0)
+    monkeypatch.setattr(ingest_runner, "PAUSE_SECONDS", 0.0)
+    settings = sample_settings(tmp_path)
+    holds: list[int] = []
+    LiveIngest(settings).run(committed=lambda s: holds.append(s.files_read), stop=lambda: len(holds) >= 2)
+    assert len(holds) == 2
+    assert LiveIngest(settings).run().files_read > 0  # the rest is read by the next pass
+
+
+def test_demo_player_appends_the_live_script(tmp_path: Path) -> None:
+    generate(tmp_path, now=NOW)
+    [live_file] = tmp_path.rglob(f"{LIVE}.jsonl")
+    before = live_file.stat().st_size
+    naps: list[float] = []
+    steps = demo.play(tmp_path, now=NOW, stop=lambda: len(naps) > 80, sleep=naps.append)
+    assert steps >= 3
+    assert live_file.stat().st_size > before
+    assert all(0 < nap <= 0.1 for nap in naps)  # short slices: quitting is never held up
+
+
+def test_plain_text_drops_controls_and_keeps_markup_literal() -> None:
+    text = plain("a[@click=app.quit]b\x1b[31mc\x9b2Jd\u202ee\n\tf", 100)
+    assert text.plain == "a[@click=app.quit]bc2Jde f"
+    assert not text.spans
+    assert plain("x" * 10, 5).plain == "xxxx…"
+    assert plain("/a/b/c/file.jsonl", 9, tail=True).plain == "…le.jsonl"
+
+
+def test_cells() -> None:
+    assert model_short("claude-sonnet-4-5-20250929") == "sonnet-4.5"
+    assert model_short("claude-opus-4-6[1m]") == "opus-4.6[1m]"
+    assert money(None).plain == "unpriced"
+    assert money(-0.5).plain == "-$0.50"
+    assert fill_bar(170_000, 200_000).plain.endswith("85%")

@@ -1,0 +1,165 @@
+"""Provides DataScreen: a screen that re-queries the store in a thread worker.
+
+The pattern every pane follows: `fetch()` runs in a thread with a store
+opened for this one query and closed at once (so other tiermon processes can
+get the file between refreshes); the result comes back as a `Fetched`
+message and `show()` applies it on the UI thread. A refresh asked for while
+one runs is remembered and run once after it (coalescing), and the periodic
+refresh is a one-shot timer re-armed when a fetch completes, so slow queries
+never pile up. Screens that are not visible only note that they are stale.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual import on, work
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Header
+from textual.worker import Worker, WorkerState
+
+from tiermon.ingest.store import Store, StoreError
+from tiermon.tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from textual.app import ComposeResult
+
+    from tiermon.tui.app import TiermonApp
+
+
+class DataScreen(Screen[None]):
+    """Base of every pane; subclasses implement `fetch`, `show` and `compose_body`."""
+
+    REFRESH_SECONDS: ClassVar[float] = 10.0
+    """Re-query this often even without new data (relative times, cache countdowns)."""
+    MIN_GAP_SECONDS: ClassVar[float] = 1.0
+    """New data re-queries at most this often: a burst of appends becomes one fetch."""
+    TITLE_TEXT: ClassVar[str] = ""
+
+    @dataclass
+    class Fetched(Message):
+        """A fetch finished; `data` is whatever `fetch` returned."""
+
+        data: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._busy = False
+        self._pending = False
+        self._stale = True
+        self._timer: Timer | None = None
+        self._last_fetch = 0.0
+        self._worker: Worker[None] | None = None
+
+    @property
+    def tiermon(self) -> TiermonApp:
+        from tiermon.tui.app import TiermonApp
+
+        assert isinstance(self.app, TiermonApp)
+        return self.app
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=False, icon="◆")
+        yield from self.compose_body()
+        yield StatusBar()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        # Textual calls on_mount of every class in the MRO: subclasses must not call super().
+        self.sub_title = self.screen_title()
+
+    def screen_title(self) -> str:
+        return self.TITLE_TEXT
+
+    def on_screen_resume(self) -> None:
+        if self._stale:
+            self.request_refresh()
+
+    @property
+    def is_loading(self) -> bool:
+        """A fetch is running or owed: what tests wait on before looking at the screen."""
+        return self._busy or self._pending or (self._stale and self.is_current)
+
+    # -- refresh cycle -----------------------------------------------------------
+
+    def data_changed(self, sessions: frozenset[str]) -> None:
+        """New rows landed; re-query if concerned, now or once the minimum gap has passed."""
+        if not self.concerns(sessions):
+            return
+        wait = self._last_fetch + self.MIN_GAP_SECONDS - time.monotonic()
+        if wait > 0 and not self._busy:
+            self._stale = True
+            self._arm(wait)
+        else:
+            self.request_refresh()
+
+    def concerns(self, sessions: frozenset[str]) -> bool:
+        """Whether rows of these sessions change what this screen shows."""
+        return True
+
+    def request_refresh(self) -> None:
+        if not self.is_current or not self.tiermon.store_ready:
+            self._stale = True
+            return
+        if self._busy:
+            self._pending = True
+            return
+        self._busy = True
+        self._stale = False
+        self._pending = False
+        self._last_fetch = time.monotonic()
+        self._worker = self._fetch_in_thread()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="query", description="pane query")
+    def _fetch_in_thread(self) -> None:
+        with Store.open(self.tiermon.settings.db_path, wait=self.tiermon.query_wait) as store:
+            data = self.fetch(store)
+        self.post_message(self.Fetched(data))
+
+    @on(Fetched)
+    def _apply(self, message: Fetched) -> None:
+        message.stop()
+        self.show(message.data)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The fetch is over when its worker is: only then may the next one start."""
+        if event.worker is not self._worker or not event.worker.is_finished:
+            return
+        self._worker = None
+        error = event.worker.error
+        if event.state == WorkerState.ERROR and isinstance(error, StoreError):
+            self.tiermon.report_store_problem(str(error))
+        elif event.state == WorkerState.ERROR and error is not None:
+            self.notify(f"{type(error).__name__}: {error}", title="Query failed", severity="error", markup=False)
+        self._done()
+
+    def _done(self) -> None:
+        if not self.is_attached:
+            return
+        self._busy = False
+        if self._pending:
+            self.request_refresh()
+        else:
+            self._arm(self.REFRESH_SECONDS)
+
+    def _arm(self, delay: float) -> None:
+        """One pending refresh timer per screen: a new one replaces the old."""
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(delay, self.request_refresh)
+
+    # -- subclass hooks ----------------------------------------------------------
+
+    def fetch(self, store: Store) -> Any:
+        """Runs in a thread: query the store, return plain data. Never touch widgets here."""
+        return None
+
+    def show(self, data: Any) -> None:
+        """Runs on the UI thread with what `fetch` returned."""
