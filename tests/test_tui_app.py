@@ -244,3 +244,18 @@ async def test_no_color_renders_in_grey(settings: Settings, monkeypatch: pytest.
     colours -= WINDOW_CHROME
     assert app.no_color and colours
     assert all(c[0:2] == c[2:4] == c[4:6] for c in colours), colours
+
+
+async def test_team_pane_says_how_to_configure_it(settings: Settings) -> None:
+    from tiermon.tui.screens.team import NOT_CONFIGURED, TeamScreen
+
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("T")
+        await settle(pilot)
+        assert isinstance(app.screen, TeamScreen)
+        assert NOT_CONFIGURED.split(":")[0] in str(app.screen.query_one("#team-status").render())
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, LiveScreen)

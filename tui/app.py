@@ -43,6 +43,7 @@ from tiermon.tui.screens.health import HealthScreen
 from tiermon.tui.screens.live import LiveScreen
 from tiermon.tui.screens.session import SessionScreen
 from tiermon.tui.screens.spend import SpendScreen
+from tiermon.tui.screens.team import TeamScreen
 from tiermon.tui.widgets.session_commands import SessionCommands
 from tiermon.tui.widgets.status_bar import IngestStatus
 
@@ -65,6 +66,7 @@ PANES: dict[str, tuple[str, str]] = {
     "alerts": ("Alerts", "Model switches, thrash, churn, context and cache alerts"),
     "advice": ("Advice", "Where a cheaper or stronger model would have paid off"),
     "health": ("Health", "Sources, files tailed, quarantine, unknown types, unpriced share"),
+    "team": ("Team", "Spend across the team from the PostgreSQL sink (leads)"),
 }
 
 
@@ -88,6 +90,7 @@ class TiermonApp(App[None]):
         Binding("a", "show('alerts')", "Alerts"),
         Binding("v", "show('advice')", "Advice"),
         Binding("h", "show('health')", "Health"),
+        Binding("T", "show('team')", "Team", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),
         Binding("q", "quit", "Quit"),
     ]
@@ -108,6 +111,7 @@ class TiermonApp(App[None]):
         self.query_wait = QUERY_WAIT_SECONDS
         self._clock: Clock = clock or (lambda: datetime.now(timezone.utc))
         self.live_ingest = LiveIngest(settings)
+        self.add_mode("team", lambda: TeamScreen(self.settings, clock=self._clock))
         self.status = IngestStatus()
         self.status_signal: Signal[IngestStatus] = Signal(self, "status")
         self.recent_sessions: list[dict[str, Any]] = []
