@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 from rich import box
@@ -23,6 +24,8 @@ from tiermon.tui.commands.common import (
     tokens,
     usd,
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 KINDS = ("daily", "weekly", "monthly", "session", "model", "blocks")
 _PERIOD = {"daily": "day", "weekly": "week", "monthly": "month"}
@@ -43,43 +46,66 @@ def local_timezone() -> str:
     return "UTC"
 
 
-@click.command("report")
-@click.argument("kind", type=click.Choice(KINDS))
-@click.option("--since", help="First day (YYYY-MM-DD or YYYYMMDD).")
-@click.option("--until", help="Last day, inclusive.")
-@click.option("--project", help="Only projects whose path contains this.")
-@click.option("--tier", type=click.Choice(["haiku", "sonnet", "opus", "other"]))
-@click.option("--by", "by", type=click.Choice(list(GROUPS)), help="Group rows by this dimension.")
-@click.option("--breakdown", is_flag=True, help="Per-model figures inside each row.")
-@click.option("--source-kind", type=click.Choice(["claude", "api"]), help="Only transcripts or only API logs.")
-@click.option("--session", help="Only this session (id or prefix).")
-@click.option("--json", "as_json", is_flag=True, help="JSON (SPEC §5 contract).")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per line.")
-@click.option("--timezone", "tz", help="IANA zone that days are cut in (default: this machine's).")
-@global_options
-@click.pass_context
-def report(ctx: click.Context, kind: str, since: str | None, until: str | None, project: str | None,
-           tier: str | None, by: str | None, breakdown: bool, source_kind: str | None, session: str | None,
-           as_json: bool, as_csv: bool, tz: str | None) -> None:  # fmt: skip
-    """Spend per day, week, month, session, model or 5-hour block."""
-    if as_json and as_csv:
+def filter_options(groups: list[str]) -> Callable[[F], F]:
+    """The options every spend report shares: range, filters, grouping and output format."""
+    options = [
+        click.option("--since", help="First day (YYYY-MM-DD or YYYYMMDD)."),
+        click.option("--until", help="Last day, inclusive."),
+        click.option("--project", help="Only projects whose path contains this."),
+        click.option("--tier", type=click.Choice(["haiku", "sonnet", "opus", "other"])),
+        click.option("--by", "by", type=click.Choice(groups), help="Group rows by this dimension."),
+        click.option("--breakdown", is_flag=True, help="Per-model figures inside each row."),
+        click.option("--source-kind", type=click.Choice(["claude", "api"]), help="Only transcripts or only API logs."),
+        click.option("--session", help="Only this session (id or prefix)."),
+        click.option("--json", "as_json", is_flag=True, help="JSON (SPEC §5 contract)."),
+        click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per line."),
+        click.option("--timezone", "tz", help="IANA zone that days are cut in (default: this machine's)."),
+    ]
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
+def report_filter(opts: dict[str, Any]) -> ReportFilter:
+    """A validated ReportFilter from the shared options; bad values are one-line usage errors."""
+    if opts["as_json"] and opts["as_csv"]:
         raise click.UsageError("choose one of --json and --csv")
     f = ReportFilter(
-        since=parse_day(since, "--since"), until=parse_day(until, "--until"), project=project, tier=tier,
-        tz=tz or local_timezone(), source_kind=source_kind, session=session,
+        since=parse_day(opts["since"], "--since"), until=parse_day(opts["until"], "--until"),
+        project=opts["project"], tier=opts["tier"], tz=opts["tz"] or local_timezone(),
+        source_kind=opts["source_kind"], session=opts["session"],
     )  # fmt: skip
     if f.since and f.until and f.since > f.until:
         raise click.BadParameter("--since is after --until", param_hint="--since")
     f.zone()
-    settings = settings_from(ctx)
-    with reading(settings) as store:
-        data = build(store, kind, f, by, breakdown)
-    if as_json:
+    return f
+
+
+def emit(kind: str, data: dict[str, Any], opts: dict[str, Any]) -> None:
+    """The report as JSON, CSV or a table, as the options ask."""
+    if opts["as_json"]:
         emit_json(data)
-    elif as_csv:
+    elif opts["as_csv"]:
         emit_csv(flat_rows(kind, data))
     else:
-        print_table(kind, data, breakdown)
+        print_table(kind, data, opts["breakdown"])
+
+
+@click.command("report")
+@click.argument("kind", type=click.Choice(KINDS))
+@filter_options(list(GROUPS))
+@global_options
+@click.pass_context
+def report(ctx: click.Context, kind: str, **opts: Any) -> None:
+    """Spend per day, week, month, session, model or 5-hour block."""
+    f = report_filter(opts)
+    with reading(settings_from(ctx)) as store:
+        data = build(store, kind, f, opts["by"], opts["breakdown"])
+    emit(kind, data, opts)
 
 
 def build(store: Any, kind: str, f: ReportFilter, by: str | None, breakdown: bool) -> dict[str, Any]:

@@ -8,17 +8,10 @@ from typing import Any
 
 import click
 from rich.text import Text
-from tiermon.ingest.reports import ReportError, ReportFilter
+from tiermon.ingest.reports import ReportError
 from tiermon.ingest.team import GROUPS, TEAM_KINDS, PushResult, TeamError
-from tiermon.tui.commands.common import (
-    console,
-    emit_csv,
-    emit_json,
-    global_options,
-    parse_day,
-    settings_from,
-)
-from tiermon.tui.commands.report import flat_rows, local_timezone, print_table
+from tiermon.tui.commands.common import console, emit_json, global_options, settings_from
+from tiermon.tui.commands.report import emit, filter_options, report_filter
 
 
 class TeamFailed(click.ClickException):
@@ -76,47 +69,25 @@ def _show_push(result: PushResult, as_json: bool) -> None:
 
 @team.command("report")
 @click.argument("kind", type=click.Choice(TEAM_KINDS))
-@click.option("--since", help="First day (YYYY-MM-DD or YYYYMMDD).")
-@click.option("--until", help="Last day, inclusive.")
-@click.option("--project", help="Only projects whose folder name contains this.")
-@click.option("--tier", type=click.Choice(["haiku", "sonnet", "opus", "other"]))
-@click.option("--by", "by", type=click.Choice(list(GROUPS)), help="Group rows by this dimension.")
-@click.option("--breakdown", is_flag=True, help="Per-model figures inside each row.")
-@click.option("--source-kind", type=click.Choice(["claude", "api"]), help="Only transcripts or only API logs.")
-@click.option("--session", help="Only this session (id or prefix).")
-@click.option("--json", "as_json", is_flag=True, help="JSON (SPEC §5 contract).")
-@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per line.")
-@click.option("--timezone", "tz", help="IANA zone that days are cut in (default: this machine's).")
+@filter_options(list(GROUPS))
 @global_options
 @click.pass_context
-def report(ctx: click.Context, kind: str, since: str | None, until: str | None, project: str | None,
-           tier: str | None, by: str | None, breakdown: bool, source_kind: str | None, session: str | None,
-           as_json: bool, as_csv: bool, tz: str | None) -> None:  # fmt: skip
-    """The team's spend per day, week, month, session, model or 5-hour block, as `tiermon report`."""
+def report(ctx: click.Context, kind: str, **opts: Any) -> None:
+    """The team's spend per day, week, month, session, model or 5-hour block, as `tiermon report`.
+
+    --project matches the project's folder name, the only part of its path that is shared.
+    """
     from tiermon.ingest.team import TeamSink, build_report
 
-    if as_json and as_csv:
-        raise click.UsageError("choose one of --json and --csv")
-    f = ReportFilter(
-        since=parse_day(since, "--since"), until=parse_day(until, "--until"), project=project, tier=tier,
-        tz=tz or local_timezone(), source_kind=source_kind, session=session,
-    )  # fmt: skip
-    if f.since and f.until and f.since > f.until:
-        raise click.BadParameter("--since is after --until", param_hint="--since")
     settings = settings_from(ctx)
     try:
-        f.zone()
+        f = report_filter(opts)
         with TeamSink.open(settings.team_url) as sink:
             sink.ready_to_read()
-            data = build_report(sink, kind, f, by, breakdown)
+            data = build_report(sink, kind, f, opts["by"], opts["breakdown"])
     except (TeamError, ReportError) as exc:
         raise TeamFailed(str(exc)) from None
-    if as_json:
-        emit_json(data)
-    elif as_csv:
-        emit_csv(flat_rows(kind, data))
-    else:
-        print_table(kind, data, breakdown)
+    emit(kind, data, opts)
 
 
 def register(group: click.Group) -> None:
