@@ -41,7 +41,7 @@ f1c6d8e3  webshop, 2.1.90, Opus 4.6
     with streamed responses, Explore agents (nested, meta.json, agent_progress), a Bash thrash,
     `/model sonnet` and back, churn, and growing context.
 
-API logs (``api/``): ``app-support-bot.jsonl`` (wrapped and bare Messages API responses),
+API logs (``api/``): ``support-bot.jsonl`` (wrapped and bare Messages API responses),
 ``batch-results.jsonl`` (Message Batches results, one errored), ``middleware.jsonl`` (tiermon's own
 middleware lines, one 529 error).
 """
@@ -776,7 +776,7 @@ def _api_logs(files: Files, now: datetime) -> None:
                         + ids.b58(20), "app": "nightly-eval", "status": 529, "latency_ms": 15012.0,
                         "stream": False, "model": SONNET46,
                         "error": {"type": "overloaded_error", "message": "Overloaded"}}))
-    files.update({"api/app-support-bot.jsonl": bot, "api/batch-results.jsonl": batch,
+    files.update({"api/support-bot.jsonl": bot, "api/batch-results.jsonl": batch,
                   "api/middleware.jsonl": mw})
 
 
