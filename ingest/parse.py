@@ -4,6 +4,12 @@ A chunk of complete lines goes in; out come deduplicated API responses, the
 events the signals need (prompts, tool calls, results, commands, system
 entries), quarantined lines and entry-type counts. Nothing here touches the
 database, so worker processes can run it in parallel.
+
+The whole chunk is decoded with one `decode_lines` call and rows are gathered
+as tuples, turned into columns once per chunk: per-line decoding and per-row
+dicts cost more than the JSON itself on a gigabyte of transcripts. A chunk
+that does not decode cleanly in one go is decoded line by line, so one bad
+line costs only itself.
 """
 
 from __future__ import annotations
@@ -44,10 +50,27 @@ KNOWN_TYPES = frozenset(
 )  # fmt: skip
 """Entry types seen in real transcripts; anything else is counted as unknown (SPEC §4.9)."""
 
+RESPONSE_FIELDS = (
+    "k", "source_kind", "session_id", "agent_id", "is_sidechain", "ts", "model", "model_base", "tier",
+    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
+    "web_search_requests", "speed", "inference_geo", "service_tier", "is_batch", "stop_reason", "project",
+    "git_branch", "version", "request_id", "message_id", "uuid", "parent_uuid", "file_path", "line_offset",
+)  # fmt: skip
+"""Columns of a response row, in store order (the store adds cost_usd and priced)."""
+EVENT_FIELDS = (
+    "k", "session_id", "agent_id", "is_sidechain", "ts", "uuid", "parent_uuid", "kind", "subtype", "name",
+    "tool_use_id", "text", "is_error", "model", "ref_agent_id", "pre_tokens", "trigger", "message_id",
+    "file_path", "line_offset",
+)  # fmt: skip
+"""Columns of an event row, in store order."""
+
 _COMMAND_NAME = re.compile(r"<command-name>\s*(/?[^<\s]+)\s*</command-name>")
 _COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
 _STDOUT = re.compile(r"<local-command-stdout>(.*?)</local-command-stdout>", re.S)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10))
+"""C0 controls except tab and newline; they never occur inside a multi-byte UTF-8 sequence."""
+_UTC = timezone.utc
 
 
 @dataclass
@@ -71,23 +94,23 @@ class Batch:
     _response_index: dict[str, int] = field(default_factory=dict)
 
     def add_response(self, row: dict[str, Any]) -> None:
-        """Keep one row per key: the copy with most output tokens, then the main-chain one."""
+        """Keep one row per key: the copy with most output tokens, then the main-chain one (see _better)."""
         key = row["k"]
+        cols = self.responses
         at = self._response_index.get(key)
         if at is None:
-            self._response_index[key] = len(self.responses.get("k", ()))
+            self._response_index[key] = len(cols.get("k", ()))
             for col, value in row.items():
-                self.responses.setdefault(col, []).append(value)
+                cols.setdefault(col, []).append(value)
             return
-        old_out = self.responses["output_tokens"][at]
-        better = row["output_tokens"] > old_out or (
-            row["output_tokens"] == old_out
-            and not row["is_sidechain"]
-            and self.responses["is_sidechain"][at]
-        )
-        if better:
+        paths, offsets = cols.get("file_path"), cols.get("line_offset")
+        if _better(
+            row["output_tokens"], row["is_sidechain"], row.get("file_path"), row.get("line_offset"),
+            cols["output_tokens"][at], cols["is_sidechain"][at],
+            paths[at] if paths else None, offsets[at] if offsets else None,
+        ):  # fmt: skip
             for col, value in row.items():
-                self.responses[col][at] = value
+                cols[col][at] = value
 
     def add_event(self, row: dict[str, Any]) -> None:
         for col, value in row.items():
@@ -97,16 +120,123 @@ class Batch:
     def response_count(self) -> int:
         return len(self.responses.get("k", ()))
 
+    @property
+    def event_count(self) -> int:
+        return len(self.events.get("k", ()))
+
+
+class _Rows:
+    """What one chunk yields, gathered cheaply and turned into Batch columns once at the end.
+
+    Events are kept as tuples (one append per row, transposed at the end). Of
+    the lines of one streamed response only the best is remembered, and its
+    row is built once: building it for every line cost more than the JSON.
+    """
+
+    __slots__ = ("best", "events")
+
+    def __init__(self) -> None:
+        self.events: list[tuple[Any, ...]] = []
+        self.best: dict[str, tuple[int, bool, int, Entry, Message, Any, _Context]] = {}
+
+    def response(self, key: str, entry: Entry, msg: Message, usage: Any, ctx: _Context) -> None:
+        """Remember this line's response if it beats the copy seen so far (same file: same path)."""
+        out = usage.output_tokens or 0
+        seen = self.best.get(key)
+        if seen is None or _better(out, ctx.is_sidechain, ctx.path, ctx.offset, seen[0], seen[1], ctx.path, seen[2]):
+            self.best[key] = (out, ctx.is_sidechain, ctx.offset, entry, msg, usage, ctx)
+
+    def finish(self, batch: Batch) -> None:
+        if self.events:
+            cols = batch.events
+            for name, column in zip(EVENT_FIELDS, zip(*self.events)):
+                cols.setdefault(name, []).extend(column)
+        if self.best:
+            rows = [_response_values(key, b[3], b[4], b[5], b[6]) for key, b in self.best.items()]
+            cols = batch.responses
+            start = len(cols.get("k", ()))
+            for name, column in zip(RESPONSE_FIELDS, zip(*rows)):
+                cols.setdefault(name, []).extend(column)
+            for i, key in enumerate(self.best, start):
+                batch._response_index[key] = i
+
+
+def _better(
+    out: int, side: bool, path: Any, offset: Any, old_out: int, old_side: bool, old_path: Any, old_offset: Any
+) -> bool:
+    """SPEC §3: more output wins, then the main-chain copy, then the earliest place (path, offset).
+
+    The last rule makes the kept copy independent of the order files are read in.
+    """
+    if out != old_out:
+        return out > old_out
+    if bool(side) != bool(old_side):
+        return bool(old_side)
+    if path is None or old_path is None or offset is None or old_offset is None:
+        return False
+    return (path, offset) < (old_path, old_offset)
+
 
 def clean_text(text: str) -> str:
     """Strip ANSI sequences and control characters: transcript text is hostile (SPEC §8)."""
-    text = _ANSI.sub("", text)
-    return "".join(ch for ch in text if ch >= " " or ch in "\n\t")
+    if "\x1b" in text:
+        text = _ANSI.sub("", text)
+    raw = text.encode("utf-8", "surrogatepass")
+    kept = raw.translate(None, _CONTROL_BYTES)
+    return text if len(kept) == len(raw) else kept.decode("utf-8", "surrogatepass")
 
 
 def parse_chunk(buf: bytes, base_offset: int, path: str, state: FileState) -> Batch:
     """Parse complete lines of `buf`, which starts at byte `base_offset` of `path`."""
     batch = Batch()
+    starts = _line_starts(buf)
+    entries = _decode_all(buf, len(starts))
+    if entries is None:
+        _parse_line_by_line(buf, base_offset, path, state, batch)
+        return batch
+    batch.lines = len(starts)
+    counts: dict[tuple[str, str], int] = {}
+    rows = _Rows()
+    for entry, start in zip(entries, starts):
+        key = (entry.type or "<none>", entry.version or "")
+        counts[key] = counts.get(key, 0) + 1
+        _handle_entry(entry, rows, path, base_offset + start, state)
+    rows.finish(batch)
+    batch.entry_types.update(counts)
+    return batch
+
+
+def _line_starts(buf: bytes) -> list[int]:
+    """Offsets of the non-blank lines of `buf`: the lines `decode_lines` returns values for."""
+    starts: list[int] = []
+    append = starts.append
+    find = buf.find
+    pos, size = 0, len(buf)
+    while pos < size:
+        end = find(b"\n", pos)
+        if end == -1:
+            end = size
+        if end > pos and (buf[pos] == 0x7B or buf[pos:end].strip()):
+            append(pos)
+        pos = end + 1
+    return starts
+
+
+def _decode_all(buf: bytes, lines: int) -> list[Entry] | None:
+    """Every line at once; None when a line is bad, so the caller goes line by line.
+
+    `decode_lines` reads a stream of values, so a truncated line could merge
+    with the next: the value count must equal the line count.
+    """
+    try:
+        entries: list[Entry] = ENTRY_DECODER.decode_lines(buf)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    return entries if len(entries) == lines else None
+
+
+def _parse_line_by_line(buf: bytes, base_offset: int, path: str, state: FileState, batch: Batch) -> None:
+    rows = _Rows()
     offset = base_offset
     for line in buf.split(b"\n"):
         line_offset = offset
@@ -118,8 +248,9 @@ def parse_chunk(buf: bytes, base_offset: int, path: str, state: FileState) -> Ba
         if entry is None:
             batch.quarantine.append((line_offset, len(line), problem, line[:200].decode("utf-8", "replace")))
             continue
-        _handle_entry(entry, batch, path, line_offset, state)
-    return batch
+        batch.entry_types[(entry.type or "<none>", entry.version or "")] += 1
+        _handle_entry(entry, rows, path, line_offset, state)
+    rows.finish(batch)
 
 
 def decode_entry(line: bytes) -> tuple[Entry | None, str]:
@@ -163,18 +294,19 @@ def _lenient_message(obj: dict[str, Any]) -> Message | None:
     return None
 
 
-def _handle_entry(entry: Entry, batch: Batch, path: str, offset: int, state: FileState) -> None:
-    etype = entry.type or "<none>"
-    batch.entry_types[(etype, entry.version or "")] += 1
+def _handle_entry(entry: Entry, batch: _Rows, path: str, offset: int, state: FileState) -> None:
+    """Rows of one entry; every entry also feeds the file state (session id, inline sidechains)."""
     if entry.sessionId and state.session_id is None:
         state.session_id = entry.sessionId
-    ctx = _Context(entry, path, offset, state)
+    etype = entry.type
     if etype == "assistant":
-        _assistant(entry, ctx, batch)
+        _assistant(entry, _Context(entry, path, offset, state), batch)
     elif etype == "user":
-        _user(entry, ctx, batch)
+        _user(entry, _Context(entry, path, offset, state), batch)
     elif etype == "system":
-        _system(entry, ctx, batch)
+        _system(entry, _Context(entry, path, offset, state), batch)
+    elif entry.isSidechain and entry.agentId is None:
+        _inline_sidechain_id(entry, state)
 
 
 class _Context:
@@ -188,7 +320,8 @@ class _Context:
         self.agent_id = entry.agentId if self.is_sidechain else None
         if self.is_sidechain and self.agent_id is None:
             self.agent_id = _inline_sidechain_id(entry, state)
-        self.ts = _naive_utc(entry.timestamp)
+        ts = entry.timestamp
+        self.ts = ts.replace(tzinfo=None) if ts is not None and ts.tzinfo is _UTC else _naive_utc(ts)
         self.uuid = entry.uuid
         self.parent = entry.parentUuid
         self.path = path
@@ -208,6 +341,30 @@ class _Context:
         return row
 
 
+def _event(
+    batch: _Rows,
+    ctx: _Context,
+    index: int,
+    kind: str,
+    subtype: str | None = None,
+    name: str | None = None,
+    tool_use_id: str | None = None,
+    text: str | None = None,
+    is_error: bool | None = None,
+    model: str | None = None,
+    ref_agent_id: str | None = None,
+    pre_tokens: int | None = None,
+    trigger: str | None = None,
+    message_id: str | None = None,
+) -> None:
+    """Add one event row (EVENT_FIELDS order) without building a dict."""
+    key = f"{ctx.uuid}:{index}" if ctx.uuid else f"{ctx.path}:{ctx.offset}:{index}"
+    batch.events.append((
+        key, ctx.session_id, ctx.agent_id, ctx.is_sidechain, ctx.ts, ctx.uuid, ctx.parent, kind, subtype, name,
+        tool_use_id, text, is_error, model, ref_agent_id, pre_tokens, trigger, message_id, ctx.path, ctx.offset,
+    ))  # fmt: skip
+
+
 def _inline_sidechain_id(entry: Entry, state: FileState) -> str:
     """1.0.x sidechains have no agentId: name each by its root entry's uuid."""
     parent = entry.parentUuid
@@ -225,55 +382,39 @@ def _naive_utc(ts: datetime | None) -> datetime | None:
     return ts.astimezone(timezone.utc).replace(tzinfo=None)
 
 
-def _assistant(entry: Entry, ctx: _Context, batch: Batch) -> None:
+def _assistant(entry: Entry, ctx: _Context, batch: _Rows) -> None:
     msg = entry.message
     if msg is None:
         return
     if msg.model == "<synthetic>" or entry.isApiErrorMessage:
-        batch.add_event(ctx.event(0, "api_error", text=_block_text(msg), message_id=msg.id))
+        _event(batch, ctx, 0, "api_error", text=_block_text(msg), message_id=msg.id)
         return
     _content_events(msg, ctx, batch)
     usage = msg.usage
     if usage is None or not msg.model or not msg.id:
         return
-    batch.add_response(response_row(entry, msg, usage, ctx))
+    batch.response(f"{msg.id}:{entry.requestId or ''}", entry, msg, usage, ctx)
 
 
 def response_row(entry: Entry, msg: Message, usage: Any, ctx: _Context) -> dict[str, Any]:
     """One API response's usage, with cache writes split by lifetime (SPEC §3)."""
+    key = f"{msg.id}:{entry.requestId or ''}"
+    return dict(zip(RESPONSE_FIELDS, _response_values(key, entry, msg, usage, ctx)))
+
+
+def _response_values(key: str, entry: Entry, msg: Message, usage: Any, ctx: _Context) -> tuple[Any, ...]:
+    """A response row in RESPONSE_FIELDS order."""
     w5, w1h = cache_writes(usage)
     model = msg.model or ""
-    return {
-        "k": f"{msg.id}:{entry.requestId or ''}",
-        "source_kind": "claude",
-        "session_id": ctx.session_id,
-        "agent_id": ctx.agent_id,
-        "is_sidechain": ctx.is_sidechain,
-        "ts": ctx.ts,
-        "model": model,
-        "model_base": model_base(model),
-        "tier": tier_of(model),
-        "input_tokens": usage.input_tokens or 0,
-        "output_tokens": usage.output_tokens or 0,
-        "cache_read_tokens": usage.cache_read_input_tokens or 0,
-        "cache_write_5m_tokens": w5,
-        "cache_write_1h_tokens": w1h,
-        "web_search_requests": (usage.server_tool_use.web_search_requests or 0) if usage.server_tool_use else 0,
-        "speed": usage.speed,
-        "inference_geo": usage.inference_geo,
-        "service_tier": usage.service_tier,
-        "is_batch": usage.service_tier == "batch",
-        "stop_reason": msg.stop_reason,
-        "project": entry.cwd,
-        "git_branch": entry.gitBranch or None,
-        "version": entry.version,
-        "request_id": entry.requestId,
-        "message_id": msg.id,
-        "uuid": entry.uuid,
-        "parent_uuid": entry.parentUuid,
-        "file_path": ctx.path,
-        "line_offset": ctx.offset,
-    }
+    stu = usage.server_tool_use
+    tier = usage.service_tier
+    return (
+        key, "claude", ctx.session_id, ctx.agent_id, ctx.is_sidechain, ctx.ts, model, model_base(model),
+        tier_of(model), usage.input_tokens or 0, usage.output_tokens or 0, usage.cache_read_input_tokens or 0,
+        w5, w1h, (stu.web_search_requests or 0) if stu else 0, usage.speed, usage.inference_geo, tier,
+        tier == "batch", msg.stop_reason, entry.cwd, entry.gitBranch or None, entry.version, entry.requestId,
+        msg.id, entry.uuid, entry.parentUuid, ctx.path, ctx.offset,
+    )  # fmt: skip
 
 
 def cache_writes(usage: Any) -> tuple[int, int]:
@@ -298,17 +439,18 @@ def _block_text(msg: Message) -> str | None:
     return None
 
 
-def _content_events(msg: Message, ctx: _Context, batch: Batch) -> None:
+def _content_events(msg: Message, ctx: _Context, batch: _Rows) -> None:
     """Assistant text tails and tool calls."""
     blocks = msg.content if isinstance(msg.content, list) else []
     for i, block in enumerate(blocks):
-        if block.type == "text" and block.text:
-            batch.add_event(ctx.event(i, "text", text=clean_text(block.text)[-TEXT_TAIL_LIMIT:], message_id=msg.id))
-        elif block.type == "tool_use":
-            batch.add_event(_tool_use_event(block, i, ctx, msg.id))
+        btype = block.type
+        if btype == "text" and block.text:
+            _event(batch, ctx, i, "text", text=clean_text(block.text)[-TEXT_TAIL_LIMIT:], message_id=msg.id)
+        elif btype == "tool_use":
+            _tool_use_event(block, i, ctx, msg.id, batch)
 
 
-def _tool_use_event(block: Block, index: int, ctx: _Context, message_id: str | None) -> dict[str, Any]:
+def _tool_use_event(block: Block, index: int, ctx: _Context, message_id: str | None, batch: _Rows) -> None:
     summary, subtype, model = None, None, None
     if block.input:
         try:
@@ -316,15 +458,15 @@ def _tool_use_event(block: Block, index: int, ctx: _Context, message_id: str | N
         except (msgspec.ValidationError, msgspec.DecodeError):
             args = None
         if args is not None:
-            summary = _summarise_input(block.name or "", args, bytes(block.input))
+            summary = _summarise_input(block.name or "", args, block.input)
             subtype, model = args.subagent_type, args.model
-    return ctx.event(
-        index, "tool_use", name=block.name, tool_use_id=block.id, text=summary,
+    _event(
+        batch, ctx, index, "tool_use", name=block.name, tool_use_id=block.id, text=summary,
         subtype=subtype, model=model, message_id=message_id,
     )  # fmt: skip
 
 
-def _summarise_input(name: str, args: Any, raw: bytes) -> str:
+def _summarise_input(name: str, args: Any, raw: msgspec.Raw) -> str:
     """A short, stable description of a tool call: the command, the file, the agent."""
     if args.command:
         return clean_text(" ".join(args.command.split()))[:SUMMARY_LIMIT]
@@ -333,10 +475,10 @@ def _summarise_input(name: str, args: Any, raw: bytes) -> str:
             return clean_text(value)[:SUMMARY_LIMIT]
     if args.description or args.prompt:
         return clean_text(args.description or args.prompt or "")[:SUMMARY_LIMIT]
-    return clean_text(raw[:SUMMARY_LIMIT].decode("utf-8", "replace"))
+    return clean_text(bytes(memoryview(raw)[:SUMMARY_LIMIT]).decode("utf-8", "replace"))
 
 
-def _user(entry: Entry, ctx: _Context, batch: Batch) -> None:
+def _user(entry: Entry, ctx: _Context, batch: _Rows) -> None:
     msg = entry.message
     content = msg.content if msg is not None else None
     if isinstance(content, str):
@@ -344,46 +486,44 @@ def _user(entry: Entry, ctx: _Context, batch: Batch) -> None:
         return
     texts: list[str] = []
     for i, block in enumerate(content or ()):
-        if block.type == "tool_result":
-            batch.add_event(_tool_result_event(entry, block, i, ctx))
-        elif block.type == "text" and block.text:
+        btype = block.type
+        if btype == "tool_result":
+            _tool_result_event(entry, block, i, ctx, batch)
+        elif btype == "text" and block.text:
             texts.append(block.text)
     if texts:
         _user_text(entry, "\n".join(texts), ctx, batch)
 
 
-def _user_text(entry: Entry, text: str, ctx: _Context, batch: Batch) -> None:
+def _user_text(entry: Entry, text: str, ctx: _Context, batch: _Rows) -> None:
     """Classify a text user entry: a human prompt, a command, its output, or meta."""
     if entry.isCompactSummary:
-        batch.add_event(ctx.event(0, "compact_summary", text=clean_text(text)[:SUMMARY_LIMIT]))
+        _event(batch, ctx, 0, "compact_summary", text=clean_text(text)[:SUMMARY_LIMIT])
         return
     if entry.isMeta or text.startswith("<local-command-caveat>"):
         return
     command = _COMMAND_NAME.search(text)
     if command:
         args = _COMMAND_ARGS.search(text)
-        batch.add_event(ctx.event(0, "command", name=command.group(1), text=clean_text(args.group(1).strip()) if args else None))
+        _event(batch, ctx, 0, "command", name=command.group(1), text=clean_text(args.group(1).strip()) if args else None)
         return
     stdout = _STDOUT.search(text)
     if stdout:
-        batch.add_event(ctx.event(0, "command_stdout", text=clean_text(stdout.group(1))[:SUMMARY_LIMIT]))
+        _event(batch, ctx, 0, "command_stdout", text=clean_text(stdout.group(1))[:SUMMARY_LIMIT])
         return
     if text.startswith("[Request interrupted"):
-        batch.add_event(ctx.event(0, "interrupt", text=text[:SUMMARY_LIMIT]))
+        _event(batch, ctx, 0, "interrupt", text=text[:SUMMARY_LIMIT])
         return
-    batch.add_event(ctx.event(0, "prompt", text=clean_text(text)[:PROMPT_LIMIT]))
+    _event(batch, ctx, 0, "prompt", text=clean_text(text)[:PROMPT_LIMIT])
 
 
-def _tool_result_event(entry: Entry, block: Block, index: int, ctx: _Context) -> dict[str, Any]:
+def _tool_result_event(entry: Entry, block: Block, index: int, ctx: _Context, batch: _Rows) -> None:
     result = entry.toolUseResult
-    model = result.model if isinstance(result, ToolUseResult) else None
-    agent = result.agentId if isinstance(result, ToolUseResult) else None
-    text = None
-    if block.is_error:
-        text = _result_text(block, result)
-    return ctx.event(
-        index, "tool_result", tool_use_id=block.tool_use_id, is_error=bool(block.is_error),
-        model=model, ref_agent_id=agent, text=text,
+    structured = isinstance(result, ToolUseResult)
+    text = _result_text(block, result) if block.is_error else None
+    _event(
+        batch, ctx, index, "tool_result", tool_use_id=block.tool_use_id, is_error=bool(block.is_error),
+        model=result.model if structured else None, ref_agent_id=result.agentId if structured else None, text=text,
     )  # fmt: skip
 
 
@@ -392,25 +532,23 @@ def _result_text(block: Block, result: Any) -> str | None:
     if isinstance(result, str):
         return clean_text(result[:SUMMARY_LIMIT])
     if block.content:
-        raw = bytes(block.content)[: SUMMARY_LIMIT * 4]
+        raw = bytes(memoryview(block.content)[: SUMMARY_LIMIT * 4])
         return clean_text(raw.decode("utf-8", "replace"))[:SUMMARY_LIMIT]
     return None
 
 
-def _system(entry: Entry, ctx: _Context, batch: Batch) -> None:
+def _system(entry: Entry, ctx: _Context, batch: _Rows) -> None:
     subtype = entry.subtype
     text = entry.content if isinstance(entry.content, str) else None
     if subtype == "local_command" and text:
         command = _COMMAND_NAME.search(text)
         if command:
             args = _COMMAND_ARGS.search(text)
-            batch.add_event(ctx.event(0, "command", name=command.group(1), text=clean_text(args.group(1).strip()) if args else None))
+            _event(batch, ctx, 0, "command", name=command.group(1), text=clean_text(args.group(1).strip()) if args else None)
             return
     meta: CompactMetadata | None = entry.compactMetadata
     kind = "api_error" if subtype == "api_error" else "system"
-    batch.add_event(
-        ctx.event(
-            0, kind, subtype=subtype, text=clean_text(text)[:SUMMARY_LIMIT] if text else None,
-            pre_tokens=meta.preTokens if meta else None, trigger=meta.trigger if meta else None,
-        )
+    _event(
+        batch, ctx, 0, kind, subtype=subtype, text=clean_text(text)[:SUMMARY_LIMIT] if text else None,
+        pre_tokens=meta.preTokens if meta else None, trigger=meta.trigger if meta else None,
     )  # fmt: skip

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -22,9 +23,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from tiermon.ingest.parse import Batch
+from tiermon.ingest.parse import KNOWN_TYPES, Batch
 from tiermon.ingest.pricing import COST_SQL, PriceTable
 from tiermon.ingest.schema import (
+    AGENT_META_COLUMNS,
     EVENT_COLUMNS,
     FILE_COLUMNS,
     MIGRATIONS,
@@ -60,17 +62,32 @@ _RESPONSE_BATCH_SCHEMA = arrow_schema(RESPONSE_COLUMNS, skip=("cost_usd", "price
 _EVENT_SCHEMA = arrow_schema(EVENT_COLUMNS)
 _PRICE_SCHEMA = arrow_schema(PRICE_COLUMNS)
 _RESPONSE_BATCH_COLS = [f.name for f in _RESPONSE_BATCH_SCHEMA]
+_EVENT_COLS = [f.name for f in _EVENT_SCHEMA]
+_FILE_SCHEMA = arrow_schema(FILE_COLUMNS)
+_AGENT_META_SCHEMA = arrow_schema(AGENT_META_COLUMNS)
 
 _PRICE_JOIN = """
-LEFT JOIN prices p ON p.model = (CASE WHEN r.model IN (SELECT model FROM prices) THEN r.model ELSE r.model_base END)
+LEFT JOIN prices p_exact ON p_exact.model = r.model
+LEFT JOIN prices p ON p.model = coalesce(p_exact.model, r.model_base)
+"""
+"""Prices row `p` of response row `r`: its exact model id, else the id without suffixes.
+
+Two plain equi-joins, not an `IN (SELECT …)` test: that one stops DuckDB from
+pushing a time filter on `r` into the scan, so a one-week query read every row.
 """
 
 _KEEP_BETTER_COPY = """
 WHERE excluded.output_tokens > responses.output_tokens
    OR (excluded.output_tokens = responses.output_tokens AND responses.is_sidechain AND NOT excluded.is_sidechain)
+   OR (excluded.output_tokens = responses.output_tokens AND excluded.is_sidechain = responses.is_sidechain
+       AND (excluded.file_path < responses.file_path
+            OR (excluded.file_path = responses.file_path AND excluded.line_offset < responses.line_offset)))
 """
-"""SPEC §3: of two copies of one response, keep the larger output, then the main-chain copy."""
+"""SPEC §3: of two copies of one response, keep the larger output, then the main-chain copy, then the
+one earliest in (file, offset), so the result does not depend on the order files are read in."""
 
+_BEST_COPY_FIRST = "output_tokens DESC, is_sidechain ASC, file_path ASC NULLS LAST, line_offset ASC NULLS LAST"
+"""The same preference as _KEEP_BETTER_COPY, for ranking copies of a key inside one write."""
 
 @dataclass(frozen=True)
 class FileMark:
@@ -85,6 +102,81 @@ class FileMark:
     mtime: float
     offset: int
     lines: int
+
+
+SEAL_ROWS = 20_000
+"""Rows kept as Python lists before they are packed into Arrow."""
+
+
+@dataclass
+class Pending:
+    """Rows and file marks of any number of reads, waiting to be committed in one transaction.
+
+    One transaction per read of a small file costs more than the file's rows:
+    the tailer and the backfill gather many reads here and commit them at once.
+    Parsed batches are gathered as column lists and packed into Arrow every
+    SEAL_ROWS rows and at commit.
+    """
+
+    marks: dict[str, FileMark] = field(default_factory=dict)
+    responses: list[pa.Table] = field(default_factory=list)
+    events: list[pa.Table] = field(default_factory=list)
+    quarantine: list[tuple[str, int, int, str, str]] = field(default_factory=list)
+    entry_types: Counter[tuple[str, str]] = field(default_factory=Counter)
+    agent_meta: list[tuple[str, str | None, str | None, str | None, str | None]] = field(default_factory=list)
+    rows: int = 0
+    _response_cols: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+    _event_cols: dict[str, list[Any]] = field(default_factory=dict, repr=False)
+
+    def add(self, mark: FileMark | None, batch: Batch, path: str | None = None) -> None:
+        """One parsed read of a file; `mark` is its new place (None: the mark comes later)."""
+        if batch.response_count:
+            _extend(self._response_cols, batch.responses, _RESPONSE_BATCH_COLS)
+            self.rows += batch.response_count
+        if batch.event_count:
+            _extend(self._event_cols, batch.events, _EVENT_COLS)
+            self.rows += batch.event_count
+        where = path if path is not None else (mark.path if mark is not None else "")
+        self.quarantine.extend((where, *q) for q in batch.quarantine)
+        self.entry_types.update(batch.entry_types)
+        if mark is not None:
+            self.marks[mark.path] = mark
+        if len(self._event_cols.get("k", ())) + len(self._response_cols.get("k", ())) >= SEAL_ROWS:
+            self.seal()  # Arrow holds rows in a third of the memory of Python objects
+
+    def merge(self, other: Pending) -> None:
+        """Take over everything `other` gathered (a backfill worker's sealed batch)."""
+        other.seal()
+        self.responses.extend(other.responses)
+        self.events.extend(other.events)
+        self.rows += other.rows
+        self.quarantine.extend(other.quarantine)
+        self.entry_types.update(other.entry_types)
+        self.marks.update(other.marks)
+        self.agent_meta.extend(other.agent_meta)
+
+    def seal(self) -> None:
+        """Turn the gathered column lists into Arrow tables."""
+        if self._response_cols:
+            self.responses.append(pa.Table.from_pydict(self._response_cols, schema=_RESPONSE_BATCH_SCHEMA))
+            self._response_cols = {}
+        if self._event_cols:
+            self.events.append(pa.Table.from_pydict(self._event_cols, schema=_EVENT_SCHEMA))
+            self._event_cols = {}
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.marks or self.responses or self.events or self.quarantine or self.entry_types
+            or self.agent_meta or self._response_cols or self._event_cols
+        )  # fmt: skip
+
+
+def _extend(into: dict[str, list[Any]], cols: dict[str, list[Any]], names: list[str]) -> None:
+    if not into:
+        for name in names:
+            into[name] = []
+    for name in names:
+        into[name].extend(cols[name])
 
 
 class Store:
@@ -169,77 +261,123 @@ class Store:
 
     # -- files -------------------------------------------------------------------
 
-    def file_marks(self) -> dict[str, FileMark]:
-        rows = self.con.execute(
-            "SELECT path, source_kind, dev, inode, head_hash, size, mtime, \"offset\", lines FROM files"
-        ).fetchall()
+    def file_marks(self, paths: Iterable[str] | None = None) -> dict[str, FileMark]:
+        """Marks of every file ever read, or only of `paths`.
+
+        The files table keeps every transcript ever seen (SPEC §7), so a pass
+        asks only for the files on disk: loading them all would cost seconds.
+        """
+        sql = 'SELECT path, source_kind, dev, inode, head_hash, size, mtime, "offset", lines FROM files'
+        if paths is None:
+            rows = self.con.execute(sql).fetchall()
+        else:
+            wanted = [list(paths)]
+            rows = self.con.execute(sql + " WHERE path IN (SELECT unnest(?::VARCHAR[]))", wanted).fetchall()
         return {r[0]: FileMark(*r) for r in rows}
 
     # -- writing -----------------------------------------------------------------
 
     def write(self, mark: FileMark, batch: Batch, *, reset: bool = False) -> None:
         """Rows of one read and the file's new offset, in one transaction."""
+        pending = Pending()
+        pending.add(mark, batch)
+        self.commit(pending)
+
+    def commit(self, pending: Pending) -> None:
+        """Everything gathered in `pending` and the files' new offsets, in one transaction."""
+        if not pending:
+            return
         self.con.begin()
         try:
-            self._write_rows(batch, mark.path)
-            self._write_mark(mark, reset)
+            self._write_pending(pending)
             self.con.commit()
         except BaseException:
             self.con.rollback()
             raise
 
-    def _write_rows(self, batch: Batch, path: str) -> None:
-        if batch.response_count:
-            arrow = pa.Table.from_pydict(
-                {c: batch.responses[c] for c in _RESPONSE_BATCH_COLS}, schema=_RESPONSE_BATCH_SCHEMA
-            )
-            self.upsert_responses(arrow)
-        if batch.events:
-            self.con.register("event_rows", pa.Table.from_pydict(batch.events, schema=_EVENT_SCHEMA))
-            self.con.execute("INSERT OR IGNORE INTO events SELECT * FROM event_rows")
-            self.con.unregister("event_rows")
-        now = _utcnow()
-        for offset, length, reason, snippet in batch.quarantine:
-            self.con.execute(
-                "INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [f"{path}:{offset}", path, offset, length, reason[:300], snippet, now],
-            )
-        if batch.entry_types:
-            from tiermon.ingest.parse import KNOWN_TYPES
-
+    def _write_pending(self, pending: Pending) -> None:
+        pending.seal()
+        if pending.responses:
+            self.upsert_responses(_concat(pending.responses), unique=False)
+        if pending.events:
+            self.upsert_events(_concat(pending.events))
+        if pending.quarantine:
+            now = _utcnow()
             rows = [
-                (f"{t}:{v}", t, v, t in KNOWN_TYPES, n) for (t, v), n in batch.entry_types.items()
+                (f"{path}:{offset}", path, offset, length, reason[:300], snippet, now)
+                for path, offset, length, reason, snippet in pending.quarantine
             ]
-            self.con.executemany(
-                "INSERT INTO entry_types VALUES (?, ?, ?, ?, ?) ON CONFLICT (k) DO UPDATE SET n = entry_types.n + excluded.n",
-                rows,
-            )
+            self.con.executemany("INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?)", rows)  # rare
+        if pending.entry_types:
+            types = pending.entry_types
+            table = pa.table({
+                "k": [f"{t}:{v}" for t, v in types], "entry_type": [t for t, _ in types],
+                "version": [v for _, v in types], "known": [t in KNOWN_TYPES for t, _ in types],
+                "n": pa.array(list(types.values()), pa.int64()),
+            })  # fmt: skip
+            self._insert_arrow(
+                "type_rows", table,
+                "INSERT INTO entry_types SELECT * FROM type_rows ON CONFLICT (k) DO UPDATE SET n = entry_types.n + excluded.n",
+            )  # fmt: skip
+        if pending.agent_meta:
+            self.upsert_agent_meta(pending.agent_meta)
+        if pending.marks:
+            self._write_marks(list(pending.marks.values()))
 
-    def upsert_responses(self, arrow: pa.Table) -> None:
-        """Insert response rows priced by the prices table, keeping the better copy of a key."""
+    def upsert_responses(self, arrow: pa.Table, *, unique: bool = True) -> None:
+        """Insert response rows priced by the prices table, keeping the better copy of a key.
+
+        With `unique=False` the rows may hold several copies of a key (reads of
+        several files): the best one is picked before the upsert.
+        """
         sets = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESPONSE_BATCH_COLS[1:], "cost_usd", "priced"])
-        self.con.register("response_rows", arrow)
-        self.con.execute(
+        source = "response_rows" if unique or _unique_keys(arrow) else (
+            f"(SELECT * FROM response_rows QUALIFY row_number() OVER (PARTITION BY k ORDER BY {_BEST_COPY_FIRST}) = 1)"
+        )  # fmt: skip
+        self._insert_arrow(
+            "response_rows",
+            arrow,
             f"""INSERT INTO responses
                 SELECT r.* REPLACE (coalesce(p.tier, r.tier) AS tier), {COST_SQL} AS cost_usd,
                        p.model IS NOT NULL AS priced
-                FROM response_rows r {_PRICE_JOIN}
+                FROM {source} r {_PRICE_JOIN}
+                ORDER BY r.ts
                 ON CONFLICT (k) DO UPDATE SET {sets}
-                {_KEEP_BETTER_COPY}"""
+                {_KEEP_BETTER_COPY}""",
         )
-        self.con.unregister("response_rows")
 
-    def _write_mark(self, mark: FileMark, reset: bool) -> None:
+    def upsert_events(self, arrow: pa.Table) -> None:
+        """Insert event rows; a key already stored (or earlier in `arrow`) keeps its first copy.
+
+        Rows go in read order, which is nearly time order: sorting wide rows
+        here would cost more than the zone maps it buys.
+        """
+        self._insert_arrow("event_rows", arrow, "INSERT OR IGNORE INTO events SELECT * FROM event_rows")
+
+    def _insert_arrow(self, name: str, arrow: pa.Table, sql: str) -> None:
+        self.con.register(name, arrow)
+        try:
+            self.con.execute(sql)
+        finally:
+            self.con.unregister(name)
+
+    def _write_marks(self, marks: list[FileMark]) -> None:
         now = _utcnow()
-        self.con.execute(
-            f"""INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (path) DO UPDATE SET {', '.join(f'"{c}" = excluded."{c}"' for c in FILE_COLUMNS if c not in ('path', 'first_ingest'))}""",
-            [mark.path, mark.source_kind, mark.dev, mark.inode, mark.head_hash, mark.size, mark.mtime,
-             mark.offset, mark.lines, now, now],
-        )  # fmt: skip
+        rows = pa.Table.from_pylist(
+            [{**mark.__dict__, "first_ingest": now, "last_ingest": now} for mark in marks], schema=_FILE_SCHEMA
+        )
+        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in FILE_COLUMNS if c not in ("path", "first_ingest"))
+        self._insert_arrow(
+            "mark_rows", rows, f"INSERT INTO files SELECT * FROM mark_rows ON CONFLICT (path) DO UPDATE SET {sets}"
+        )
 
     def upsert_agent_meta(self, rows: list[tuple[str, str | None, str | None, str | None, str | None]]) -> None:
-        self.con.executemany("INSERT OR REPLACE INTO agent_meta VALUES (?, ?, ?, ?, ?)", rows)
+        """Sidecar rows, the last one of an agent id winning."""
+        latest = list({row[0]: row for row in rows}.values())
+        table = pa.table(
+            {name: [row[i] for row in latest] for i, name in enumerate(AGENT_META_COLUMNS)}, schema=_AGENT_META_SCHEMA
+        )
+        self._insert_arrow("agent_meta_rows", table, "INSERT OR REPLACE INTO agent_meta SELECT * FROM agent_meta_rows")
 
     # -- reading -----------------------------------------------------------------
 
@@ -250,6 +388,16 @@ class Store:
         cur = self.con.execute(sql, params or [])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row)) for row in cur.fetchall()]
+
+
+def _unique_keys(arrow: pa.Table) -> bool:
+    import pyarrow.compute as pc
+
+    return bool(pc.count_distinct(arrow["k"]).as_py() == arrow.num_rows)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 
 def _utcnow() -> datetime:

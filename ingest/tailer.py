@@ -17,16 +17,23 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from tiermon.ingest import backfill
 from tiermon.ingest.parse import Batch, FileState, parse_chunk
 from tiermon.ingest.sources import SourceFile
-from tiermon.ingest.store import FileMark, Store
+from tiermon.ingest.store import FileMark, Pending, Store
 
 HEAD_BYTES = 4096
 """How much of a file's start identifies it across renames and rewrites."""
-CHUNK_BYTES = 32 * 1024 * 1024
-"""Bytes read and committed at a time: bounds memory on multi-gigabyte files."""
+CHUNK_BYTES = 8 * 1024 * 1024
+"""Bytes read and parsed at a time: bounds memory on multi-gigabyte files."""
+SCAN_BYTES = 1024 * 1024
+"""Read size while looking for the end of a line longer than a chunk."""
 MAX_LINE_BYTES = 256 * 1024 * 1024
 """Longer lines are quarantined unread (real progress lines reach ~95 MB)."""
+FLUSH_ROWS = 50_000
+"""Rows gathered before a commit: many small files share one transaction."""
+FLUSH_BYTES = 64 * 1024 * 1024
+"""Bytes read before a commit, so a big file commits (and bounds memory) as it goes."""
 
 Parser = Callable[[bytes, int, str, FileState], Batch]
 
@@ -49,7 +56,7 @@ class IngestSummary:
     def add(self, batch: Batch) -> None:
         self.lines += batch.lines
         self.responses += batch.response_count
-        self.events += len(batch.events.get("k", ()))
+        self.events += batch.event_count
         self.quarantined += len(batch.quarantine)
         self.changed_sessions.update(s for s in batch.responses.get("session_id", ()) if s)
         self.changed_sessions.update(s for s in batch.events.get("session_id", ()) if s)
@@ -70,8 +77,9 @@ class Tailer:
         """One pass: read every file's new bytes into the store."""
         started = time.perf_counter()
         summary = IngestSummary()
-        marks = store.file_marks()
-        todo: list[tuple[SourceFile, os.stat_result]] = []
+        files = list(files)
+        marks = store.file_marks(str(source.path) for source in files)
+        todo: list[Work] = []
         for source in files:
             summary.files_seen += 1
             try:
@@ -81,92 +89,130 @@ class Tailer:
             mark = marks.get(str(source.path))
             if mark is not None and mark.size == st.st_size and mark.mtime == st.st_mtime and mark.inode == st.st_ino:
                 continue
-            todo.append((source, st))
-        total = sum(max(st.st_size - _start(marks.get(str(s.path)), st), 0) for s, st in todo)
-        done = 0
+            todo.append(Work(source, st, mark))
         # Newest first, so a dashboard opened during a backfill fills with current sessions.
-        todo.sort(key=lambda item: item[1].st_mtime, reverse=True)
-        for source, st in todo:
-            mark = marks.get(str(source.path))
-            if source.kind == "agent-meta":
-                self._agent_meta(store, source, st)
-                continue
-            done += self._tail(store, source, st, mark, summary, lambda n: progress(done + n, total) if progress else None)
-            if progress:
-                progress(done, total)
+        todo.sort(key=lambda w: w.st.st_mtime, reverse=True)
+        sidecars = Pending()
+        for work in todo:
+            if work.source.kind == "agent-meta":
+                agent_meta(work.source, work.st, sidecars)
+        store.commit(sidecars)
+        todo = [w for w in todo if w.source.kind != "agent-meta" and w.source.kind in self.parsers]
+        total = sum(w.pending_bytes for w in todo)
+        if backfill.worth_it(total, len(todo)):
+            backfill.run(self, store, todo, summary, progress)
+        else:
+            self._serial(store, todo, summary, total, progress)
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _tail(
-        self,
-        store: Store,
-        source: SourceFile,
-        st: os.stat_result,
-        mark: FileMark | None,
-        summary: IngestSummary,
-        progress: Callable[[int], None],
-    ) -> int:
-        path = str(source.path)
-        parser = self.parsers.get(source.kind)
-        if parser is None:
-            return 0
-        try:
-            fh = open(source.path, "rb")
-        except OSError:
-            return 0
-        with fh:
-            offset = mark.offset if mark else 0
-            lines = mark.lines if mark else 0
-            head = _head_hash(fh, min(HEAD_BYTES, offset)) if mark else ""
-            if mark is not None and (st.st_size < mark.offset or st.st_ino != mark.inode or head != mark.head_hash):
-                offset, lines = 0, 0
-                summary.files_reset += 1
-                self._states.pop(path, None)
-            state = self._states.setdefault(path, FileState())
-            start = offset
-            summary.files_read += 1
-            for buf, buf_offset, consumed_to, oversized in _complete_lines(fh, offset, st.st_size):
-                batch = parser(buf, buf_offset, path, state)
-                for bad_offset, length in oversized:
-                    batch.quarantine.append((bad_offset, length, f"line longer than {MAX_LINE_BYTES} bytes", ""))
-                lines += batch.lines + len(oversized)
-                offset = consumed_to
-                new_mark = FileMark(
-                    path=path, source_kind=source.kind, dev=st.st_dev, inode=st.st_ino,
-                    head_hash=_head_hash(fh, min(HEAD_BYTES, offset)), size=st.st_size,
-                    mtime=st.st_mtime, offset=offset, lines=lines,
-                )  # fmt: skip
-                store.write(new_mark, batch)
+    def _serial(
+        self, store: Store, todo: list[Work], summary: IngestSummary, total: int, progress: ProgressFn | None
+    ) -> None:
+        """Read files one by one in this process, committing many reads per transaction."""
+        pending = Pending()
+        pending_bytes = done = 0
+        for work in todo:
+            opened = False
+            for batch, mark, nbytes, reset in read_file(work, self.parsers[work.source.kind], self._states):
+                opened = True
+                if reset:
+                    summary.files_reset += 1
+                    continue
+                pending.add(mark, batch)
                 summary.add(batch)
-                summary.bytes_read += len(buf)
-                progress(offset - start)
-            if offset == start and (mark is None or mark.size != st.st_size or mark.mtime != st.st_mtime):
-                # Nothing complete to consume: remember size and mtime so an idle file is not re-read.
-                store.write(
-                    FileMark(path, source.kind, st.st_dev, st.st_ino, _head_hash(fh, min(HEAD_BYTES, offset)),
-                             st.st_size, st.st_mtime, offset, lines),
-                    Batch(),
-                )  # fmt: skip
-            return st.st_size - start
+                summary.bytes_read += nbytes
+                pending_bytes += nbytes
+                if progress:
+                    progress(done + max(mark.offset - work.start, 0), total)
+                if pending.rows >= FLUSH_ROWS or pending_bytes >= FLUSH_BYTES:
+                    store.commit(pending)
+                    pending, pending_bytes = Pending(), 0
+            summary.files_read += opened
+            done += work.pending_bytes
+            if progress:
+                progress(done, total)
+        store.commit(pending)
 
-    def _agent_meta(self, store: Store, source: SourceFile, st: os.stat_result) -> None:
-        """`agent-<id>.meta.json` sidecars: the agent's type and description (2.1.x)."""
-        try:
-            data = json.loads(source.path.read_text("utf-8"))
-        except (OSError, ValueError):
-            data = None
-        agent_id = source.path.name.removeprefix("agent-").removesuffix(".meta.json")
-        session = source.path.parent.parent.name if source.path.parent.name == "subagents" else None
-        store.con.begin()
-        if isinstance(data, dict):
-            store.upsert_agent_meta(
-                [(agent_id, session, _str(data.get("agentType")), _str(data.get("description")), _str(data.get("toolUseId")))]
-            )
-        store._write_mark(
-            FileMark(str(source.path), "agent-meta", st.st_dev, st.st_ino, "", st.st_size, st.st_mtime, st.st_size, 0),
-            reset=False,
+
+def agent_meta(source: SourceFile, st: os.stat_result, pending: Pending) -> None:
+    """Read one `agent-<id>.meta.json` sidecar into `pending`: its row and its mark."""
+    try:
+        data = json.loads(source.path.read_text("utf-8"))
+    except (OSError, ValueError):
+        data = None
+    agent_id = source.path.name.removeprefix("agent-").removesuffix(".meta.json")
+    session = source.path.parent.parent.name if source.path.parent.name == "subagents" else None
+    if isinstance(data, dict):
+        pending.agent_meta.append(
+            (agent_id, session, _str(data.get("agentType")), _str(data.get("description")), _str(data.get("toolUseId")))
         )
-        store.con.commit()
+    pending.marks[str(source.path)] = FileMark(
+        str(source.path), "agent-meta", st.st_dev, st.st_ino, "", st.st_size, st.st_mtime, st.st_size, 0
+    )
+
+
+@dataclass
+class Work:
+    """A file with bytes the store has not seen: its stat and the mark left by the last read."""
+
+    source: SourceFile
+    st: os.stat_result
+    mark: FileMark | None
+
+    @property
+    def start(self) -> int:
+        return _start(self.mark, self.st)
+
+    @property
+    def pending_bytes(self) -> int:
+        return max(self.st.st_size - self.start, 0)
+
+
+def read_file(
+    work: Work, parser: Parser, states: dict[str, FileState], chunk: int | None = None
+) -> Iterator[tuple[Batch, FileMark, int, bool]]:
+    """Parse a file's new complete lines: yields (batch, the file's mark after it, bytes read, reset).
+
+    Yields nothing if the file cannot be opened, else at least one item. A
+    file that shrank, changed inode or changed its head is read again from 0
+    with a fresh parse state: that yields one item with `reset=True` first.
+    `states` holds the parse state per path and is updated in place; `chunk`
+    is the read size (default CHUNK_BYTES).
+    """
+    source, st, mark = work.source, work.st, work.mark
+    path = str(source.path)
+    try:
+        fh = open(source.path, "rb")
+    except OSError:
+        return
+    with fh:
+        offset = mark.offset if mark else 0
+        lines = mark.lines if mark else 0
+        head = _head_hash(fh, min(HEAD_BYTES, offset)) if mark else ""
+        if mark is not None and (st.st_size < mark.offset or st.st_ino != mark.inode or head != mark.head_hash):
+            offset, lines = 0, 0
+            states.pop(path, None)
+            yield Batch(), mark, 0, True
+        state = states.setdefault(path, FileState())
+        start = offset
+        for buf, buf_offset, consumed_to, oversized in _complete_lines(fh, offset, st.st_size, chunk or CHUNK_BYTES):
+            batch = parser(buf, buf_offset, path, state)
+            for bad_offset, length in oversized:
+                batch.quarantine.append((bad_offset, length, f"line longer than {MAX_LINE_BYTES} bytes", ""))
+            lines += batch.lines + len(oversized)
+            offset = consumed_to
+            new_mark = FileMark(
+                path=path, source_kind=source.kind, dev=st.st_dev, inode=st.st_ino,
+                head_hash=_head_hash(fh, min(HEAD_BYTES, offset)), size=st.st_size,
+                mtime=st.st_mtime, offset=offset, lines=lines,
+            )  # fmt: skip
+            yield batch, new_mark, len(buf), False
+        if offset == start and (mark is None or mark.size != st.st_size or mark.mtime != st.st_mtime):
+            # Nothing complete to consume: remember size and mtime so an idle file is not re-read.
+            idle = FileMark(path, source.kind, st.st_dev, st.st_ino, _head_hash(fh, min(HEAD_BYTES, offset)),
+                            st.st_size, st.st_mtime, offset, lines)  # fmt: skip
+            yield Batch(), idle, 0, False
 
 
 def _str(value: object) -> str | None:
@@ -185,18 +231,21 @@ def _head_hash(fh: BinaryIO, length: int) -> str:
     return hashlib.sha1(fh.read(length)).hexdigest()
 
 
-def _complete_lines(fh: BinaryIO, offset: int, size: int) -> Iterator[tuple[bytes, int, int, list[tuple[int, int]]]]:
+def _complete_lines(
+    fh: BinaryIO, offset: int, size: int, chunk: int | None = None
+) -> Iterator[tuple[bytearray, int, int, list[tuple[int, int]]]]:
     """Yield (bytes of complete lines, their start offset, offset after them, oversized lines).
 
-    Reads CHUNK_BYTES at a time; a trailing partial line is carried into the
-    next read, or left unconsumed at the end of the file.
+    Reads `chunk` (default CHUNK_BYTES) at a time; a trailing partial line is
+    carried into the next read, or left unconsumed at the end of the file.
+    Each read goes into its own bytearray, cut at the last newline in place,
+    so a chunk is never copied.
     """
+    chunk = chunk or CHUNK_BYTES
     pos = offset
     oversized: list[tuple[int, int]] = []
     while pos < size:
-        fh.seek(pos)
-        want = min(CHUNK_BYTES, size - pos)
-        buf = fh.read(want)
+        buf = _read_at(fh, pos, min(chunk, size - pos))
         if not buf:
             return
         cut = buf.rfind(b"\n")
@@ -210,21 +259,31 @@ def _complete_lines(fh: BinaryIO, offset: int, size: int) -> Iterator[tuple[byte
                 oversized.append((pos, length))
                 pos = end + 1
                 continue
-            fh.seek(pos)
-            buf = fh.read(length + 1)
+            del buf
+            buf = _read_at(fh, pos, length + 1)
             cut = length
-        yield buf[:cut], pos, pos + cut + 1, oversized
+        del buf[cut:]
+        yield buf, pos, pos + cut + 1, oversized
         oversized = []
         pos += cut + 1
     if oversized:
-        yield b"", pos, pos, oversized
+        yield bytearray(), pos, pos, oversized
+
+
+def _read_at(fh: BinaryIO, pos: int, want: int) -> bytearray:
+    fh.seek(pos)
+    buf = bytearray(want)
+    got = fh.readinto(buf)
+    if got < want:
+        del buf[got:]
+    return buf
 
 
 def _find_newline(fh: BinaryIO, start: int, size: int) -> int | None:
     pos = start
     fh.seek(pos)
     while pos < size:
-        block = fh.read(min(CHUNK_BYTES, size - pos))
+        block = fh.read(min(SCAN_BYTES, size - pos))
         if not block:
             return None
         i = block.find(b"\n")

@@ -1,0 +1,247 @@
+"""Parallel backfill: worker processes parse transcripts, this process writes them.
+
+Parsing is pure CPU and the database takes one writer, so a large pass (a
+first run over months of transcripts) splits like this: worker processes read
+and parse whole files (a file's lines depend on its earlier lines, so one
+worker reads a file from start to end) and send back Arrow tables every few
+megabytes; this process gathers them and commits many files' rows and marks
+per transaction. The result queue is bounded, so workers wait rather than
+pile up rows when the writer falls behind, and each file is open only while
+one worker reads it.
+
+Rows come out the same as from the serial path: which copy of a response (or
+event) the store keeps does not depend on the order files are read in.
+"""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing as mp
+import os
+import queue
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from tiermon.ingest.parse import FileState
+from tiermon.ingest.store import Pending, Store
+
+if TYPE_CHECKING:
+    from multiprocessing.context import BaseContext
+
+    from tiermon.ingest.tailer import IngestSummary, Parser, ProgressFn, Tailer, Work
+
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+"""Below this many new bytes a pass stays in one process: starting workers would cost more."""
+TASK_BYTES = 16 * 1024 * 1024
+"""Small files are handed to a worker in groups of about this many bytes."""
+MESSAGE_BYTES = 8 * 1024 * 1024
+"""A worker sends what it parsed after about this many bytes (and at the end of each task)."""
+READ_BYTES = 4 * 1024 * 1024
+"""Read size in the workers: smaller than the serial path's, to keep each worker small."""
+COMMIT_ROWS = 25_000
+"""Rows gathered here before a commit: commits overlap the workers and bound this process's memory."""
+QUEUE_MESSAGES_PER_WORKER = 2
+"""Parsed messages waiting for the writer, per worker: the bound on memory in flight."""
+POLL_SECONDS = 0.5
+
+
+class BackfillError(RuntimeError):
+    """A worker failed; the message carries its traceback."""
+
+
+def workers() -> int:
+    """Worker processes to use: the CPUs this process may run on (TIERMON_WORKERS overrides)."""
+    configured = os.environ.get("TIERMON_WORKERS")
+    if configured:
+        return max(int(configured), 0)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def worth_it(total_bytes: int, files: int) -> bool:
+    """True when a pass has enough new bytes, and the machine enough CPUs, to parse in parallel."""
+    return total_bytes >= PARALLEL_MIN_BYTES and files > 1 and workers() > 1
+
+
+@dataclass
+class _Result:
+    """What a worker sends: rows of some files, their marks, and per-file bookkeeping."""
+
+    pending: Pending
+    lines: int = 0
+    responses: int = 0
+    events: int = 0
+    quarantined: int = 0
+    bytes_read: int = 0
+    files_read: int = 0
+    files_reset: int = 0
+    sessions: set[str] = field(default_factory=set)
+    states: dict[str, FileState] = field(default_factory=dict)
+
+
+def run(tailer: Tailer, store: Store, todo: list[Work], summary: IngestSummary, progress: ProgressFn | None) -> None:
+    """Parse `todo` in worker processes and commit everything into `store`."""
+    total = sum(w.pending_bytes for w in todo)
+    tasks = _tasks(todo, tailer._states)
+    count = min(workers(), len(tasks))
+    ctx = _context()
+    task_queue: Any = ctx.Queue()
+    results: Any = ctx.Queue(maxsize=QUEUE_MESSAGES_PER_WORKER * count)
+    procs = [
+        ctx.Process(target=_worker, args=(task_queue, results, tailer.parsers), daemon=True, name=f"tiermon-parse-{i}")
+        for i in range(count)
+    ]
+    gc.freeze()  # forked workers then leave the parent's objects alone (no copy-on-write by the collector)
+    try:
+        for proc in procs:
+            proc.start()  # before the first put: no queue feeder thread exists yet to fork
+    finally:
+        gc.unfreeze()
+    for task in tasks:
+        task_queue.put(task)
+    for _ in range(count):
+        task_queue.put(None)
+    threads = store.con.execute("SELECT current_setting('threads')").fetchone()[0]
+    store.con.execute("SET threads = 1")  # the workers have the other cores; fewer DuckDB threads, less memory
+    try:
+        _collect(store, results, procs, summary, tailer._states, total, progress)
+    except BaseException:
+        for proc in procs:
+            proc.terminate()
+        raise
+    finally:
+        store.con.execute(f"SET threads = {int(threads)}")
+        for proc in procs:
+            proc.join(timeout=5)
+        for q in (task_queue, results):
+            q.cancel_join_thread()
+            q.close()
+
+
+def _context() -> BaseContext:
+    """fork where it is safe and cheap (Linux: no re-import); spawn elsewhere."""
+    if sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods():
+        return mp.get_context("fork")
+    return mp.get_context("spawn")
+
+
+def _tasks(todo: list[Work], states: dict[str, FileState]) -> list[list[tuple[Work, FileState | None]]]:
+    """Largest files first (so no worker is left with a big file at the end); small ones grouped."""
+    tasks: list[list[tuple[Work, FileState | None]]] = []
+    group: list[tuple[Work, FileState | None]] = []
+    size = 0
+    for work in sorted(todo, key=lambda w: w.pending_bytes, reverse=True):
+        item = (work, states.get(str(work.source.path)))
+        if work.pending_bytes >= TASK_BYTES:
+            tasks.append([item])
+            continue
+        group.append(item)
+        size += work.pending_bytes
+        if size >= TASK_BYTES:
+            tasks.append(group)
+            group, size = [], 0
+    if group:
+        tasks.append(group)
+    return tasks
+
+
+def _collect(
+    store: Store,
+    results: Any,
+    procs: list[Any],
+    summary: IngestSummary,
+    states: dict[str, FileState],
+    total: int,
+    progress: ProgressFn | None,
+) -> None:
+    """The writer: gather worker results, commit every COMMIT_ROWS rows and at the end."""
+    pending = Pending()
+    running, done = len(procs), 0
+    while running:
+        try:
+            kind, payload = results.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            dead = [p for p in procs if p.exitcode not in (None, 0)]
+            if dead:
+                raise BackfillError(f"parse worker {dead[0].name} died with exit code {dead[0].exitcode}") from None
+            continue
+        if kind == "exit":
+            running -= 1
+            continue
+        if kind == "error":
+            raise BackfillError(f"a parse worker failed:\n{payload}")
+        result: _Result = payload
+        pending.merge(result.pending)
+        _account(summary, result)
+        states.update(result.states)
+        done += result.bytes_read
+        if progress:
+            progress(min(done, total), total)
+        if pending.rows >= COMMIT_ROWS:
+            store.commit(pending)
+            pending = Pending()
+    store.commit(pending)
+    if progress:
+        progress(total, total)
+
+
+def _account(summary: IngestSummary, r: _Result) -> None:
+    summary.lines += r.lines
+    summary.responses += r.responses
+    summary.events += r.events
+    summary.quarantined += r.quarantined
+    summary.bytes_read += r.bytes_read
+    summary.files_read += r.files_read
+    summary.files_reset += r.files_reset
+    summary.changed_sessions |= r.sessions
+
+
+def _worker(tasks: Any, results: Any, parsers: dict[str, Parser]) -> None:
+    """Worker loop: parse tasks until the None sentinel, then say so."""
+    gc.disable()  # a short-lived process that builds no reference cycles: collections would only cost time
+    try:
+        while (task := tasks.get()) is not None:
+            _parse_task(task, parsers, results.put)
+        results.put(("exit", None))
+    except BaseException:
+        results.put(("error", traceback.format_exc()))
+
+
+def _parse_task(task: list[tuple[Work, FileState | None]], parsers: dict[str, Parser], send: Callable[[Any], None]) -> None:
+    from tiermon.ingest.tailer import read_file
+
+    out = _Result(Pending())
+    for work, state in task:
+        path = str(work.source.path)
+        states: dict[str, FileState] = {path: state} if state is not None else {}
+        opened = False
+        for batch, mark, nbytes, reset in read_file(work, parsers[work.source.kind], states, READ_BYTES):
+            opened = True
+            if reset:
+                out.files_reset += 1
+                continue
+            out.pending.add(mark, batch)
+            out.lines += batch.lines
+            out.responses += batch.response_count
+            out.events += batch.event_count
+            out.quarantined += len(batch.quarantine)
+            out.sessions.update(s for s in batch.responses.get("session_id", ()) if s)
+            out.sessions.update(s for s in batch.events.get("session_id", ()) if s)
+            out.bytes_read += nbytes
+            if out.bytes_read >= MESSAGE_BYTES:
+                send(("rows", _sealed(out)))
+                out = _Result(Pending())
+        out.files_read += opened
+        if path in states:
+            out.states[path] = states[path]
+    send(("rows", _sealed(out)))
+
+
+def _sealed(result: _Result) -> _Result:
+    result.pending.seal()
+    return result
