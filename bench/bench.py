@@ -1,0 +1,896 @@
+"""tiermon's performance benchmark: cold ingest, reports, live tail and pane queries.
+
+    python bench/bench.py [--size 1GiB] [--runs 3] [--smoke] [--synthetic-store 5000000] [--out bench/out]
+
+One run generates (or reuses) a synthetic corpus of Claude Code transcripts
+(bench/corpus.py), warms the page cache, then measures as medians of --runs:
+
+- `cat` of every transcript (the read floor);
+- `tiermon ingest` into a new database (cold ingest), with peak memory;
+- `tiermon report daily --json` over the unchanged data;
+- `ccusage daily --json --offline` on the same files, when ccusage is found
+  (--ccusage PATH, $CCUSAGE_BIN, or `ccusage` on PATH);
+- the time from a line appended to a watched transcript to the Live pane
+  showing it, with the dashboard's own watcher settings and ingest runner;
+- each dashboard pane's queries, on the ingested store and on a synthetic
+  store of --synthetic-store responses built by replicating it;
+- scale checks: one large file heavy with file-history snapshots (bounded
+  memory) and thousands of small files (bounded open file handles).
+
+It prints a table with ratios and writes results.json and results.md under
+--out. Exit status 1 when a correctness check fails (tiermon's totals differ
+from the generator's ground truth, a step errors); timings never fail it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import corpus as corpus_mod
+
+TOTAL_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")
+PANE_TARGET_MS = 100.0
+TAIL_TARGET_S = 1.0
+
+
+# -- helpers ---------------------------------------------------------------------------
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*([\d.]+)\s*([KMGT]?i?B?)?\s*", text, re.I)
+    if not m:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r}")
+    unit = (m.group(2) or "").upper().rstrip("B")
+    scale = {"": 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "KI": 1 << 10, "MI": 1 << 20, "GI": 1 << 30, "TI": 1 << 40}
+    return int(float(m.group(1)) * scale[unit])
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def tiermon_cmd() -> list[str]:
+    exe = Path(sys.executable).with_name("tiermon")
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "from tiermon.tui.cli import main; main()"]
+
+
+def bench_env(home: Path) -> dict[str, str]:
+    """Subprocess environment: UTC days, no user config, no discovered transcripts."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CLAUDE_CONFIG_DIR", "TIERMON_DB", "XDG_CONFIG_HOME")}
+    env.update(TZ="UTC", TIERMON_CONFIG_DIR=str(home / "config"), TIERMON_DATA_DIR=str(home / "data"), NO_COLOR="1")
+    return env
+
+
+def _children(pid: int) -> list[int]:
+    out = [pid]
+    i = 0
+    while i < len(out):
+        try:
+            with open(f"/proc/{out[i]}/task/{out[i]}/children") as fh:
+                out.extend(int(c) for c in fh.read().split())
+        except OSError:
+            pass
+        i += 1
+    return out
+
+
+def _mem(pid: int) -> tuple[int, int]:
+    """(peak RSS, current PSS) in bytes of one process; PSS counts pages shared by forked workers once.
+
+    The peak is the kernel's VmHWM: exact between samples and, unlike
+    ru_maxrss, not inherited from the parent over fork and exec.
+    """
+    hwm = pss = 0
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    hwm = int(line.split()[1]) * 1024
+                    break
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    pss = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    return hwm, pss
+
+
+class Sampler(threading.Thread):
+    """Samples a process tree: peak summed PSS, peak RSS of any one process, peak open fds."""
+
+    def __init__(self, pid: int, interval: float = 0.05, fds: bool = False) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.fds = pid, interval, fds
+        self.peak_pss = self.peak_rss = self.peak_fds = self.peak_procs = 0
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            pids = _children(self.pid)
+            pss_sum = 0
+            fd_count = 0
+            for pid in pids:
+                rss, pss = _mem(pid)
+                pss_sum += pss
+                self.peak_rss = max(self.peak_rss, rss)
+                if self.fds:
+                    try:
+                        fd_count += len(os.listdir(f"/proc/{pid}/fd"))
+                    except OSError:
+                        pass
+            self.peak_pss = max(self.peak_pss, pss_sum)
+            self.peak_fds = max(self.peak_fds, fd_count)
+            self.peak_procs = max(self.peak_procs, len(pids))
+            self._halt.wait(self.interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+
+@dataclass
+class Run:
+    wall: float
+    cpu: float
+    maxrss: int  # peak RSS of any one process in the tree (sampled VmHWM)
+    tree_pss: int  # peak summed PSS of the tree (sampled)
+    peak_fds: int
+    rc: int
+    stdout: str
+    stderr: str
+
+
+def measure_rusage(cmd: list[str], env: dict[str, str], *, fds: bool = False) -> Run:
+    """Run a command: wall time, CPU (user+sys of it and its children), memory, open fds."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sampler = Sampler(proc.pid, fds=fds)
+    sampler.start()
+    chunks: dict[str, list[bytes]] = {"out": [], "err": []}
+
+    def drain(stream: Any, key: str) -> None:
+        for block in iter(lambda: stream.read(65536), b""):
+            chunks[key].append(block)
+
+    readers = [threading.Thread(target=drain, args=(proc.stdout, "out")), threading.Thread(target=drain, args=(proc.stderr, "err"))]
+    for r in readers:
+        r.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    for r in readers:
+        r.join()
+    sampler.stop()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return Run(
+        wall, usage.ru_utime + usage.ru_stime, sampler.peak_rss, sampler.peak_pss,
+        sampler.peak_fds, proc.returncode, b"".join(chunks["out"]).decode(errors="replace"),
+        b"".join(chunks["err"]).decode(errors="replace"),
+    )  # fmt: skip
+
+
+def load_average() -> float:
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
+def wait_quiet(limit: float, seconds: float) -> float:
+    """Wait up to `seconds` for the 1-minute load average to fall below `limit`; return it."""
+    deadline = time.monotonic() + seconds
+    while load_average() > limit and time.monotonic() < deadline:
+        time.sleep(5)
+    return load_average()
+
+
+# -- the corpus ------------------------------------------------------------------------
+
+
+def transcripts(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*.jsonl"))
+
+
+def warm(files: list[Path]) -> None:
+    for path in files:
+        with open(path, "rb") as fh:
+            while fh.read(1 << 24):
+                pass
+
+
+def run_cat(root: Path, env: dict[str, str]) -> Run:
+    return measure_rusage(["sh", "-c", f"find '{root}' -name '*.jsonl' -print0 | xargs -0 cat > /dev/null"], env)
+
+
+# -- tiermon and ccusage ---------------------------------------------------------------
+
+
+def report_totals(text: str) -> dict[str, int]:
+    data = json.loads(text)
+    return {k: int(data["totals"][k]) for k in ("requests", *TOTAL_FIELDS)}
+
+
+def expected_totals(manifest: corpus_mod.Manifest) -> dict[str, int]:
+    return {k: int(v) for k, v in manifest.totals().__dict__.items()}
+
+
+def find_ccusage(explicit: str | None) -> str | None:
+    for candidate in (explicit, os.environ.get("CCUSAGE_BIN"), shutil.which("ccusage")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    return None
+
+
+def ccusage_totals(text: str) -> dict[str, int]:
+    t = json.loads(text)["totals"]
+    return {
+        "input_tokens": int(t["inputTokens"]),
+        "output_tokens": int(t["outputTokens"]),
+        "cache_read_tokens": int(t["cacheReadTokens"]),
+        "cache_creation_tokens": int(t["cacheCreationTokens"]),
+    }
+
+
+# -- live tail and panes (run inside a probe process that plays the dashboard) ---------------
+
+
+PROBE = r"""
+import json, os, sys, threading, time, resource
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+sys.path.insert(0, {bench_dir!r})
+import bench
+from tiermon.ingest.config import load_settings
+from tiermon.ingest.store import Store
+db, source, transcript, trials, rounds = Path({db!r}), Path({source!r}), Path({transcript!r}), {trials}, {rounds}
+settings = load_settings(db=db, sources=[source])
+out = {{"tail": [], "panes": {{}}, "errors": []}}
+try:
+    from tiermon.tui.ingest_runner import LiveIngest
+    from tiermon.tui.app import WATCH_DEBOUNCE_MS
+except Exception as exc:  # the dashboard modules are optional for the benchmark
+    LiveIngest, WATCH_DEBOUNCE_MS = None, 150
+    out["errors"].append(f"dashboard runner unavailable: {{exc!r}}")
+if LiveIngest is not None and trials:
+    live = LiveIngest(settings)
+    live.run()  # catch up, as the dashboard does at start
+    out["tail"] = bench.tail_trials(live, settings, transcript, trials, WATCH_DEBOUNCE_MS)
+now = datetime.now(timezone.utc).replace(tzinfo=None)
+out["panes"] = bench.pane_times(db, now, rounds)
+status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
+out["rss_mb"] = int(status["VmRSS"].split()[0]) / 1024
+out["hwm_mb"] = int(status["VmHWM"].split()[0]) / 1024
+print("PROBE" + json.dumps(out, default=str))
+"""
+
+
+def assistant_line(session: str, cwd: str, i: int) -> bytes:
+    """One new streamed-final assistant line, timestamped now."""
+    now = datetime.now(timezone.utc)
+    ts = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    entry = {
+        "parentUuid": None, "isSidechain": False, "userType": "external", "cwd": cwd, "sessionId": session,
+        "version": "2.1.90", "gitBranch": "main", "type": "assistant", "requestId": f"req_bench_{i}_{time.time_ns()}",
+        "uuid": f"bench-{i}-{time.time_ns()}", "timestamp": ts,
+        "message": {"model": "claude-opus-4-6", "id": f"msg_bench_{i}_{time.time_ns()}", "type": "message",
+                    "role": "assistant", "content": [{"type": "text", "text": "done"}], "stop_reason": "end_turn",
+                    "usage": {"input_tokens": 3, "output_tokens": 42, "cache_read_input_tokens": 20000,
+                              "cache_creation_input_tokens": 100}},
+    }  # fmt: skip
+    return (json.dumps(entry) + "\n").encode()
+
+
+def tail_trials(live: Any, settings: Any, transcript: Path, trials: int, debounce_ms: int) -> list[dict[str, float]]:
+    """Append a line, let a watcher (the dashboard's settings) trigger an ingest pass, query the Live pane.
+
+    Returns per trial: seconds until the appended response was visible to a
+    pane query, and the parts (watcher wake-up, ingest pass, pane query).
+    """
+    from watchfiles import watch
+
+    from tiermon.ingest.queries import live_sessions
+    from tiermon.ingest.store import Store
+
+    stop = threading.Event()
+    found: dict[str, tuple[float, float, float]] = {}  # key -> (woke at, pass done at, visible at)
+    wanted: list[str] = []
+
+    def watcher() -> None:
+        for _changes in watch(*[str(r) for r in live.ingestor.roots()], debounce=debounce_ms, step=50, stop_event=stop,
+                              watch_filter=lambda _c, p: p.endswith(".jsonl"), rust_timeout=200):  # fmt: skip
+            t_woke = time.perf_counter()
+            live.run()
+            t_pass = time.perf_counter()
+            with Store.open(settings.db_path, read_only=True) as store:
+                now = datetime.now(timezone.utc).replace(tzinfo=None)
+                live_sessions(store, now=now, window=timedelta(days=7), limit=100)
+                keys = [k for k in wanted if k not in found]
+                hits = store.query("SELECT k FROM responses WHERE k IN (SELECT unnest(?))", [keys]) if keys else []
+            t_seen = time.perf_counter()
+            for (k,) in hits:
+                found[k] = (t_woke, t_pass, t_seen)
+
+    thread = threading.Thread(target=watcher, daemon=True)
+    thread.start()
+    time.sleep(0.5)
+    session = json.loads(transcript.read_bytes().split(b"\n", 1)[0] or b"{}").get("sessionId") or "bench-session"
+    results = []
+    for i in range(trials):
+        line = assistant_line(session, "/home/dev/work/proj-00", i)
+        entry = json.loads(line)
+        key = f"{entry['message']['id']}:{entry['requestId']}"
+        wanted.append(key)
+        t0 = time.perf_counter()
+        with open(transcript, "ab") as fh:
+            fh.write(line)
+        deadline = t0 + 10
+        while key not in found and time.perf_counter() < deadline:
+            time.sleep(0.005)
+        if key in found:
+            woke, passed, seen = found[key]
+            results.append({"visible_s": seen - t0, "watch_s": woke - t0, "ingest_s": passed - woke, "query_s": seen - passed})
+        else:
+            results.append({"visible_s": float("inf")})
+        time.sleep(0.6)
+    stop.set()
+    thread.join(timeout=5)
+    return results
+
+
+def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
+    """What each dashboard pane asks the store for, mirroring tui/screens/*.fetch.
+
+    The Session pane shows `session_id` (the busiest session of the last week).
+    """
+    from tiermon.ingest.queries import cache_savings, files_by_source, live_sessions, spend_split
+    from tiermon.ingest.reports import ReportFilter, blocks, period_rows, totals
+
+    def views() -> Any:
+        try:
+            from tiermon.ingest.signals import views as v
+        except ImportError:
+            return None
+        return v
+
+    today = now.date()
+    monday = today - timedelta(days=today.weekday())
+    sunday = monday + timedelta(days=6)
+    week = ReportFilter(since=monday, until=sunday, tz="UTC")
+    weeks = ReportFilter(since=monday - timedelta(weeks=7), until=sunday, tz="UTC")
+    since = datetime.combine(monday, datetime.min.time())
+    until = since + timedelta(days=7)
+    recent = ReportFilter(since=today - timedelta(days=1), tz="UTC")
+
+    def live(store: Any) -> Any:
+        return live_sessions(store, now=now, window=timedelta(days=7), limit=100)
+
+    def spend(store: Any) -> Any:
+        return (
+            [b for b in blocks(store, recent, now) if b["is_active"]],
+            period_rows(store, week, "day", by="tier"), period_rows(store, weeks, "week", by="tier"),
+            totals(store, week), spend_split(store, since=since, until=until),
+            cache_savings(store, since=since, until=until), period_rows(store, week, "week", by="project"),
+        )  # fmt: skip
+
+    def session(store: Any) -> Any:
+        v = views()
+        return v.session_timeline(store, session_id) if v is not None and session_id else None
+
+    def health(store: Any) -> Any:
+        v = views()
+        return (v.health(store) if v else None), files_by_source(store)
+
+    def alerts(store: Any) -> Any:
+        v = views()
+        return v.list_alerts(store, limit=2000) if v else None
+
+    def advice(store: Any) -> Any:
+        v = views()
+        return v.list_advice(store, limit=2000) if v else None
+
+    def report_30d(store: Any) -> Any:
+        f = ReportFilter(since=today - timedelta(days=29), tz="UTC")
+        return period_rows(store, f, "day"), totals(store, f)
+
+    def report_all(store: Any) -> Any:
+        f = ReportFilter(tz="UTC")
+        return period_rows(store, f, "day"), totals(store, f)
+
+    return {
+        "live": live, "spend": spend, "session": session, "health": health, "alerts": alerts, "advice": advice,
+        "report daily 30d": report_30d, "report daily all": report_all,
+    }  # fmt: skip
+
+
+PANES = ("live", "spend", "session", "health", "alerts", "advice")
+
+
+def pane_times(db: Path, now: datetime, rounds: int) -> dict[str, dict[str, float]]:
+    """Per pane: first and median milliseconds (wall and CPU) of open read-only + fetch, as the dashboard does."""
+    from tiermon.ingest.store import Store
+
+    with Store.open(db, read_only=True) as store:
+        busiest = store.query(
+            "SELECT session_id FROM responses WHERE ts >= ? GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
+            [now - timedelta(days=7)],
+        )
+    out: dict[str, dict[str, Any]] = {}
+    for name, fetch in pane_queries(now, busiest[0][0] if busiest else None).items():
+        walls: list[float] = []
+        cpus: list[float] = []
+        error = None
+        for _ in range(rounds):
+            t, c = time.perf_counter(), time.process_time()
+            try:
+                with Store.open(db, read_only=True) as store:
+                    fetch(store)
+            except Exception as exc:  # a pane that errors is reported, not fatal
+                error = f"{type(exc).__name__}: {exc}"
+                break
+            walls.append((time.perf_counter() - t) * 1000)
+            cpus.append((time.process_time() - c) * 1000)
+        out[name] = {
+            "first_ms": walls[0] if walls else float("nan"), "median_ms": median(walls[1:] or walls),
+            "cpu_ms": median(cpus[1:] or cpus),
+        }  # fmt: skip
+        if error:
+            out[name]["error"] = error
+    return out
+
+
+def run_probe(db: Path, source: Path, transcript: Path | None, trials: int, rounds: int, env: dict[str, str]) -> dict[str, Any]:
+    code = PROBE.format(
+        bench_dir=str(Path(__file__).resolve().parent), db=str(db), source=str(source),
+        transcript=str(transcript or ""), trials=trials if transcript else 0, rounds=rounds,
+    )  # fmt: skip
+    run = measure_rusage([sys.executable, "-c", code], env)
+    if run.rc != 0 or "PROBE" not in run.stdout:
+        raise RuntimeError(f"probe failed ({run.rc}): {run.stderr[-2000:]}")
+    data: dict[str, Any] = json.loads(run.stdout.split("PROBE", 1)[1])
+    data["tree_pss_mb"] = run.tree_pss / 1e6
+    return data
+
+
+# -- the synthetic store ---------------------------------------------------------------
+
+
+ID_COLUMNS = {
+    "k", "session_id", "uuid", "parent_uuid", "message_id", "request_id", "agent_id", "tool_use_id", "path",
+    "file_path", "ref_agent_id", "parent_tool_use_id",
+}  # fmt: skip
+REPLICATED_SKIP = {"meta", "prices", "entry_types", "quarantine", "agent_meta"}
+
+
+def build_synthetic_store(base: Path, target: Path, responses: int, now: datetime) -> dict[str, Any]:
+    """A store of about `responses` rows: the base store's tables replicated with new ids, shifted in time.
+
+    Replica i > 0 has every id (and file path) suffixed with its number; every
+    replica's timestamps are shifted so replica 0 ends at `now` and the others
+    spread over two years; rows go in sorted by time, as a backfill writes
+    them. Replica 0 keeps the base store's ids and file marks, so the base
+    corpus reads as already ingested.
+    """
+    import duckdb
+
+    started = time.perf_counter()
+    if target.exists():
+        target.unlink()
+    for extra in target.parent.glob(target.name + ".wal"):
+        extra.unlink()
+    shutil.copy(base, target)
+    con = duckdb.connect(str(target))
+    con.execute("SET preserve_insertion_order = true")
+    con.execute("SET memory_limit = '4GB'")
+    base_n = con.execute("SELECT count(*) FROM responses").fetchone()[0]
+    copies = max(1, -(-responses // max(base_n, 1)))
+    lo, hi = con.execute("SELECT min(ts), max(ts) FROM responses").fetchone()
+    span_days = max((hi - lo).days, 1)
+    step = max((730 - span_days) / max(copies - 1, 1), 0.0)
+    shift_newest = (now - timedelta(minutes=1)) - hi
+    tables = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()]
+    counts = {}
+    for table in tables:
+        if table in REPLICATED_SKIP:
+            continue
+        cols = con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index", [table]
+        ).fetchall()
+        names = [c for c, _ in cols]
+        exprs = []
+        for col, dtype in cols:
+            q = f'"{col}"'
+            if col in ID_COLUMNS and dtype == "VARCHAR":
+                exprs.append(f"CASE WHEN i = 0 OR {q} IS NULL THEN {q} ELSE {q} || '~' || i END")
+            elif dtype == "TIMESTAMP":
+                exprs.append(f"{q} + to_microseconds(CAST((? - i * ?) * 86400e6 AS BIGINT))")
+            else:
+                exprs.append(q)
+        shift_days = shift_newest.total_seconds() / 86400
+        order = " ORDER BY ts" if "ts" in names else ""
+        con.execute(f"CREATE TEMP TABLE base_{table} AS SELECT * FROM {table}")
+        con.execute(f"DELETE FROM {table}")
+        params = []
+        for _, dtype in cols:
+            if dtype == "TIMESTAMP":
+                params += [shift_days, step]
+        # Oldest replicas first, a few at a time: the table ends up in time order without one huge sort.
+        per = max(1, min(copies, 2_000_000 // max(base_rows(con, f"base_{table}"), 1)))
+        for hi in range(copies, 0, -per):
+            lo = max(hi - per, 0)
+            con.execute(
+                f"INSERT INTO {table} SELECT {', '.join(exprs)} FROM base_{table}, range({lo}, {hi}) r(i){order}",
+                params,
+            )
+        con.execute(f"DROP TABLE base_{table}")
+        con.execute("CHECKPOINT")
+        counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    con.execute("CHECKPOINT")
+    con.close()
+    return {"copies": copies, "rows": counts, "seconds": round(time.perf_counter() - started, 1),
+            "bytes": target.stat().st_size}  # fmt: skip
+
+
+def base_rows(con: Any, table: str) -> int:
+    return int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+# -- scale checks ----------------------------------------------------------------------
+
+
+def scale_big_file(work: Path, size: int, env: dict[str, str]) -> dict[str, Any]:
+    root = work / "big-config"
+    path = root / "projects" / "-home-dev-big" / "big.jsonl"
+    if not path.exists() or abs(path.stat().st_size - size) > size * 0.1:
+        shutil.rmtree(root, ignore_errors=True)
+        corpus_mod.big_file(path, size)
+    db = work / "big.duckdb"
+    for p in work.glob("big.duckdb*"):
+        p.unlink()
+    run = measure_rusage([*tiermon_cmd(), "ingest", "--json", "--db", str(db), "--source", str(root)], env)
+    return {"bytes": path.stat().st_size, "wall_s": run.wall, "maxrss_mb": run.maxrss / 1e6,
+            "tree_pss_mb": run.tree_pss / 1e6, "rc": run.rc, "stderr": run.stderr[-500:]}  # fmt: skip
+
+
+def scale_many_files(work: Path, count: int, env: dict[str, str]) -> dict[str, Any]:
+    root = work / "many-config"
+    marker = root / f".count-{count}"
+    if not marker.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        g = corpus_mod.Generator(root, 0, 5)
+        for i in range(count):
+            s = corpus_mod._Session(g, g.uuid(), f"/home/dev/many/p{i % 50}", "2.1.90", "nested", root)
+            s.start()
+            s.turn()
+            path = root / "projects" / f"-home-dev-many-p{i % 50}" / f"{s.sid}.jsonl"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("\n".join(s.lines) + "\n")
+        marker.touch()
+    db = work / "many.duckdb"
+    for p in work.glob("many.duckdb*"):
+        p.unlink()
+    run = measure_rusage([*tiermon_cmd(), "ingest", "--json", "--db", str(db), "--source", str(root)], env, fds=True)
+    return {"files": count, "wall_s": run.wall, "peak_open_fds": run.peak_fds, "maxrss_mb": run.maxrss / 1e6,
+            "rc": run.rc, "stderr": run.stderr[-500:]}  # fmt: skip
+
+
+# -- main ------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    meta: dict[str, Any] = field(default_factory=dict)
+    runs: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+    checks: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, name: str, run: Run, **extra: Any) -> None:
+        row = {"wall_s": run.wall, "cpu_s": run.cpu, "maxrss_mb": run.maxrss / 1e6, "tree_pss_mb": run.tree_pss / 1e6}
+        self.runs.setdefault(name, []).append({**row, "rc": run.rc, **extra})
+
+    def med(self, name: str, key: str = "wall_s") -> float:
+        return median([r[key] for r in self.runs.get(name, []) if r.get("rc", 0) == 0])
+
+    def peak(self, name: str, key: str) -> float:
+        values = [r[key] for r in self.runs.get(name, [])]
+        return max(values) if values else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", default="1GiB", help="corpus size (default 1GiB)")
+    ap.add_argument("--runs", type=int, default=3, help="runs per measurement; medians are reported")
+    ap.add_argument("--smoke", action="store_true", help="tiny corpus and store, finishes in under a minute (CI)")
+    ap.add_argument("--synthetic-store", type=int, default=5_000_000, metavar="N",
+                    help="responses in the synthetic store for pane queries (0: skip)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
+    ap.add_argument("--ccusage", help="the ccusage command (default: $CCUSAGE_BIN, then `ccusage` on PATH)")
+    ap.add_argument("--no-scale", action="store_true", help="skip the big-file and many-files checks")
+    ap.add_argument("--tail-trials", type=int, default=5)
+    ap.add_argument("--quiet-load", type=float, default=0.0,
+                    help="first wait (up to 10 min) for the 1-minute load average to drop below this")
+    args = ap.parse_args(argv)
+    args.label = re.sub(r"[^0-9A-Za-z]+", "", args.size)
+    args.size = parse_size(args.size)
+    if args.smoke:
+        args.label = "smoke"
+        args.size, args.runs = min(args.size, 5_000_000), 1
+        args.synthetic_store = min(args.synthetic_store, 20_000)
+        args.tail_trials = 2
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    res = Results()
+    if args.quiet_load:
+        res.meta["load_after_wait"] = wait_quiet(args.quiet_load, 600)
+    res.meta.update(
+        started=datetime.now(timezone.utc).isoformat(timespec="seconds"), size=args.size, runs=args.runs,
+        cpus=os.cpu_count(), python=platform.python_version(), load_at_start=load_average(), smoke=args.smoke,
+    )  # fmt: skip
+    home = Path(tempfile.mkdtemp(prefix="tiermon-bench-"))
+    env = bench_env(home)
+    try:
+        run_all(args, out, env, res)
+    except Exception as exc:  # report what was measured so far
+        import traceback
+
+        res.failures.append(f"benchmark error: {exc!r}")
+        traceback.print_exc()
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    res.meta["load_at_end"] = load_average()
+    report = render(res, args)
+    print(report)
+    (out / "results.md").write_text(report)
+    (out / "results.json").write_text(json.dumps(res.__dict__, indent=1, default=str))
+    for failure in res.failures:
+        print("FAILED:", failure, file=sys.stderr)
+    return 1 if res.failures else 0
+
+
+def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Results) -> None:
+    label = args.label
+    corpus_root = out / f"corpus-{label}"
+    t = time.perf_counter()
+    manifest = corpus_mod.cached(corpus_root, args.size)
+    res.meta["corpus"] = {**manifest.to_json(), "path": str(corpus_root), "reused_or_generated_s": round(time.perf_counter() - t, 1)}
+    files = transcripts(corpus_root)
+    warm(files)
+    expected = expected_totals(manifest)
+    db = out / f"ingest-{label}.duckdb"
+    ccusage = find_ccusage(args.ccusage)
+    res.meta["ccusage"] = ccusage
+    cc_env = {**env, "CLAUDE_CONFIG_DIR": str(corpus_root)}
+    for i in range(args.runs):
+        print(f"run {i + 1}/{args.runs} (load {load_average():.2f})", file=sys.stderr)
+        res.add("cat", run_cat(corpus_root, env))
+        for p in out.glob(db.name + "*"):
+            p.unlink()
+        run = measure_rusage([*tiermon_cmd(), "ingest", "--json", "--db", str(db), "--source", str(corpus_root)], env)
+        summary = json.loads(run.stdout) if run.rc == 0 else {}
+        res.add("ingest", run, tailer_s=summary.get("seconds"))
+        if run.rc != 0:
+            res.failures.append(f"tiermon ingest exited {run.rc}: {run.stderr[-500:]}")
+            return
+        rep = measure_rusage([*tiermon_cmd(), "report", "daily", "--json", "--db", str(db), "--source", str(corpus_root)], env)
+        res.add("report", rep)
+        if rep.rc != 0:
+            res.failures.append(f"tiermon report exited {rep.rc}: {rep.stderr[-500:]}")
+            return
+        got = report_totals(rep.stdout)
+        if got != expected:
+            res.failures.append(f"tiermon totals {got} differ from the generator's {expected}")
+        for _ in range(max(args.runs - 1, 0)):
+            res.add("report", measure_rusage([*tiermon_cmd(), "report", "daily", "--json", "--db", str(db), "--source", str(corpus_root)], env))
+        if ccusage:
+            cc = measure_rusage([ccusage, "daily", "--json", "--offline"], cc_env)
+            res.add("ccusage", cc)
+            if cc.rc == 0 and i == 0:
+                got_cc = ccusage_totals(cc.stdout)
+                want_cc = {k: expected[k] for k in ("input_tokens", "output_tokens", "cache_read_tokens")}
+                want_cc["cache_creation_tokens"] = expected["cache_write_5m_tokens"] + expected["cache_write_1h_tokens"]
+                res.meta["ccusage_totals_vs_truth"] = {k: (got_cc[k], want_cc[k]) for k in want_cc}
+    res.checks.append("tiermon totals equal the generator's ground truth" if not res.failures else "totals differ")
+    # Live tail and panes on the ingested store, in a probe process that plays the dashboard.
+    victim = max((p for p in files if "subagents" not in str(p) and "/agent-" not in p.name), key=lambda p: p.stat().st_mtime)
+    victim_size = victim.stat().st_size
+    probe = run_probe(db, corpus_root, None, 0, 5, env)
+    res.summary["panes_ingested"] = probe["panes"]
+    res.summary["probe_ingested"] = {k: probe[k] for k in ("rss_mb", "hwm_mb", "tree_pss_mb")}
+    res.summary["probe_errors"] = probe.get("errors", [])
+    tail_db = out / f"tail-{label}.duckdb"
+    try:
+        shutil.copy(db, tail_db)
+        tail = run_probe(tail_db, corpus_root, victim, args.tail_trials, 1, env)
+        res.summary["tail_ingested"] = tail["tail"]
+        res.summary["probe_ingested_tail"] = {k: tail[k] for k in ("rss_mb", "hwm_mb", "tree_pss_mb")}
+    finally:
+        os.truncate(victim, victim_size)  # the corpus stays as generated
+        for p in out.glob(tail_db.name + "*"):
+            p.unlink()
+    # The synthetic store.
+    if args.synthetic_store:
+        store = out / f"store-{args.synthetic_store}.duckdb"
+        meta_path = out / f"store-{args.synthetic_store}.json"
+        from tiermon.ingest.schema import SCHEMA_VERSION
+
+        key = {"n": args.synthetic_store, "corpus": manifest.to_json()["size"], "gen": corpus_mod.GENERATOR_VERSION,
+               "schema": SCHEMA_VERSION, "day": datetime.now(timezone.utc).date().isoformat()}  # fmt: skip
+        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+        if meta.get("key") != key or not store.exists():
+            print(f"building a synthetic store of {args.synthetic_store:,} responses", file=sys.stderr)
+            built = build_synthetic_store(db, store, args.synthetic_store, datetime.now(timezone.utc).replace(tzinfo=None))
+            meta = {"key": key, "built": built}
+            meta_path.write_text(json.dumps(meta))
+        res.meta["synthetic_store"] = meta["built"]
+        probe = run_probe(store, corpus_root, None, 0, 5, env)
+        res.summary["panes_synthetic"] = probe["panes"]
+        res.summary["probe_synthetic"] = {k: probe[k] for k in ("rss_mb", "hwm_mb", "tree_pss_mb")}
+        work_store = out / f"store-{args.synthetic_store}-tail.duckdb"
+        try:
+            shutil.copy(store, work_store)
+            rep = [measure_rusage([*tiermon_cmd(), "report", "daily", "--json", "--db", str(work_store), "--source", str(corpus_root)], env)
+                   for _ in range(args.runs)]  # fmt: skip
+            for r in rep:
+                res.add("report_synthetic", r)
+            tail = run_probe(work_store, corpus_root, victim, args.tail_trials, 1, env)
+            res.summary["tail_synthetic"] = tail["tail"]
+            res.summary["probe_synthetic_tail"] = {k: tail[k] for k in ("rss_mb", "hwm_mb", "tree_pss_mb")}
+        finally:
+            os.truncate(victim, victim_size)
+            for p in out.glob(work_store.name + "*"):
+                p.unlink()
+    if not args.no_scale:
+        big = 20_000_000 if args.smoke else 700_000_000
+        many = 300 if args.smoke else 5000
+        res.summary["scale_big_file"] = scale_big_file(out, big, env)
+        res.summary["scale_many_files"] = scale_many_files(out, many, env)
+        for name in ("scale_big_file", "scale_many_files"):
+            if res.summary[name]["rc"] != 0:
+                res.failures.append(f"{name}: tiermon ingest exited {res.summary[name]['rc']}: {res.summary[name]['stderr']}")
+
+
+def render(res: Results, args: argparse.Namespace) -> str:
+    lines: list[str] = []
+    m = res.meta
+    c = m.get("corpus", {})
+    lines.append(f"# tiermon benchmark ({'smoke' if args.smoke else human(args.size)}, {args.runs} runs, medians)")
+    lines.append("")
+    lines.append(
+        f"{m.get('started')} · {m.get('cpus')} CPUs · Python {m.get('python')} · load {m.get('load_at_start', 0):.2f}"
+        f" → {m.get('load_at_end', 0):.2f} · corpus {human(c.get('bytes', 0))}, {c.get('files', 0):,} files,"
+        f" {c.get('lines', 0):,} lines, largest file {human(c.get('largest_file', 0))}"
+    )
+    lines.append("")
+    cc = res.med("ccusage")
+    cat = res.med("cat")
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}×" if not math.isnan(a) and not math.isnan(b) and b > 0 else "–"
+
+    lines.append("| measurement | median s | CPU s | peak RSS (one process) | peak PSS (process tree) | × ccusage | × cat | target | met |")
+    lines.append("|---|---|---|---|---|---|---|---|---|")
+    for name, label, target, limit in (
+        ("cat", "cat of the transcripts (read floor)", None, None),
+        ("ccusage", "ccusage daily --json --offline", None, None),
+        ("ingest", "tiermon ingest, new DB (cold)", "≤ 1.0 × ccusage; RSS ≤ 400 MB", 1.0),
+        ("report", "tiermon report daily --json, unchanged data", "≤ 0.05 × ccusage", 0.05),
+        ("report_synthetic", "tiermon report daily --json, synthetic store", None, None),
+    ):
+        if name not in res.runs:
+            continue
+        med = res.med(name)
+        met = "–"
+        if limit is not None and not math.isnan(cc):
+            met = "yes" if med <= limit * cc else "no"
+            if name == "ingest":
+                met = "yes" if med <= cc and res.peak(name, "tree_pss_mb") <= 400 else "no"
+        same_files = name != "report_synthetic"
+        lines.append(
+            f"| {label} | {med:.3f} | {res.med(name, 'cpu_s'):.2f} | {res.peak(name, 'maxrss_mb'):.0f} MB"
+            f" | {res.peak(name, 'tree_pss_mb'):.0f} MB | {ratio(med, cc) if same_files else '–'}"
+            f" | {ratio(med, cat) if same_files else '–'} | {target or ''} | {met} |"
+        )
+    lines.append("")
+    lines.append(
+        "Peak RSS (one process) is the largest VmHWM of any process in the command's tree; peak PSS is the"
+        " largest sum over the tree, sampled every 50 ms, with pages shared by forked workers counted once."
+    )
+    tailer = median([r["tailer_s"] for r in res.runs.get("ingest", []) if r.get("tailer_s")])
+    if not math.isnan(tailer):
+        lines.append("")
+        lines.append(f"Of the cold ingest, reading and writing rows took {tailer:.2f} s (median); the rest is"
+                     f" start-up, opening the store and the signals pass.")
+    if "ccusage_totals_vs_truth" in m:
+        diffs = {k: v for k, v in m["ccusage_totals_vs_truth"].items() if v[0] != v[1]}
+        lines.append("")
+        lines.append("ccusage totals equal the ground truth." if not diffs else
+                     "ccusage totals differ from the ground truth (ccusage, truth): " + json.dumps(diffs))
+    if not m.get("ccusage"):
+        lines.append("")
+        lines.append("ccusage not found (--ccusage PATH): ratios to it are not shown.")
+    for key, title in (("tail_ingested", "ingested store"), ("tail_synthetic", "synthetic store")):
+        trials = res.summary.get(key)
+        if not trials:
+            continue
+        vis = [t["visible_s"] for t in trials]
+        lines.append("")
+        lines.append(
+            f"Live tail on the {title}: an appended line was visible to a Live-pane query after "
+            f"{median(vis):.3f} s median, {max(vis):.3f} s worst of {len(vis)} (target ≤ {TAIL_TARGET_S:.0f} s:"
+            f" {'met' if max(vis) <= TAIL_TARGET_S else 'not met'}); parts (median): watcher "
+            f"{median([t.get('watch_s', 0) for t in trials]):.3f} s, ingest pass "
+            f"{median([t.get('ingest_s', 0) for t in trials]):.3f} s, pane query {median([t.get('query_s', 0) for t in trials]):.3f} s."
+        )
+    for key, title in (("panes_ingested", "the ingested store"), ("panes_synthetic", "the synthetic store")):
+        panes = res.summary.get(key)
+        if not panes:
+            continue
+        extra = ""
+        if key == "panes_synthetic" and "synthetic_store" in m:
+            rows = m["synthetic_store"]["rows"]
+            extra = f" ({rows.get('responses', 0):,} responses, {rows.get('events', 0):,} events)"
+        lines.append("")
+        lines.append(f"Pane queries on {title}{extra}, ms (open read-only + fetch; target ≤ {PANE_TARGET_MS:.0f} ms for panes):")
+        lines.append("")
+        lines.append("| pane | first ms | median ms | CPU ms | met |")
+        lines.append("|---|---|---|---|---|")
+        for name, t in panes.items():
+            is_pane = name in PANES
+            met = ("yes" if t["median_ms"] <= PANE_TARGET_MS else "no") if is_pane else "(report)"
+            err = f" ({t['error']})" if "error" in t else ""
+            lines.append(f"| {name}{err} | {t['first_ms']:.0f} | {t['median_ms']:.0f} | {t.get('cpu_ms', float('nan')):.0f} | {met} |")
+    for key, title in (("probe_ingested", "ingested store"), ("probe_ingested_tail", "ingested store, while tailing"),
+                       ("probe_synthetic", "synthetic store"), ("probe_synthetic_tail", "synthetic store, while tailing")):  # fmt: skip
+        p = res.summary.get(key)
+        if p:
+            lines.append("")
+            lines.append(f"Dashboard-like process on the {title}: RSS {p['rss_mb']:.0f} MB now, {p['hwm_mb']:.0f} MB peak.")
+    if "scale_big_file" in res.summary:
+        b = res.summary["scale_big_file"]
+        lines.append("")
+        lines.append(f"One {human(b['bytes'])} file (file-history snapshots, multi-MB lines): ingested in {b['wall_s']:.2f} s,"
+                     f" peak RSS {b['maxrss_mb']:.0f} MB (one process), {b['tree_pss_mb']:.0f} MB (tree).")
+    if "scale_many_files" in res.summary:
+        s = res.summary["scale_many_files"]
+        lines.append(f"{s['files']:,} transcript files: ingested in {s['wall_s']:.2f} s with at most {s['peak_open_fds']}"
+                     f" file descriptors open across the process tree (sampled), peak RSS {s['maxrss_mb']:.0f} MB.")
+    if "synthetic_store" in m:
+        b = m["synthetic_store"]
+        lines.append("")
+        lines.append(f"Synthetic store: {b['copies']} replicas of the ingested store, {human(b['bytes'])}, built in {b['seconds']} s.")
+    if res.failures:
+        lines.append("")
+        lines.extend(f"**FAILED:** {f}" for f in res.failures)
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
