@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from tiermon.ingest.redact import redact, scrub
 from tiermon.ingest.reports import TOKEN_FIELDS, ReportFilter
 from tiermon.ingest.store import Store
+from tiermon.ingest.times import naive_utc
 
 FORMATS = ("jsonl", "csv", "parquet", "html")
 """Every format `write_export` knows; `all` on the command line means these."""
@@ -276,24 +277,11 @@ def _signals(store: Store, ids: list[str], selection: Selection) -> dict[str, li
 
 def _in_range(value: Any, selection: Selection) -> bool:
     """Whether a signal's moment falls inside --since/--until (unknown moments are kept)."""
-    moment = _moment(value)
+    moment = naive_utc(value)
     if moment is None:
         return True
     low, high = selection.bounds()
     return (low is None or moment >= low) and (high is None or moment < high)
-
-
-def _moment(value: Any) -> datetime | None:
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    if value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
-    return value
 
 
 def _records_table(rows: list[dict[str, Any]], fallback: tuple[str, ...]) -> pa.Table:

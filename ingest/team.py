@@ -48,6 +48,7 @@ from tiermon.ingest.reports import (
     _tidy,
 )
 from tiermon.ingest.store import Store, StoreError
+from tiermon.ingest.times import naive_utc
 
 from tiermon import __version__
 
@@ -625,7 +626,7 @@ def redact_signal(signal: str, raw: dict[str, Any], user: str, machine: str) -> 
     kind = _label(raw.get("kind"))
     if session is None or kind is None:
         return None
-    start = _moment(raw.get("start", raw.get("at")))
+    start = naive_utc(raw.get("start", raw.get("at")))
     figures: dict[str, Any] = {}
     nested = raw.get("figures")
     nested = nested if isinstance(nested, dict) else {}
@@ -643,7 +644,7 @@ def redact_signal(signal: str, raw: dict[str, Any], user: str, machine: str) -> 
         "kind": kind,
         "severity": _label(raw.get("severity")),
         "start_ts": start,
-        "end_ts": _moment(raw.get("end")),
+        "end_ts": naive_utc(raw.get("end")),
         "turn": raw.get("turn") if isinstance(raw.get("turn"), int) and not isinstance(raw.get("turn"), bool) else None,
         "agent_id": _id(raw.get("agent_id")),
         "from_tier": _label(raw.get("from_tier")),
@@ -665,7 +666,7 @@ def _figure(key: str, value: Any) -> Any:
     if isinstance(value, (int, float)):
         return _number(value)
     if isinstance(value, datetime):
-        return _moment(value).isoformat()  # type: ignore[union-attr]
+        return naive_utc(value).isoformat()  # type: ignore[union-attr]
     if key in _LABEL_KEYS:
         return _label(value)
     return None
@@ -683,21 +684,6 @@ def _label(value: Any) -> str | None:
 
 def _id(value: Any) -> str | None:
     return value if isinstance(value, str) and _ID.fullmatch(value) else None
-
-
-def _moment(value: Any) -> datetime | None:
-    """A naive-UTC datetime from a datetime or an ISO string, else None."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    moment: datetime = value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
-    return moment
 
 
 # -- team reports: the local report functions' shapes, computed by the server ------
