@@ -66,7 +66,7 @@ class LiveIngest:
                     store.sync_prices(self.ingestor.prices)
                     if ready:
                         ready()
-                    chunks, sizes = _plan(store.file_marks(), files)
+                    chunks, sizes = _plan(store.file_marks(str(f.path) for f in files), files)
                     total = sum(sizes)
                 hold = IngestSummary()
                 while index < len(chunks) and not stop():
