@@ -42,8 +42,14 @@ _AGGREGATES = f"""count(*) AS requests,
 sum(r.cost_usd) AS cost_usd,
 count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests"""
 
-_FROM = """FROM responses r
-LEFT JOIN agents a ON a.session_id = r.session_id AND a.agent_id = r.agent_id"""
+_FROM = "FROM responses r"
+
+
+def _from(by: str | None) -> str:
+    """The responses, joined to their agents only when grouping by agent type needs them."""
+    if by != "agent-type":
+        return _FROM
+    return _FROM + " LEFT JOIN agents a ON a.session_id = r.session_id AND a.agent_id = r.agent_id"
 
 
 class ReportError(ValueError):
@@ -97,6 +103,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _local(tz: str) -> str:
+    """Stored UTC time in the report's zone (the zone was validated by ReportFilter.zone)."""
+    if tz == "UTC":
+        return "r.ts"  # no per-row conversion: keeps all-history reports fast
     return f"timezone('{tz}', r.ts::TIMESTAMPTZ)"
 
 
@@ -119,7 +128,7 @@ def period_rows(
     rows = store.query_dicts(
         f"""SELECT date_trunc('{unit}', {_local(f.tz)})::DATE AS period, {_group_sql(by)} AS "group",
                    {_AGGREGATES}
-            {_FROM} WHERE {where}
+            {_from(by)} WHERE {where}
             GROUP BY ALL ORDER BY period, "group" NULLS FIRST""",
         params,
     )
@@ -127,7 +136,7 @@ def period_rows(
         models = store.query_dicts(
             f"""SELECT date_trunc('{unit}', {_local(f.tz)})::DATE AS period, {_group_sql(by)} AS "group",
                        r.model, any_value(r.tier) AS tier, bool_and(r.priced) AS priced, {_AGGREGATES}
-                {_FROM} WHERE {where}
+                {_from(by)} WHERE {where}
                 GROUP BY period, "group", r.model ORDER BY cost_usd DESC NULLS LAST, r.model""",
             params,
         )
@@ -147,7 +156,7 @@ def model_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[dic
     rows = store.query_dicts(
         f"""SELECT r.model, any_value(r.tier) AS tier, {_group_sql(by)} AS "group", {_AGGREGATES},
                    bool_and(r.priced) AS priced
-            {_FROM} WHERE {where}
+            {_from(by)} WHERE {where}
             GROUP BY r.model, "group" ORDER BY cost_usd DESC NULLS LAST, r.model""",
         params,
     )
@@ -161,14 +170,14 @@ def session_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[d
         f"""SELECT r.session_id, arg_min(r.project, r.ts) AS project, arg_max(r.git_branch, r.ts) AS git_branch,
                    any_value(r.source_kind) AS source_kind, min(r.ts) AS start, max(r.ts) AS "end",
                    {_group_sql(by)} AS "group", {_AGGREGATES}
-            {_FROM} WHERE {where}
+            {_from(by)} WHERE {where}
             GROUP BY r.session_id, "group" ORDER BY start""",
         params,
     )
     models = store.query_dicts(
         f"""SELECT r.session_id, {_group_sql(by)} AS "group", r.model, any_value(r.tier) AS tier,
                    bool_and(r.priced) AS priced, {_AGGREGATES}
-            {_FROM} WHERE {where}
+            {_from(by)} WHERE {where}
             GROUP BY r.session_id, "group", r.model ORDER BY cost_usd DESC NULLS LAST, r.model""",
         params,
     )

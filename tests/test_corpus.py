@@ -87,3 +87,16 @@ def test_second_ingest_adds_nothing(corpus: Path, corpus_db: Path) -> None:
 def test_store_is_private(corpus_db: Path) -> None:
     assert corpus_db.stat().st_mode & 0o777 == 0o600
     assert corpus_db.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_report_by_agent_type_separates_warmups_compaction_and_tasks(corpus_db: Path) -> None:
+    from tiermon.ingest.reports import ReportFilter, model_rows
+
+    with Store.open(corpus_db, read_only=True) as store:
+        rows = model_rows(store, ReportFilter(), by="agent-type")
+    groups = {(r["group"], r["model"]): r["requests"] for r in rows}
+    assert groups[("warmup", "claude-haiku-4-5-20251001")] == 1
+    assert groups[("warmup", "claude-opus-4-5-20251101")] == 1
+    assert groups[("compact", "claude-opus-4-6")] == 1
+    assert groups[("general-purpose", "claude-sonnet-4-5-20250929")] == 6
+    assert sum(groups.values()) == sum(r[2] for r in REFERENCE)
