@@ -87,6 +87,7 @@ class ContextChart(PlotextPlot):
         plt.plot(minutes, values, color="cyan", marker="braille")
         top = max(values)
         if self._window and self._window / 1000 <= top * 2.5:
+            top = max(top, self._window / 1000)  # keep the window line inside the frame
             plt.horizontal_line(self._window / 1000, color="red")
         for mark in self._marks:
             plt.vertical_line((mark - start).total_seconds() / 60, color="yellow")
