@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,18 +22,10 @@ from tiermon.tui.screens.live import LiveScreen
 from tiermon.tui.screens.session import SessionScreen
 from tiermon.tui.screens.spend import SpendScreen
 from transcripts import T0, assistant, prompt, usage, write
+from tui_support import utc  # noqa: F401  (autouse fixture)
 from tui_support import DOWNGRADE, HOSTILE, LIVE, app_for, build_store, settle
 
 SIZE = (120, 36)
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture(scope="module")

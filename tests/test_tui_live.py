@@ -8,7 +8,6 @@ import json
 import os
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,10 @@ from textual.widgets import DataTable
 from tiermon.ingest.config import Settings
 from tiermon.samples.generate import live_script
 from tiermon.tui.app import TiermonApp
+from tui_support import utc  # noqa: F401  (autouse fixture)
 from tui_support import LIVE, NOW, app_for, build_store, settle
 
 SIZE = (120, 36)
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture

@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
 
 import pytest
 from textual.pilot import Pilot
 
 from tiermon.ingest.config import Settings
 from tiermon.tui.messages import SessionRequested
+from tui_support import utc  # noqa: F401  (autouse fixture)
 from tui_support import COMPACT, DOWNGRADE, HOSTILE, app_for, settle, snapshot_settings
 
 WIDE = (120, 36)
 SMALL = (80, 24)
-
-
-@pytest.fixture(autouse=True)
-def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Times on screen are local: make local UTC so the snapshots do not depend on the machine."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture(scope="module")

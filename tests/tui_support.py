@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
+import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from textual.pilot import Pilot
 
 from tiermon.ingest.config import Settings, load_settings
@@ -81,3 +84,13 @@ async def settle(pilot: Pilot[None], timeout: float = 15.0) -> None:
             return
         await pilot.pause(0.05)
     raise AssertionError("the dashboard did not settle")
+
+
+@pytest.fixture(autouse=True)
+def utc(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Times on screen are local: make local UTC so tests and snapshots do not depend on the machine."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
