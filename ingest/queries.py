@@ -13,7 +13,7 @@ from typing import Any
 
 from tiermon.ingest.pricing import BATCH_MULTIPLIER, LONG_CONTEXT_THRESHOLD, US_GEO_MULTIPLIER
 from tiermon.ingest.reports import ReportFilter, blocks
-from tiermon.ingest.store import _PRICE_JOIN, Store
+from tiermon.ingest.store import PRICE_JOIN, Store
 
 CACHE_5M_SECONDS = 5 * 60
 CACHE_1H_SECONDS = 60 * 60
@@ -144,7 +144,7 @@ def cache_savings(store: Store, *, since: datetime, until: datetime) -> dict[str
         f"""SELECT coalesce(sum(r.cache_read_tokens), 0)::BIGINT AS cache_read_tokens,
                    coalesce(sum({_CONTEXT}), 0)::BIGINT AS prompt_tokens,
                    coalesce(sum(r.cache_read_tokens * {_SAVED_RATE}) / 1e6, 0) AS saved_usd
-            FROM responses r {_PRICE_JOIN}
+            FROM responses r {PRICE_JOIN}
             WHERE r.ts >= ? AND r.ts < ?""",
         [since, until],
     )[0]

@@ -140,12 +140,12 @@ def period_rows(
                 GROUP BY period, "group", r.model ORDER BY cost_usd DESC NULLS LAST, r.model""",
             params,
         )
-        _attach(rows, models, ("period", "group"))
+        attach_models(rows, models, ("period", "group"))
     out = []
     for r in rows:
-        row = _tidy(r, by)
+        row = tidy_row(r, by)
         if breakdown:
-            row["models"] = [_model_row(m, None) for m in r.get("models", [])]
+            row["models"] = [model_row(m, None) for m in r.get("models", [])]
         out.append(row)
     return out
 
@@ -160,7 +160,7 @@ def model_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[dic
             GROUP BY r.model, "group" ORDER BY cost_usd DESC NULLS LAST, r.model""",
         params,
     )
-    return [_model_row(r, by) for r in rows]
+    return [model_row(r, by) for r in rows]
 
 
 def session_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[dict[str, Any]]:
@@ -181,11 +181,11 @@ def session_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[d
             GROUP BY r.session_id, "group", r.model ORDER BY cost_usd DESC NULLS LAST, r.model""",
         params,
     )
-    _attach(sessions, models, ("session_id", "group"))
+    attach_models(sessions, models, ("session_id", "group"))
     out = []
     for s in sessions:
-        row = _tidy(s, by)
-        row["models"] = [_model_row(m, None) for m in s.get("models", [])]
+        row = tidy_row(s, by)
+        row["models"] = [model_row(m, None) for m in s.get("models", [])]
         out.append(row)
     return out
 
@@ -199,7 +199,7 @@ def totals(store: Store, f: ReportFilter) -> dict[str, Any]:
             {_FROM} WHERE {where} AND NOT r.priced GROUP BY r.model ORDER BY r.model""",
         params,
     )
-    result = _tidy(total, None)
+    result = tidy_row(total, None)
     result["unpriced_models"] = unpriced
     return result
 
@@ -231,10 +231,10 @@ def blocks(store: Store, f: ReportFilter, now: datetime | None = None) -> list[d
             current["unpriced_requests"] += 1
         else:
             current["cost_usd"] += cost
-    return [_finish_block(b, now) for b in out]
+    return [finish_block(b, now) for b in out]
 
 
-def _finish_block(block: dict[str, Any], now: datetime) -> dict[str, Any]:
+def finish_block(block: dict[str, Any], now: datetime) -> dict[str, Any]:
     active = block["start"] <= now < block["end"]
     elapsed_h = max((block["last"] - block["first"]).total_seconds() / 3600, 1 / 60)
     burn = block["cost_usd"] / elapsed_h
@@ -256,7 +256,7 @@ def _finish_block(block: dict[str, Any], now: datetime) -> dict[str, Any]:
     }
 
 
-def _attach(parents: list[dict[str, Any]], children: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+def attach_models(parents: list[dict[str, Any]], children: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
     index = {tuple(p[k] for k in keys): p for p in parents}
     for child in children:
         parent = index.get(tuple(child[k] for k in keys))
@@ -264,7 +264,7 @@ def _attach(parents: list[dict[str, Any]], children: list[dict[str, Any]], keys:
             parent.setdefault("models", []).append(child)
 
 
-def _tidy(row: dict[str, Any], by: str | None) -> dict[str, Any]:
+def tidy_row(row: dict[str, Any], by: str | None) -> dict[str, Any]:
     """Integers for token sums, rounded cost, no `group` key unless grouping."""
     out = dict(row)
     for field in TOKEN_FIELDS:
@@ -281,7 +281,7 @@ def _tidy(row: dict[str, Any], by: str | None) -> dict[str, Any]:
     return out
 
 
-def _model_row(row: dict[str, Any], by: str | None) -> dict[str, Any]:
+def model_row(row: dict[str, Any], by: str | None) -> dict[str, Any]:
     """The per-model object of the JSON contract; an unpriced model has cost null."""
     out = {
         "model": row["model"],

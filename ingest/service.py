@@ -34,7 +34,7 @@ class Ingestor:
         with Store.open(self.settings.db_path) as store:
             store.sync_prices(self.prices)
             summary = self.tailer.ingest(store, files, progress)
-            _update_signals(store, summary, self)
+            update_signals(store, summary, self)
         return summary
 
 
@@ -46,7 +46,7 @@ def _extra_parsers() -> dict[str, Parser]:
     return {"api": parse_api_chunk}
 
 
-def _update_signals(store: Store, summary: IngestSummary, ingestor: Ingestor) -> None:
+def update_signals(store: Store, summary: IngestSummary, ingestor: Ingestor) -> None:
     try:
         from tiermon.ingest.signals.engine import refresh
     except ImportError:

@@ -66,7 +66,7 @@ _EVENT_COLS = [f.name for f in _EVENT_SCHEMA]
 _FILE_SCHEMA = arrow_schema(FILE_COLUMNS)
 _AGENT_META_SCHEMA = arrow_schema(AGENT_META_COLUMNS)
 
-_PRICE_JOIN = """
+PRICE_JOIN = """
 LEFT JOIN prices p_exact ON p_exact.model = r.model
 LEFT JOIN prices p ON p.model = coalesce(p_exact.model, r.model_base)
 """
@@ -251,7 +251,7 @@ class Store:
         self.con.execute(
             f"""UPDATE responses AS r SET cost_usd = q.cost, priced = q.priced, tier = q.tier FROM (
                   SELECT r.k, {COST_SQL} AS cost, p.model IS NOT NULL AS priced, coalesce(p.tier, r.tier) AS tier
-                  FROM responses r {_PRICE_JOIN}) q
+                  FROM responses r {PRICE_JOIN}) q
                 WHERE r.k = q.k"""
         )
         self._set_meta("price_fingerprint", table.fingerprint)
@@ -340,7 +340,7 @@ class Store:
             f"""INSERT INTO responses
                 SELECT r.* REPLACE (coalesce(p.tier, r.tier) AS tier), {COST_SQL} AS cost_usd,
                        p.model IS NOT NULL AS priced
-                FROM {source} r {_PRICE_JOIN}
+                FROM {source} r {PRICE_JOIN}
                 ORDER BY r.ts
                 ON CONFLICT (k) DO UPDATE SET {sets}
                 {_KEEP_BETTER_COPY}""",

@@ -42,10 +42,10 @@ from tiermon.ingest.reports import (
     TOKEN_FIELDS,
     ReportError,
     ReportFilter,
-    _attach,
-    _finish_block,
-    _model_row,
-    _tidy,
+    attach_models,
+    finish_block,
+    model_row,
+    tidy_row,
 )
 from tiermon.ingest.store import Store, StoreError
 from tiermon.ingest.times import naive_utc
@@ -763,12 +763,12 @@ def period_rows(
                 {_FROM} WHERE {where} GROUP BY 1, 2, 3 ORDER BY cost_usd DESC NULLS LAST, r.model""",
             params,
         )
-        _attach(rows, models, ("period", "group"))
+        attach_models(rows, models, ("period", "group"))
     out = []
     for r in rows:
-        row = _tidy(r, by)
+        row = tidy_row(r, by)
         if breakdown:
-            row["models"] = [_model_row(m, None) for m in r.get("models", [])]
+            row["models"] = [model_row(m, None) for m in r.get("models", [])]
         out.append(row)
     return out
 
@@ -782,7 +782,7 @@ def model_rows(sink: TeamSink, f: ReportFilter, by: str | None = None) -> list[d
             {_FROM} WHERE {where} GROUP BY r.model, 3 ORDER BY cost_usd DESC NULLS LAST, r.model""",
         params,
     )
-    return [_model_row(r, by) for r in rows]
+    return [model_row(r, by) for r in rows]
 
 
 def session_rows(sink: TeamSink, f: ReportFilter, by: str | None = None) -> list[dict[str, Any]]:
@@ -803,11 +803,11 @@ def session_rows(sink: TeamSink, f: ReportFilter, by: str | None = None) -> list
             {_FROM} WHERE {where} GROUP BY r.session_id, 2, r.model ORDER BY cost_usd DESC NULLS LAST, r.model""",
         params,
     )
-    _attach(sessions, models, ("session_id", "group"))
+    attach_models(sessions, models, ("session_id", "group"))
     out = []
     for s in sessions:
-        row = _tidy(s, by)
-        row["models"] = [_model_row(m, None) for m in s.get("models", [])]
+        row = tidy_row(s, by)
+        row["models"] = [model_row(m, None) for m in s.get("models", [])]
         out.append(row)
     return out
 
@@ -821,7 +821,7 @@ def totals(sink: TeamSink, f: ReportFilter) -> dict[str, Any]:
             {_FROM} WHERE {where} AND NOT r.priced GROUP BY r.model ORDER BY r.model""",
         params,
     )
-    result: dict[str, Any] = _tidy(total, None)
+    result: dict[str, Any] = tidy_row(total, None)
     result["unpriced_models"] = unpriced
     return result
 
@@ -856,7 +856,7 @@ def blocks(sink: TeamSink, f: ReportFilter, by: str | None = None, now: datetime
             current["cost_usd"] += r["cost_usd"]
     result = []
     for block in out:
-        row = _finish_block(block, now)
+        row = finish_block(block, now)
         if by is not None:
             row["group"] = block["group"]
         result.append(row)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import fields
 
 from tiermon.ingest.config import Settings
-from tiermon.ingest.service import Ingestor, _update_signals
+from tiermon.ingest.service import Ingestor, update_signals
 from tiermon.ingest.sources import SourceFile
 from tiermon.ingest.store import FileMark, Store
 from tiermon.ingest.tailer import IngestSummary, ProgressFn, Work
@@ -80,7 +80,7 @@ class LiveIngest:
                     if time.monotonic() - held > HOLD_SECONDS:
                         break
                 if hold.changed_sessions:
-                    _update_signals(store, hold, self.ingestor)
+                    update_signals(store, hold, self.ingestor)
             _merge(total_summary, hold)
             if committed and hold.files_read:
                 committed(hold)
