@@ -106,7 +106,7 @@ class SpendScreen(DataScreen):
         rows = sorted(data["projects"], key=lambda r: r["cost_usd"] or 0.0, reverse=True)
         for row in rows:
             table.add_row(
-                plain(row.get("group") or "(none)", 60),
+                plain(row.get("group") or "(none)", 60, tail=True),  # a long path keeps its project name
                 Text(f"{row['requests']:,}", justify="right"),
                 money(row["cost_usd"]),
                 Text(str(row["unpriced_requests"] or ""), justify="right", style="yellow"),
