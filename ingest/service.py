@@ -34,7 +34,7 @@ class Ingestor:
         with Store.open(self.settings.db_path) as store:
             store.sync_prices(self.prices)
             summary = self.tailer.ingest(store, files, progress)
-            update_signals(store, summary, self)
+            update_signals(store, summary, self, parallel=True)
         return summary
 
 
@@ -46,9 +46,10 @@ def _extra_parsers() -> dict[str, Parser]:
     return {"api": parse_api_chunk}
 
 
-def update_signals(store: Store, summary: IngestSummary, ingestor: Ingestor) -> None:
+def update_signals(store: Store, summary: IngestSummary, ingestor: Ingestor, *, parallel: bool = False) -> None:
+    """Signals of the sessions the pass touched; `parallel` only for callers without threads of their own."""
     try:
         from tiermon.ingest.signals.engine import refresh
     except ImportError:
         return
-    refresh(store, summary.changed_sessions, ingestor.settings.thresholds, ingestor.prices)
+    refresh(store, summary.changed_sessions, ingestor.settings.thresholds, ingestor.prices, parallel=parallel)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from tiermon.ingest import backfill
+from tiermon.ingest.gc_pause import paused_gc
 from tiermon.ingest.parse import Batch, FileState, parse_chunk
 from tiermon.ingest.sources import SourceFile
 from tiermon.ingest.store import FileMark, Pending, Store
@@ -99,10 +100,11 @@ class Tailer:
         store.commit(sidecars)
         todo = [w for w in todo if w.source.kind != "agent-meta" and w.source.kind in self.parsers]
         total = sum(w.pending_bytes for w in todo)
-        if backfill.worth_it(total, len(todo)):
-            backfill.run(self, store, todo, summary, progress)
-        else:
-            self._serial(store, todo, summary, total, progress)
+        with paused_gc():
+            if backfill.worth_it(total, len(todo)):
+                backfill.run(self, store, todo, summary, progress)
+            else:
+                self._serial(store, todo, summary, total, progress)
         summary.seconds = time.perf_counter() - started
         return summary
 

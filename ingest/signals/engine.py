@@ -2,12 +2,16 @@
 
 The ingest service calls `refresh` inside its write connection after each
 pass. For each batch of sessions it reads their responses and events with one
-query per table, computes every signal in plain Python (a session of a few
-hundred responses takes milliseconds), then deletes the batch's rows from the
-signal tables and inserts the new ones (a parameterised VALUES statement for a
-live session's few rows, Arrow for a rebuild's many), in one transaction.
-Readers therefore see a session's signals either before or after a pass, never
-half.
+query per table (fetched as Arrow, turned into Python rows column by column),
+computes every signal in plain Python (a session of a few hundred responses
+takes milliseconds), then deletes the batch's rows from the signal tables and
+inserts the new ones (a parameterised VALUES statement for a live session's
+few rows, Arrow for a rebuild's many), in one transaction. Readers therefore
+see a session's signals either before or after a pass, never half.
+
+A large refresh from a caller that allows it (the `ingest` command: a first
+ingest, a rules change) computes in forked workers (`pool`), one batch of
+sessions each, while this process keeps the single store connection.
 
 When the thresholds, the prices or the rules themselves change (a fingerprint
 kept in `meta`), every session is recomputed once.
@@ -28,6 +32,8 @@ import pyarrow as pa
 from tiermon.ingest.config import Thresholds
 from tiermon.ingest.pricing import PriceTable
 from tiermon.ingest.schema import AGENT_COLUMNS, SIGNAL_TABLES
+from tiermon.ingest.gc_pause import paused_gc
+from tiermon.ingest.signals import pool
 from tiermon.ingest.signals.advice import Advice, find_advice
 from tiermon.ingest.signals.base import (
     AgentMeta,
@@ -84,6 +90,9 @@ WHERE session_id IN ({{ids}}) AND ts IS NOT NULL
 ORDER BY session_id, ts, file_path, line_offset, k
 """
 
+_IDS = "SELECT unnest(?::VARCHAR[])"
+"""The batch's session ids as one list parameter: binding thousands of `?` costs more than the query."""
+
 _ALL_SESSIONS_SQL = """
 SELECT DISTINCT session_id FROM responses UNION SELECT DISTINCT session_id FROM events
 """
@@ -117,9 +126,14 @@ class SessionSignals:
 
 
 def refresh(
-    store: Store, sessions: Iterable[str], thresholds: Thresholds, prices: PriceTable
+    store: Store, sessions: Iterable[str], thresholds: Thresholds, prices: PriceTable, *, parallel: bool = False
 ) -> int:
-    """Recompute the signals of `sessions` from the store; returns how many sessions were refreshed."""
+    """Recompute the signals of `sessions` from the store; returns how many sessions were refreshed.
+
+    With `parallel`, a large refresh (a first ingest, a rules change) computes in
+    worker processes; callers that run threads of their own (the dashboard) leave
+    it off, since forking a threaded process is only safe for a known caller.
+    """
     fingerprint = _fingerprint(thresholds, prices)
     todo = {s for s in sessions if s}
     rebuild = store.meta(FINGERPRINT_KEY) != fingerprint
@@ -127,14 +141,36 @@ def refresh(
         todo |= {r[0] for r in store.query(_ALL_SESSIONS_SQL) if r[0]}
     todo |= {r[0] for r in store.query(_STALE_AGENTS_SQL) if r[0]}
     ids = sorted(todo)
-    for chunk in _batched(ids, BATCH_SESSIONS):
-        computed = [compute(rows, thresholds, prices) for rows in load(store, chunk)]
-        _write(store, chunk, computed, fingerprint if rebuild else None)
+    workers = pool.workers() if parallel and len(ids) >= pool.PARALLEL_MIN_SESSIONS else 1
+    batch = BATCH_SESSIONS if workers == 1 else pool.BATCH_SESSIONS
+    for chunk in _batched(ids, batch):
+        with paused_gc():
+            if workers > 1:
+                tables = _parallel_tables(store, chunk, thresholds, prices, workers)
+            else:
+                tables = signal_tables(group(fetch(store, chunk), chunk), thresholds, prices)
+        _write(store, chunk, tables, fingerprint if rebuild else None)
     if rebuild and not ids:
         store.con.execute(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)", [FINGERPRINT_KEY, fingerprint]
         )
     return len(ids)
+
+
+def _parallel_tables(
+    store: Store, session_ids: list[str], thresholds: Thresholds, prices: PriceTable, workers: int
+) -> SignalTables:
+    """Fetch here (the store has one connection), compute in `workers` processes, gather the rows."""
+    parts = [session_ids[i::workers] for i in range(workers)]  # interleaved: big and small sessions spread out
+    fetched = [fetch(store, part) for part in parts]
+    results = pool.fork_map(
+        lambda i: signal_tables(group(fetched[i], parts[i]), thresholds, prices), range(len(parts))
+    )
+    tables: SignalTables = {name: [] for name in OWNED_TABLES}
+    for result in results:
+        for name, rows in result.items():
+            tables[name].extend(rows)
+    return tables
 
 
 def _fingerprint(thresholds: Thresholds, prices: PriceTable) -> str:
@@ -163,33 +199,54 @@ def _batched(items: list[str], size: int) -> Iterator[list[str]]:
 # -- reading -----------------------------------------------------------------------
 
 
+@dataclass
+class Fetched:
+    """A batch of sessions' rows as the store returned them: columnar, cheap to hand to a worker."""
+
+    responses: pa.Table
+    events: pa.Table
+    meta: dict[str, AgentMeta]
+
+
 def load(store: Store, session_ids: list[str]) -> list[SessionRows]:
     """The rows of a batch of sessions: one query per table."""
-    ids = ", ".join("?" * len(session_ids))
-    responses = store.query(_RESPONSES_SQL.format(ids=ids), session_ids)
-    events = store.query(_EVENTS_SQL.format(ids=ids), session_ids)
-    meta = {
-        r[0]: AgentMeta(r[1], r[2], r[3])
-        for r in store.query(_META_SQL.format(ids=ids), session_ids)
-    }
+    return group(fetch(store, session_ids), session_ids)
+
+
+def fetch(store: Store, session_ids: list[str]) -> Fetched:
+    """One query per table, fetched as Arrow: building Python rows is left to `group`."""
+    ids = [session_ids]
+    responses = store.con.sql(_RESPONSES_SQL.format(ids=_IDS), params=ids).to_arrow_table()
+    events = store.con.sql(_EVENTS_SQL.format(ids=_IDS), params=ids).to_arrow_table()
+    meta = {r[0]: AgentMeta(r[1], r[2], r[3]) for r in store.query(_META_SQL.format(ids=_IDS), ids)}
+    return Fetched(responses, events, meta)
+
+
+def group(fetched: Fetched, session_ids: list[str]) -> list[SessionRows]:
+    """Per-session `SessionRows`, in the order of `session_ids`; sessions without rows are left out."""
     by_session: dict[str, tuple[list[Response], list[Event], list[tuple[Any, ...]]]] = {
         s: ([], [], []) for s in session_ids
     }
-    for row in responses:
+    for row in _rows(fetched.responses):
         bucket = by_session[row[0]]
         bucket[0].append(Response(row[1], row[2], bool(row[3]), row[4] or "", row[5] or "", row[6] or "other",
                                   row[7] or 0, row[8] or 0, row[9] or 0, row[10] or 0, row[11] or 0, row[12],
                                   row[13], row[14], bool(row[15])))  # fmt: skip
         bucket[2].append((row[3], row[16], row[17]))
-    for row in events:
+    for row in _rows(fetched.events):
         by_session[row[0]][1].append(Event(row[1], row[2], bool(row[3]), *row[4:]))
     out = []
     for sid, (rs, es, places) in by_session.items():
         if not rs and not es:
             continue
         project, branch = _place(places)
-        out.append(SessionRows(sid, project, branch, rs, es, meta))
+        out.append(SessionRows(sid, project, branch, rs, es, fetched.meta))
     return out
+
+
+def _rows(table: pa.Table) -> Iterator[tuple[Any, ...]]:
+    """Rows of an Arrow table as tuples, converting column by column (far cheaper than row by row)."""
+    return zip(*(column.to_pylist() for column in table.columns))
 
 
 def _place(places: list[tuple[Any, ...]]) -> tuple[str | None, str | None]:
@@ -236,21 +293,30 @@ def compute(rows: SessionRows, thresholds: Thresholds, prices: PriceTable) -> Se
 # -- writing -----------------------------------------------------------------------
 
 
-def _write(
-    store: Store, session_ids: list[str], computed: list[SessionSignals], fingerprint: str | None
-) -> None:
-    tables: dict[str, list[dict[str, Any]]] = {name: [] for name in OWNED_TABLES}
-    for s in computed:
-        for name, rows in table_rows(s).items():
-            tables[name].extend(rows)
+SignalTables = dict[str, list[dict[str, Any]]]
+"""Rows per owned table, keys made unique, ready for `_write`."""
+
+
+def signal_tables(sessions: list[SessionRows], thresholds: Thresholds, prices: PriceTable) -> SignalTables:
+    """Compute every session's signals and gather the rows of each owned table."""
+    tables: SignalTables = {name: [] for name in OWNED_TABLES}
+    for rows in sessions:
+        for name, table in table_rows(compute(rows, thresholds, prices)).items():
+            tables[name].extend(table)
+    for table in tables.values():
+        _unique_keys(table)
+    return tables
+
+
+def _write(store: Store, session_ids: list[str], tables: SignalTables, fingerprint: str | None) -> None:
+    """Replace the batch's rows in every owned table, in one transaction."""
     con = store.con
-    ids = ", ".join("?" * len(session_ids))
     con.begin()
     try:
         for name, columns in OWNED_TABLES.items():
-            con.execute(f"DELETE FROM {name} WHERE session_id IN ({ids})", session_ids)
+            con.execute(f"DELETE FROM {name} WHERE session_id IN ({_IDS})", [session_ids])
             if tables[name]:
-                _insert(store, name, columns, _unique_keys(tables[name]))
+                _insert(store, name, columns, tables[name])
         if fingerprint is not None:
             con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [FINGERPRINT_KEY, fingerprint])
         con.commit()

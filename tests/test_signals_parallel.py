@@ -1,0 +1,75 @@
+"""A large refresh computed in forked workers must store exactly what one process would."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tiermon.ingest.config import load_settings
+from tiermon.ingest.service import Ingestor
+from tiermon.ingest.signals import engine, pool
+from tiermon.ingest.store import Store
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "claude"
+
+
+def _signal_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    with Store.open(db, read_only=True) as store:
+        return {name: store.query(f"SELECT * FROM {name} ORDER BY k") for name in engine.OWNED_TABLES}
+
+
+def _recompute(db: Path, ingestor: Ingestor, *, parallel: bool) -> int:
+    with Store.open(db) as store:
+        store.con.execute("DELETE FROM meta WHERE key = ?", [engine.FINGERPRINT_KEY])  # forces a full rebuild
+        return engine.refresh(store, set(), ingestor.settings.thresholds, ingestor.prices, parallel=parallel)
+
+
+def test_parallel_rebuild_stores_the_same_rows_as_a_serial_one(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ingestor = Ingestor(load_settings(db=db, sources=[SAMPLES]))
+    ingestor.run()
+    sessions = _recompute(db, ingestor, parallel=False)
+    serial = _signal_rows(db)
+    assert sessions > 2 and serial["alerts"] and serial["turns"]
+
+    monkeypatch.setenv("TIERMON_WORKERS", "2")
+    monkeypatch.setattr(pool, "PARALLEL_MIN_SESSIONS", 2)
+    calls: list[int] = []
+    fork_map = pool.fork_map
+    monkeypatch.setattr(pool, "fork_map", lambda func, parts: calls.append(len(parts)) or fork_map(func, parts))
+    assert _recompute(db, ingestor, parallel=True) == sessions
+    assert calls == [2]
+    assert _signal_rows(db) == serial
+
+
+def test_a_failing_worker_is_reported_with_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERMON_WORKERS", "2")
+    parent = os.getpid()
+
+    def fails_in_the_child(part: int) -> int:
+        if os.getpid() != parent:
+            raise ValueError(f"bad part {part}")
+        return part
+
+    with pytest.raises(pool.PoolError, match="bad part 1"):
+        pool.fork_map(fails_in_the_child, [0, 1])
+
+
+def test_a_worker_that_dies_is_reported_not_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERMON_WORKERS", "2")
+    parent = os.getpid()
+
+    def dies_in_the_child(part: int) -> int:
+        if os.getpid() != parent:
+            os._exit(3)
+        return part
+
+    with pytest.raises(pool.PoolError, match="exit code 3"):
+        pool.fork_map(dies_in_the_child, [0, 1])
+
+
+def test_parts_come_back_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIERMON_WORKERS", "3")
+    assert pool.fork_map(lambda n: (n, n * n), [1, 2, 3]) == [(1, 1), (2, 4), (3, 9)]
