@@ -41,6 +41,10 @@ MESSAGE_BYTES = 8 * 1024 * 1024
 """A worker sends what it parsed after about this many bytes (and at the end of each task)."""
 READ_BYTES = 4 * 1024 * 1024
 """Read size in the workers: smaller than the serial path's, to keep each worker small."""
+CHECKPOINT_THRESHOLD = "64MB"
+"""WAL size at which DuckDB checkpoints during a backfill (default 16 MB). Each checkpoint
+compresses the tables' open row groups again: fewer of them cut the whole ingest of 1 GiB
+by ~6 %. Larger thresholds gain a little more but hold more uncompressed rows (256 MB: +100 MB RSS)."""
 COMMIT_ROWS = 25_000
 """Rows gathered here before a commit: commits overlap the workers and bound this process's memory."""
 QUEUE_MESSAGES_PER_WORKER = 2
@@ -106,8 +110,11 @@ def run(tailer: Tailer, store: Store, todo: list[Work], summary: IngestSummary, 
         task_queue.put(task)
     for _ in range(count):
         task_queue.put(None)
-    threads = store.con.execute("SELECT current_setting('threads')").fetchone()[0]
+    threads, threshold = store.con.execute(
+        "SELECT current_setting('threads'), current_setting('checkpoint_threshold')"
+    ).fetchone()
     store.con.execute("SET threads = 1")  # the workers have the other cores; fewer DuckDB threads, less memory
+    store.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
     try:
         _collect(store, results, procs, summary, tailer._states, total, progress)
     except BaseException:
@@ -116,6 +123,7 @@ def run(tailer: Tailer, store: Store, todo: list[Work], summary: IngestSummary, 
         raise
     finally:
         store.con.execute(f"SET threads = {int(threads)}")
+        store.con.execute(f"SET checkpoint_threshold = '{threshold}'")
         for proc in procs:
             proc.join(timeout=5)
         for q in (task_queue, results):
