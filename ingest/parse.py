@@ -17,7 +17,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
 import msgspec
@@ -70,7 +69,6 @@ _STDOUT = re.compile(r"<local-command-stdout>(.*?)</local-command-stdout>", re.S
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10))
 """C0 controls except tab and newline; they never occur inside a multi-byte UTF-8 sequence."""
-_UTC = timezone.utc
 
 
 @dataclass
@@ -320,8 +318,7 @@ class _Context:
         self.agent_id = entry.agentId if self.is_sidechain else None
         if self.is_sidechain and self.agent_id is None:
             self.agent_id = _inline_sidechain_id(entry, state)
-        ts = entry.timestamp
-        self.ts = ts.replace(tzinfo=None) if ts is not None and ts.tzinfo is _UTC else _naive_utc(ts)
+        self.ts = entry.timestamp  # aware or naive UTC: Arrow stores both as UTC, no per-line conversion
         self.uuid = entry.uuid
         self.parent = entry.parentUuid
         self.path = path
@@ -374,12 +371,6 @@ def _inline_sidechain_id(entry: Entry, state: FileState) -> str:
     if entry.uuid:
         state.sidechain_roots[entry.uuid] = root
     return root
-
-
-def _naive_utc(ts: datetime | None) -> datetime | None:
-    if ts is None or ts.tzinfo is None:
-        return ts
-    return ts.astimezone(timezone.utc).replace(tzinfo=None)
 
 
 def _assistant(entry: Entry, ctx: _Context, batch: _Rows) -> None:

@@ -150,3 +150,18 @@ def test_unknown_types_and_fields_are_ignored_and_counted(project: Path, ingesto
     assert _responses(db) == [("msg_1:req_1", 5)]
     with Store.open(db, read_only=True) as store:
         assert store.query("SELECT entry_type, version FROM entry_types WHERE NOT known") == [("hologram", "9.9.9")]
+
+
+def test_timestamps_with_an_offset_or_none_are_stored_as_utc(project: Path, ingestor: Ingestor, db: Path) -> None:
+    """Claude Code writes `Z`; other writers may not. Days and blocks must not shift either way."""
+    f = project / f"{S}.jsonl"
+    zulu = assistant(S, "a1", 0, "msg_1", "req_1", "claude-haiku-4-5", usage())
+    offset = assistant(S, "a2", 0, "msg_2", "req_2", "claude-haiku-4-5", usage())
+    offset["timestamp"] = "2026-03-02T11:00:00.000+02:00"
+    naive = assistant(S, "a3", 0, "msg_3", "req_3", "claude-haiku-4-5", usage())
+    naive["timestamp"] = "2026-03-02T09:00:00"
+    write(f, [zulu, offset, naive])
+    ingestor.run()
+    with Store.open(db, read_only=True) as store:
+        stamps = {r[0]: r[1] for r in store.query("SELECT message_id, strftime(ts, '%Y-%m-%d %H:%M:%S') FROM responses")}
+    assert stamps == {"msg_1": "2026-03-02 09:00:00", "msg_2": "2026-03-02 09:00:00", "msg_3": "2026-03-02 09:00:00"}
