@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,7 +35,9 @@ class Ingestor:
         with Store.open(self.settings.db_path) as store:
             store.sync_prices(self.prices)
             summary = self.tailer.ingest(store, files, progress)
+            started = time.perf_counter()
             update_signals(store, summary, self, parallel=True)
+            summary.signals_seconds = time.perf_counter() - started
         return summary
 
 

@@ -52,6 +52,9 @@ class IngestSummary:
     events: int = 0
     quarantined: int = 0
     seconds: float = 0.0
+    """Reading, parsing and writing rows."""
+    signals_seconds: float = 0.0
+    """Recomputing the signals of the sessions the pass touched (set by the ingest service)."""
     changed_sessions: set[str] = field(default_factory=set)
 
     def add(self, batch: Batch) -> None:

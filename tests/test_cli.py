@@ -121,6 +121,7 @@ def test_locked_database_is_one_line(tiermon: Run, src: Path, db: Path) -> None:
 def test_ingest_summary_prices_and_doctor(tiermon: Run, src: Path, db: Path) -> None:
     summary = json.loads(tiermon("--db", str(db), "--source", str(src), "ingest", "--json").stdout)
     assert (summary["files_read"], summary["responses"], summary["quarantined"]) == (1, 3, 0)
+    assert summary["seconds"] == pytest.approx(summary["read_seconds"] + summary["signals_seconds"], abs=0.002)
     again = json.loads(tiermon("--db", str(db), "--source", str(src), "ingest", "--json").stdout)
     assert again["files_read"] == 0 and again["responses"] == 0
     prices = json.loads(tiermon("--db", str(db), "prices", "--json").stdout)

@@ -39,7 +39,7 @@ def ingest(ctx: click.Context, as_json: bool) -> None:
     out.print(
         f"Read {summary.files_read} of {summary.files_seen} files ({summary.bytes_read / 1e6:.1f} MB), "
         f"{summary.lines:,} lines, {summary.responses:,} API responses, "
-        f"{summary.quarantined} quarantined lines in {summary.seconds:.2f}s into {settings.db_path}",
+        f"{summary.quarantined} quarantined lines in {summary.seconds + summary.signals_seconds:.2f}s into {settings.db_path}",
         highlight=False,
     )
     if summary.quarantined:
@@ -57,7 +57,9 @@ def summary_dict(summary: IngestSummary, db: Any) -> dict[str, Any]:
     return {
         "db": str(db), "files_seen": summary.files_seen, "files_read": summary.files_read,
         "files_reset": summary.files_reset, "bytes_read": summary.bytes_read, "lines": summary.lines,
-        "responses": summary.responses, "quarantined": summary.quarantined, "seconds": round(summary.seconds, 3),
+        "responses": summary.responses, "quarantined": summary.quarantined,
+        "seconds": round(summary.seconds + summary.signals_seconds, 3), "read_seconds": round(summary.seconds, 3),
+        "signals_seconds": round(summary.signals_seconds, 3),
     }  # fmt: skip
 
 
