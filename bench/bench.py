@@ -365,6 +365,84 @@ def tail_trials(live: Any, settings: Any, transcript: Path, trials: int, debounc
     return results
 
 
+def tui_memory(db: Path, source: Path, transcript: Path, seconds: float, env: dict[str, str]) -> dict[str, Any]:
+    """The real dashboard under a pseudo-terminal (120×36): its RSS while lines are appended every second.
+
+    Returns the RSS once started (the first sample after the Live pane's first
+    query), at the end, and the peak, in MB, with the pane switches it made.
+    The dashboard is the only process: what it holds is what the user's terminal holds.
+    """
+    import fcntl
+    import pty
+    import select
+    import signal
+    import struct
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: become the dashboard
+        os.environ.clear()
+        os.environ.update({**env, "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "36"})
+        os.execv(tiermon_cmd()[0], [*tiermon_cmd(), "--db", str(db), "--source", str(source)])
+    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 36, 120, 0, 0))
+    session = json.loads(transcript.read_bytes().split(b"\n", 1)[0] or b"{}").get("sessionId") or "bench-session"
+    samples: list[tuple[float, float]] = []
+    started = time.perf_counter()
+    next_line = started + 3.0
+    keys = iter([b"s", b"a", b"v", b"h", b"l"] * 100)
+    screen = b""
+    i = 0
+    try:
+        while time.perf_counter() - started < seconds:
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if ready:
+                try:
+                    screen = (screen + os.read(fd, 65536))[-4096:]  # drained so the app never blocks on its terminal
+                except OSError:
+                    break
+            now = time.perf_counter()
+            if now >= next_line:
+                with open(transcript, "ab") as fh:
+                    fh.write(assistant_line(session, "/home/dev/work/proj-00", i))
+                os.write(fd, next(keys))  # visit every pane, so each one's queries run on this store
+                i += 1
+                next_line = now + 1.0
+            try:
+                with open(f"/proc/{pid}/status") as fh:
+                    rss = next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:"))
+                samples.append((now - started, rss / 1024))
+            except (OSError, StopIteration):
+                break
+    finally:
+        try:
+            os.write(fd, b"q")
+        except OSError:
+            pass
+        deadline = time.perf_counter() + 5
+        while not _exited(pid) and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        if not _exited(pid):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    if samples and samples[-1][0] < seconds - 1:
+        raise RuntimeError(f"the dashboard exited after {samples[-1][0]:.1f} s: {screen[-1500:]!r}")
+    settled = [mb for t, mb in samples if t >= 3.0]
+    return {
+        "seconds": round(seconds, 1), "lines_appended": i, "samples": len(samples),
+        "rss_started_mb": round(settled[0], 1) if settled else None,
+        "rss_end_mb": round(samples[-1][1], 1) if samples else None,
+        "rss_peak_mb": round(max(mb for _, mb in samples), 1) if samples else None,
+    }  # fmt: skip
+
+
+def _exited(pid: int) -> bool:
+    try:
+        return os.waitpid(pid, os.WNOHANG) != (0, 0)
+    except ChildProcessError:
+        return True
+
+
 def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
     """What each dashboard pane asks the store for, mirroring tui/screens/*.fetch.
 
@@ -635,6 +713,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ccusage", help="the ccusage command (default: $CCUSAGE_BIN, then `ccusage` on PATH)")
     ap.add_argument("--no-scale", action="store_true", help="skip the big-file and many-files checks")
     ap.add_argument("--tail-trials", type=int, default=5)
+    ap.add_argument("--tui-seconds", type=float, default=20.0, help="how long the real dashboard runs for its memory")
     ap.add_argument("--quiet-load", type=float, default=0.0,
                     help="first wait (up to 10 min) for the 1-minute load average to drop below this")
     args = ap.parse_args(argv)
@@ -645,6 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         args.size, args.runs = min(args.size, 5_000_000), 1
         args.synthetic_store = min(args.synthetic_store, 20_000)
         args.tail_trials = 2
+        args.tui_seconds = min(args.tui_seconds, 6.0)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     res = Results()
@@ -731,6 +811,7 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
         tail = run_probe(tail_db, corpus_root, victim, args.tail_trials, 1, env)
         res.summary["tail_ingested"] = tail["tail"]
         res.summary["probe_ingested_tail"] = {k: tail[k] for k in ("rss_mb", "hwm_mb", "tree_pss_mb")}
+        res.summary["tui_ingested"] = tui_memory(tail_db, corpus_root, victim, args.tui_seconds, env)
     finally:
         os.truncate(victim, victim_size)  # the corpus stays as generated
         for p in out.glob(tail_db.name + "*"):
@@ -763,6 +844,7 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
             tail = run_probe(work_store, corpus_root, victim, args.tail_trials, 1, env)
             res.summary["tail_synthetic"] = tail["tail"]
             res.summary["probe_synthetic_tail"] = {k: tail[k] for k in ("rss_mb", "hwm_mb", "tree_pss_mb")}
+            res.summary["tui_synthetic"] = tui_memory(work_store, corpus_root, victim, args.tui_seconds, env)
         finally:
             os.truncate(victim, victim_size)
             for p in out.glob(work_store.name + "*"):
@@ -876,6 +958,15 @@ def render(res: Results, args: argparse.Namespace) -> str:
         if p:
             lines.append("")
             lines.append(f"Dashboard-like process on the {title}: RSS {p['rss_mb']:.0f} MB now, {p['hwm_mb']:.0f} MB peak.")
+    for key, title in (("tui_ingested", "ingested store"), ("tui_synthetic", "synthetic store")):
+        t = res.summary.get(key)
+        if t and t.get("rss_peak_mb") is not None:
+            lines.append("")
+            lines.append(
+                f"The dashboard itself on the {title} (120×36, a line appended and a pane switched every second for"
+                f" {t['seconds']:.0f} s, {t['lines_appended']} lines): RSS {t['rss_started_mb']:.0f} MB once started,"
+                f" {t['rss_end_mb']:.0f} MB at the end, {t['rss_peak_mb']:.0f} MB peak."
+            )
     if "scale_big_file" in res.summary:
         b = res.summary["scale_big_file"]
         lines.append("")
