@@ -135,3 +135,13 @@ def test_ingest_summary_prices_and_doctor(tiermon: Run, src: Path, db: Path) -> 
 def test_no_claude_data_is_a_clear_message(tiermon: Run, db: Path) -> None:
     result = tiermon("--db", str(db), "ingest", check=False)
     assert result.returncode == 1 and "no Claude Code data found" in result.stderr
+
+
+def test_help_lists_every_command(tiermon: Run) -> None:
+    """Command modules load lazily; the help must still list (and describe) every one of them."""
+    from tiermon.tui.cli import COMMANDS
+
+    text = tiermon("--help").stdout
+    listed = {line.split()[0] for line in text.split("Commands:", 1)[1].splitlines() if line.strip()}
+    assert listed == set(COMMANDS)
+    assert "Spend per day, week, month" in text  # the report command's own help line

@@ -24,18 +24,35 @@ from tiermon.tui.commands.common import global_options, settings_from
 USER_ERRORS = (StoreError, SourceError, ConfigError, PriceFileError, ReportError, duckdb.Error, OSError)
 """Failures that are the user's input or environment, reported in one line."""
 
-COMMAND_MODULES = (
-    "tiermon.tui.commands.ingest",
-    "tiermon.tui.commands.report",
-    "tiermon.tui.commands.signals",
-    "tiermon.tui.commands.export",
-    "tiermon.tui.commands.reconcile",
-    "tiermon.tui.commands.team",
-)
-"""Modules whose `register(group)` adds subcommands; a missing one is simply absent."""
+COMMANDS = {
+    "ingest": "tiermon.tui.commands.ingest",
+    "prices": "tiermon.tui.commands.ingest",
+    "doctor": "tiermon.tui.commands.ingest",
+    "report": "tiermon.tui.commands.report",
+    "alerts": "tiermon.tui.commands.signals",
+    "advise": "tiermon.tui.commands.signals",
+    "show": "tiermon.tui.commands.signals",
+    "export": "tiermon.tui.commands.export",
+    "reconcile": "tiermon.tui.commands.reconcile",
+    "team": "tiermon.tui.commands.team",
+}
+"""Subcommand -> the module whose `register(group)` adds it. Modules load when their command runs:
+importing every one (Parquet for export, the team sink, HTTP for reconcile) cost each call ~50 ms."""
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group that imports a subcommand's module only when that command is asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            importlib.import_module(COMMANDS[cmd_name]).register(self)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="tiermon")
 @click.option("--demo", is_flag=True, help="Open the dashboard over bundled sample data with simulated live activity.")
 @global_options
@@ -50,20 +67,6 @@ def cli(ctx: click.Context, demo: bool) -> None:
     from tiermon.tui.launch import run_dashboard
 
     run_dashboard(settings_from(ctx), demo=demo)
-
-
-def _register_commands() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        module.register(cli)
-
-
-_register_commands()
 
 
 def main(argv: list[str] | None = None) -> Any:
