@@ -1,3 +1,5 @@
-from tiermon.tui.cli import main
+import sys
 
-main()
+from tiermon.entry import main
+
+sys.exit(main())

@@ -23,6 +23,8 @@ from tiermon.ingest.tailer import IngestSummary
 F = TypeVar("F", bound=Callable[..., Any])
 
 _GLOBALS = "tiermon_globals"
+ARGV = "argv"
+"""Key of the command line in the root context's `obj`, as `tui.cli.main` received it."""
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -62,6 +64,13 @@ def settings_from(ctx: click.Context) -> Settings:
         )
     settings: Settings = root.meta["settings"]
     return settings
+
+
+def invocation_argv(ctx: click.Context) -> list[str] | None:
+    """The command line this run was started with, when `tui.cli.main` started it."""
+    obj = ctx.find_root().obj
+    argv = obj.get(ARGV) if isinstance(obj, dict) else None
+    return list(argv) if isinstance(argv, (list, tuple)) else None
 
 
 def console(stderr: bool = False) -> Console:
@@ -107,8 +116,12 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def json_text(data: Any) -> str:
+    return json.dumps(data, default=_json_default, indent=2) + "\n"
+
+
 def emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, default=_json_default, indent=2) + "\n")
+    sys.stdout.write(json_text(data))
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -123,15 +136,20 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
-def emit_csv(rows: list[dict[str, Any]]) -> None:
+def csv_text(rows: list[dict[str, Any]]) -> str:
+    """A header line and one line per row; nothing at all for no rows."""
     if not rows:
-        return
+        return ""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]), extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: csv_safe(v) for k, v in row.items()})
-    sys.stdout.write(buf.getvalue())
+    return buf.getvalue()
+
+
+def emit_csv(rows: list[dict[str, Any]]) -> None:
+    sys.stdout.write(csv_text(rows))
 
 
 def usd(value: float | None) -> str:

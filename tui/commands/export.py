@@ -22,6 +22,7 @@ from tiermon.ingest.export import (
     write_export,
 )
 from tiermon.ingest.reports import ReportError
+from tiermon.ingest.zone import local_timezone
 from tiermon.tui.commands.common import (
     csv_safe,
     emit_json,
@@ -30,7 +31,6 @@ from tiermon.tui.commands.common import (
     reading,
     settings_from,
 )
-from tiermon.tui.commands.report import local_timezone
 
 
 @click.command("export")

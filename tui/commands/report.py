@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 from rich import box
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tiermon.ingest.answer_recorder import Recorder
+from tiermon.ingest.config import default_dirs
 from tiermon.ingest.reports import GROUPS, ReportFilter, blocks, model_rows, period_rows, session_rows, totals
+from tiermon.ingest.zone import local_timezone
 from tiermon.tui.commands.common import (
     console,
-    emit_csv,
-    emit_json,
+    csv_text,
     global_options,
+    ingest_quietly,
+    invocation_argv,
+    json_text,
     parse_day,
     reading,
     settings_from,
@@ -30,20 +35,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 KINDS = ("daily", "weekly", "monthly", "session", "model", "blocks")
 _PERIOD = {"daily": "day", "weekly": "week", "monthly": "month"}
 ESTIMATE_NOTE = "Figures are estimates at list price."
-
-
-def local_timezone() -> str:
-    """The machine's IANA zone name (TZ, then /etc/localtime), else UTC."""
-    tz = os.environ.get("TZ", "").lstrip(":")
-    if tz and "/" in tz or tz == "UTC":
-        return tz
-    try:
-        target = str(Path("/etc/localtime").resolve())
-        if "zoneinfo/" in target:
-            return target.split("zoneinfo/", 1)[1]
-    except OSError:
-        pass
-    return "UTC"
 
 
 def filter_options(groups: list[str]) -> Callable[[F], F]:
@@ -87,12 +78,19 @@ def report_filter(opts: dict[str, Any]) -> ReportFilter:
 
 def emit(kind: str, data: dict[str, Any], opts: dict[str, Any]) -> None:
     """The report as JSON, CSV or a table, as the options ask."""
+    sys.stdout.write(render(kind, data, opts))
+
+
+def render(kind: str, data: dict[str, Any], opts: dict[str, Any]) -> str:
+    """The exact text `emit` writes: the answer cache stores it as it is."""
     if opts["as_json"]:
-        emit_json(data)
-    elif opts["as_csv"]:
-        emit_csv(flat_rows(kind, data))
-    else:
-        print_table(kind, data, opts["breakdown"])
+        return json_text(data)
+    if opts["as_csv"]:
+        return csv_text(flat_rows(kind, data))
+    out = console()
+    with out.capture() as captured:
+        print_table(out, kind, data, opts["breakdown"])
+    return captured.get()
 
 
 @click.command("report")
@@ -103,9 +101,18 @@ def emit(kind: str, data: dict[str, Any], opts: dict[str, Any]) -> None:
 def report(ctx: click.Context, kind: str, **opts: Any) -> None:
     """Spend per day, week, month, session, model or 5-hour block."""
     f = report_filter(opts)
-    with reading(settings_from(ctx)) as store:
+    answer = Recorder.start(invocation_argv(ctx), default_dirs()[0])  # idle unless the answer can be cached
+    settings = settings_from(ctx)
+    answer.sources(settings.sources, settings.api_logs)
+    ingest_quietly(settings)
+    with reading(settings, refresh=False) as store:
+        answer.before_query(settings.db_path)  # no process can write while this connection is open
         data = build(store, kind, f, opts["by"], opts["breakdown"])
-    emit(kind, data, opts)
+        answer.after_query()
+    text = render(kind, data, opts)
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    answer.save(text)
 
 
 def build(store: Any, kind: str, f: ReportFilter, by: str | None, breakdown: bool) -> dict[str, Any]:
@@ -155,8 +162,7 @@ def flat_rows(kind: str, data: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def print_table(kind: str, data: dict[str, Any], breakdown: bool) -> None:
-    out = console()
+def print_table(out: Console, kind: str, data: dict[str, Any], breakdown: bool) -> None:
     key = next(k for k in data if k != "totals")
     rows = data[key]
     if not rows:

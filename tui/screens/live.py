@@ -13,8 +13,8 @@ from textual.widgets import DataTable, Static
 from tiermon.ingest.queries import current_block, live_sessions
 from tiermon.ingest.reports import ReportFilter, totals
 from tiermon.ingest.store import Store
+from tiermon.ingest.zone import local_timezone
 from tiermon.tui.commands.common import tokens, usd
-from tiermon.tui.commands.report import local_timezone
 from tiermon.tui.messages import SessionRequested
 from tiermon.tui.screens.base import DataScreen
 from tiermon.tui.widgets.cells import ago, fill_bar, local_date, model_text, money, plain, safe

@@ -13,8 +13,8 @@ from textual.widgets import DataTable, Static
 from tiermon.ingest.queries import cache_savings, current_block, spend_split
 from tiermon.ingest.reports import ReportFilter, period_rows, totals
 from tiermon.ingest.store import Store
+from tiermon.ingest.zone import local_timezone
 from tiermon.tui.commands.common import usd
-from tiermon.tui.commands.report import local_timezone
 from tiermon.tui.screens.base import DataScreen
 from tiermon.tui.widgets.cells import TIER_STYLES, local_date, money, plain
 from tiermon.tui.widgets.charts import TIERS, TierBars

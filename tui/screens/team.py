@@ -22,8 +22,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 from tiermon.ingest.team import TIERS, TeamError, TeamOverview, fetch_overview, mask_url
+from tiermon.ingest.zone import local_timezone
 from tiermon.tui.commands.common import usd
-from tiermon.tui.commands.report import local_timezone
 from tiermon.tui.widgets.cells import money, plain
 
 if TYPE_CHECKING:
