@@ -17,6 +17,8 @@ from typing import Any
 
 import platformdirs
 
+from tiermon.ingest.roots import absolute
+
 APP = "tiermon"
 
 
@@ -106,7 +108,7 @@ def load_settings(
         data_dir=data_dir,
         db_path=db_path or data_dir / "tiermon.duckdb",
         sources=sources or file_sources,
-        api_logs=[*file_logs, *(api_logs or [])],
+        api_logs=[absolute(p) for p in [*file_logs, *(api_logs or [])]],  # files are known by path: one form
         thresholds=_thresholds(data.get("thresholds", {})),
         team_url=env.get("TIERMON_TEAM_URL") or team.get("url"),
         user=str(team.get("user") or _whoami()),

@@ -24,26 +24,33 @@ def claude_roots(explicit: list[Path] | None = None, env: dict[str, str] | None 
 
     `--source` replaces discovery entirely; otherwise every CLAUDE_CONFIG_DIR
     entry, else both the XDG config dir and ~/.claude (ccusage does the same).
+    Roots come back absolute: the store knows a file by its path, so the same
+    folder named relatively and absolutely must not read as two sets of files.
     """
     if explicit:
         for root in explicit:
             if not root.is_dir():
                 raise SourceError(f"source folder not found: {root}")
-        return [projects_dir(root) for root in explicit]
+        return [projects_dir(absolute(root)) for root in explicit]
     env = dict(os.environ) if env is None else env
     configured = [p.strip() for p in env.get("CLAUDE_CONFIG_DIR", "").split(",") if p.strip()]
     if configured:
-        candidates = [Path(p).expanduser() for p in configured]
+        candidates = [absolute(Path(p)) for p in configured]
     else:
         home = Path(env.get("HOME") or Path.home())
         xdg = Path(env.get("XDG_CONFIG_HOME") or home / ".config")
-        candidates = [xdg / "claude", home / ".claude"]
+        candidates = [absolute(xdg / "claude"), absolute(home / ".claude")]
     roots: list[Path] = []
     for cand in candidates:
         projects = projects_dir(cand)
         if projects.is_dir() and projects not in roots:
             roots.append(projects)
     return roots
+
+
+def absolute(path: Path) -> Path:
+    """`path` made absolute and normalised (`..` removed) without following symlinks."""
+    return Path(os.path.abspath(path.expanduser()))
 
 
 def projects_dir(root: Path) -> Path:

@@ -165,3 +165,16 @@ def test_timestamps_with_an_offset_or_none_are_stored_as_utc(project: Path, inge
     with Store.open(db, read_only=True) as store:
         stamps = {r[0]: r[1] for r in store.query("SELECT message_id, strftime(ts, '%Y-%m-%d %H:%M:%S') FROM responses")}
     assert stamps == {"msg_1": "2026-03-02 09:00:00", "msg_2": "2026-03-02 09:00:00", "msg_3": "2026-03-02 09:00:00"}
+
+
+def test_a_source_named_relatively_then_absolutely_is_one_set_of_files(
+    project: Path, tmp_path: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store knows files by path: `--source ./claude` and `--source /abs/claude` must not read twice."""
+    write(project / f"{S}.jsonl", [assistant(S, "a1", 1, "msg_1", "req_1", "claude-haiku-4-5", usage(out=7))])
+    monkeypatch.chdir(tmp_path)
+    first = Ingestor(load_settings(db=db, sources=[Path("claude")])).run()
+    again = Ingestor(load_settings(db=db, sources=[tmp_path / "claude" / ".." / "claude"])).run()
+    assert (first.files_read, again.files_read) == (1, 0)
+    with Store.open(db, read_only=True) as store:
+        assert store.query("SELECT path FROM files") == [(str(project / f"{S}.jsonl"),)]
