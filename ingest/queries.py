@@ -2,14 +2,15 @@
 
 Each function takes an open Store and returns plain rows. The Live pane runs
 every few seconds, so its queries start from a time window (`ts >= since`)
-and only then look at the whole history of the few sessions found there;
-nothing here scans all of history per tick.
+and only then read the history of the few sessions found there, bounded by
+the span `session_signals` records for them; nothing here scans all of
+history per tick.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from tiermon.ingest.pricing import BATCH_MULTIPLIER, LONG_CONTEXT_THRESHOLD, US_GEO_MULTIPLIER
 from tiermon.ingest.reports import ReportFilter, blocks
@@ -27,6 +28,67 @@ _CONTEXT = "r.input_tokens + r.cache_read_tokens + r.cache_write_5m_tokens + r.c
 _SUBAGENT = "(r.is_sidechain OR r.agent_id IS NOT NULL)"
 
 
+class SessionSpan(NamedTuple):
+    """What `session_signals` records of a session: the span of its rows and its alert counts."""
+
+    start: datetime
+    end: datetime
+    alerts_warn: int
+    alerts_info: int
+
+
+_ACTIVE_SQL = """
+WITH act AS (
+    SELECT session_id, max(ts) AS last_activity FROM (
+        SELECT session_id, ts FROM responses WHERE ts >= ?
+        UNION ALL SELECT session_id, ts FROM events WHERE ts >= ? AND session_id IS NOT NULL
+    ) GROUP BY session_id ORDER BY last_activity DESC LIMIT ?
+)
+SELECT session_id, last_activity FROM act
+"""
+"""Up to `limit` sessions with a response or an event since a moment, newest activity first."""
+
+_LIVE_COLUMNS = (
+    "session_id, ts, model, model_base, tier, project, git_branch, source_kind, cost_usd, priced, is_sidechain, "
+    "agent_id, input_tokens, cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens"
+)
+
+_LIVE_SQL = f"""
+WITH act AS (SELECT unnest(?::VARCHAR[]) AS session_id, unnest(?::TIMESTAMP[]) AS last_activity),
+own AS MATERIALIZED ({{own}}),
+spend AS (
+    SELECT r.session_id, sum(r.cost_usd) AS cost_usd, bool_or(NOT r.priced) AS unpriced,
+           any_value(r.source_kind) AS source_kind,
+           sum(r.cache_read_tokens) / nullif(sum({_CONTEXT}), 0) AS cache_hit_ratio
+    FROM own r GROUP BY r.session_id
+),
+head AS (
+    SELECT r.session_id,
+           arg_max(r.model, r.ts) AS model, arg_max(r.model_base, r.ts) AS model_base,
+           arg_max(r.tier, r.ts) AS tier,
+           arg_max(r.project, r.ts) AS project, arg_max(r.git_branch, r.ts) AS branch,
+           arg_max({_CONTEXT}, r.ts) AS context_tokens, max(r.ts) AS last_response,
+           arg_max(r.cache_write_1h_tokens > 0, r.ts)
+               FILTER (WHERE r.cache_write_1h_tokens + r.cache_write_5m_tokens > 0) AS one_hour
+    FROM own r
+    WHERE NOT {_SUBAGENT} AND r.model <> '<synthetic>'
+    GROUP BY r.session_id
+)
+SELECT act.session_id, act.last_activity, spend.cost_usd, spend.unpriced, spend.source_kind,
+       spend.cache_hit_ratio, head.model, head.tier, head.project, head.branch,
+       head.context_tokens, head.last_response, head.one_hour,
+       CASE WHEN head.model LIKE '%[1m]' THEN {ONE_M_WINDOW} ELSE p.context_window END AS context_window
+FROM act
+LEFT JOIN spend USING (session_id)
+LEFT JOIN head USING (session_id)
+LEFT JOIN prices p ON p.model = (
+    CASE WHEN head.model IN (SELECT model FROM prices) THEN head.model ELSE head.model_base END)
+ORDER BY act.last_activity DESC, act.session_id
+"""
+"""The active sessions (`act`, from parameters) with their spend and latest main-chain state;
+`{own}` is their responses, from `span_rows`."""
+
+
 def live_sessions(
     store: Store, *, now: datetime, window: timedelta, limit: int = 50
 ) -> list[dict[str, Any]]:
@@ -37,50 +99,68 @@ def live_sessions(
     ('warm' | 'expiring' | 'expired' | None), cache_hit_ratio, alerts, warnings.
     """
     since = now - window
-    rows = store.query_dicts(
-        f"""
-        WITH act AS (
-            SELECT session_id, max(ts) AS last_activity FROM (
-                SELECT session_id, ts FROM responses WHERE ts >= ?
-                UNION ALL SELECT session_id, ts FROM events WHERE ts >= ? AND session_id IS NOT NULL
-            ) GROUP BY session_id ORDER BY last_activity DESC LIMIT ?
-        ),
-        spend AS (
-            SELECT r.session_id, sum(r.cost_usd) AS cost_usd, bool_or(NOT r.priced) AS unpriced,
-                   any_value(r.source_kind) AS source_kind,
-                   sum(r.cache_read_tokens) / nullif(sum({_CONTEXT}), 0) AS cache_hit_ratio
-            FROM responses r JOIN act USING (session_id) GROUP BY r.session_id
-        ),
-        head AS (
-            SELECT r.session_id,
-                   arg_max(r.model, r.ts) AS model, arg_max(r.model_base, r.ts) AS model_base,
-                   arg_max(r.tier, r.ts) AS tier,
-                   arg_max(r.project, r.ts) AS project, arg_max(r.git_branch, r.ts) AS branch,
-                   arg_max({_CONTEXT}, r.ts) AS context_tokens, max(r.ts) AS last_response,
-                   arg_max(r.cache_write_1h_tokens > 0, r.ts)
-                       FILTER (WHERE r.cache_write_1h_tokens + r.cache_write_5m_tokens > 0) AS one_hour
-            FROM responses r JOIN act USING (session_id)
-            WHERE NOT {_SUBAGENT} AND r.model <> '<synthetic>'
-            GROUP BY r.session_id
-        )
-        SELECT act.session_id, act.last_activity, spend.cost_usd, spend.unpriced, spend.source_kind,
-               spend.cache_hit_ratio, head.model, head.tier, head.project, head.branch,
-               head.context_tokens, head.last_response, head.one_hour,
-               CASE WHEN head.model LIKE '%[1m]' THEN {ONE_M_WINDOW} ELSE p.context_window END AS context_window
-        FROM act
-        LEFT JOIN spend USING (session_id)
-        LEFT JOIN head USING (session_id)
-        LEFT JOIN prices p ON p.model = (
-            CASE WHEN head.model IN (SELECT model FROM prices) THEN head.model ELSE head.model_base END)
-        ORDER BY act.last_activity DESC, act.session_id
-        """,
-        [since, since, limit],
-    )
-    badges = alert_counts(store, [r["session_id"] for r in rows])
+    active = store.query(_ACTIVE_SQL, [since, since, limit])
+    if not active:
+        return []
+    ids = [sid for sid, _ in active]
+    spans = _session_spans(store, [sid for sid in ids if sid is not None])
+    earliest = _earliest(ids, spans)
+    own, params = span_rows(_LIVE_COLUMNS, "IN (SELECT session_id FROM act)", [], earliest, None)
+    lasts = [last for _, last in active]
+    rows = store.query_dicts(_LIVE_SQL.format(own=own), [ids, lasts, *params])
     for row in rows:
-        row.update(badges.get(row["session_id"], {"alerts": 0, "warnings": 0}))
+        span = spans.get(row["session_id"])
+        warn, info = (span.alerts_warn, span.alerts_info) if span else (0, 0)
+        row.update(alerts=warn + info, warnings=warn)
         _cache_hint(row, now)
     return rows
+
+
+def _earliest(session_ids: list[Any], spans: dict[str, SessionSpan]) -> datetime | None:
+    """The earliest start among the sessions, or None (no bound) when one has no signals row."""
+    known = [sid for sid in session_ids if sid is not None]  # a NULL session id joins no rows
+    if not known or any(sid not in spans for sid in known):
+        return None
+    return min(spans[sid].start for sid in known)
+
+
+def _session_spans(store: Store, session_ids: list[str]) -> dict[str, SessionSpan]:
+    """The `session_signals` span and alert counts of each session that has a row there.
+
+    The engine writes a session's alerts and this row in one transaction, so the
+    counts are those of its rows in `alerts` (whose severity is 'warn' or 'info').
+    """
+    if not session_ids:
+        return {}
+    rows = store.query(  # a list of constants lets DuckDB look each key up in the primary-key index
+        f"""SELECT k, start_ts, end_ts, coalesce(alerts_warn, 0), coalesce(alerts_info, 0)
+            FROM session_signals WHERE k IN ({", ".join("?" * len(session_ids))})""",
+        session_ids,
+    )
+    return {k: SessionSpan(*span) for k, *span in rows}
+
+
+def span_rows(
+    columns: str, sessions: str, params: list[Any], start: datetime | None, end: datetime | None
+) -> tuple[str, list[Any]]:
+    """SQL and parameters for every response of some sessions, reading only their span of history.
+
+    `sessions` completes `session_id ...` (`= ?`, `IN (...)`) and takes `params`; a None
+    bound leaves that side open. A Claude Code session's responses lie within its
+    `session_signals` span [start_ts, end_ts], which every ingest pass refreshes before
+    it lets go of the store, so bounding `ts` by it returns the same rows while DuckDB's
+    zone maps skip the rest of history. Rows without a time, and API-log rows (which
+    the signals do not cover), come whatever their time; on a store without API logs
+    the column statistics prune that second branch before it runs.
+    """
+    sql = f"""SELECT {columns} FROM responses
+        WHERE session_id {sessions} AND (ts BETWEEN ? AND ? OR ts IS NULL)
+        UNION ALL
+        SELECT {columns} FROM responses
+        WHERE session_id {sessions} AND NOT (ts BETWEEN ? AND ?)
+          AND source_kind IS DISTINCT FROM 'claude'"""
+    bounds = [datetime.min if start is None else start, datetime.max if end is None else end]
+    return sql, [*params, *bounds, *params, *bounds]
 
 
 def _cache_hint(row: dict[str, Any], now: datetime) -> None:
@@ -98,22 +178,6 @@ def _cache_hint(row: dict[str, Any], now: datetime) -> None:
         row["cache_state"] = "expiring"
     else:
         row["cache_state"] = "warm"
-
-
-def alert_counts(store: Store, sessions: list[str]) -> dict[str, dict[str, int]]:
-    """Alerts and warn-level alerts per session; empty until the signals tables exist."""
-    if not sessions or not has_table(store, "alerts"):
-        return {}
-    rows = store.query(
-        """SELECT session_id, count(*), count(*) FILTER (WHERE severity = 'warn')
-           FROM alerts WHERE session_id IN (SELECT unnest(?)) GROUP BY session_id""",
-        [sessions],
-    )
-    return {sid: {"alerts": n, "warnings": warn} for sid, n, warn in rows}
-
-
-def has_table(store: Store, name: str) -> bool:
-    return bool(store.query("SELECT 1 FROM duckdb_tables() WHERE table_name = ?", [name]))
 
 
 def spend_split(store: Store, *, since: datetime, until: datetime) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import shutil
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from tiermon.ingest.config import Settings
 from tiermon.ingest.queries import cache_savings, live_sessions, spend_split
 from tiermon.ingest.service import Ingestor
+from tiermon.ingest.signals.views import session_timeline
 from tiermon.ingest.store import Store
 from tiermon.samples.generate import generate
 from tiermon.tui import demo, ingest_runner
@@ -37,6 +39,58 @@ def test_live_sessions_window_state_and_badges(settings: Settings) -> None:
     assert [r["last_activity"] for r in week] == sorted((r["last_activity"] for r in week), reverse=True)
     badges = {r["session_id"]: (r["alerts"], r["warnings"]) for r in week}
     assert badges[DOWNGRADE][1] >= 2 and badges[COMPACT][0] >= 5
+
+
+def test_live_badges_are_the_sessions_alert_rows(settings: Settings) -> None:
+    with Store.open(settings.db_path) as store:
+        week = live_sessions(store, now=NAIVE_NOW, window=timedelta(days=7))
+        counted = {
+            sid: (n, warn)
+            for sid, n, warn in store.query(
+                "SELECT session_id, count(*), count(*) FILTER (WHERE severity = 'warn') FROM alerts GROUP BY 1"
+            )
+        }
+    assert {r["session_id"]: (r["alerts"], r["warnings"]) for r in week} == {
+        r["session_id"]: counted.get(r["session_id"], (0, 0)) for r in week
+    }
+
+
+def test_session_reads_keep_rows_outside_the_signals_span(settings: Settings, tmp_path: Path) -> None:
+    """Live and Session read a session's responses within its `session_signals` span; rows the
+    signals do not cover (API logs, no timestamp, a session without signals) still count."""
+    db = tmp_path / "copy.duckdb"
+    shutil.copy(settings.db_path, db)
+    hour = timedelta(hours=1)
+    with Store.open(db) as store:
+
+        def add(suffix: str, sid: str, source: str, ts: datetime | None) -> None:
+            """A copy of one of LIVE's responses under another key, session, source and time."""
+            store.con.execute(
+                """INSERT INTO responses SELECT * REPLACE (k || ? AS k, ? AS session_id, ? AS source_kind,
+                       ?::TIMESTAMP AS ts) FROM responses WHERE session_id = ? ORDER BY ts LIMIT 1""",
+                [suffix, sid, source, ts, LIVE],
+            )
+
+        for n, at in enumerate((-72 * hour, -2 * hour, 24 * hour)):  # an API-log session ...
+            add(f"~api{n}", "api-app", "api", NAIVE_NOW + at)
+        store.con.execute(  # ... whose only signals row comes from one error event between its responses
+            """INSERT INTO session_signals SELECT * REPLACE ('api-app' AS k, 'api-app' AS session_id,
+                   ?::TIMESTAMP AS start_ts, ?::TIMESTAMP AS end_ts) FROM session_signals WHERE k = ?""",
+            [NAIVE_NOW - hour, NAIVE_NOW - hour, LIVE],
+        )
+        add("~nots", LIVE, "claude", None)
+        add("~new0", "unseen", "claude", NAIVE_NOW - 30 * 24 * hour)  # rows the signals have not seen yet
+        add("~new1", "unseen", "claude", NAIVE_NOW - hour)
+    with Store.open(db, read_only=True) as store:
+        live = {r["session_id"]: r for r in live_sessions(store, now=NAIVE_NOW, window=timedelta(days=7))}
+        for sid in ("api-app", LIVE, "unseen"):
+            [(count, cost)] = store.query(
+                "SELECT count(*), sum(cost_usd) FROM responses WHERE session_id = ?", [sid]
+            )
+            assert live[sid]["cost_usd"] == pytest.approx(cost)
+            timeline = session_timeline(store, sid)
+            assert len(timeline["responses"]) == count
+            assert sum(m["requests"] for m in timeline["session"]["model_breakdown"]) == count
 
 
 def test_cache_hint_turns_to_expiring_then_expired(settings: Settings) -> None:

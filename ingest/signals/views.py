@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from tiermon.ingest.queries import span_rows
 from tiermon.ingest.signals.cache import TTL_5M
 from tiermon.ingest.store import Store
 
@@ -52,6 +53,12 @@ def list_alerts(
     if severity:
         where.append("severity = ?")
         params.append(severity)
+    return _alert_rows(store, where, params, limit)
+
+
+def _alert_rows(
+    store: Store, where: list[str], params: list[Any], limit: int | None
+) -> list[dict[str, Any]]:
     rows = store.query_dicts(
         f"""SELECT session_id, project, kind, severity, start_ts AS start, end_ts AS "end", turn, agent_id,
                    message, figures
@@ -73,6 +80,12 @@ def list_advice(
 ) -> list[dict[str, Any]]:
     """Escalate / de-escalate places, newest first; see ADVICE_NOTE for what counterfactuals mean."""
     where, params = _filters(since, until, session, kind)
+    return _advice_rows(store, where, params, limit)
+
+
+def _advice_rows(
+    store: Store, where: list[str], params: list[Any], limit: int | None
+) -> list[dict[str, Any]]:
     rows = store.query_dicts(
         f"""SELECT session_id, project, kind, from_tier, to_tier, to_model, turn, start_ts AS start,
                    end_ts AS "end", cost_usd, counterfactual_cost_usd, saving_usd, reason, figures
@@ -232,6 +245,13 @@ def cache_expiring(
     return sorted(out, key=lambda r: r["seconds_left"])
 
 
+_TIMELINE_COLUMNS = (
+    "ts, k, model, tier, agent_id, is_sidechain, input_tokens, output_tokens, cache_read_tokens, "
+    "cache_write_5m_tokens, cache_write_1h_tokens, cost_usd, priced"
+)
+"""The response columns the timeline and its model breakdown read."""
+
+
 def session_timeline(store: Store, session_id: str) -> dict[str, Any]:
     """One session for people and scripts: turns, responses, switches, subagents, compactions, alerts, advice."""
     sid = resolve_session(store, session_id)
@@ -243,11 +263,13 @@ def session_timeline(store: Store, session_id: str) -> dict[str, Any]:
         [sid],
     )
     session = head[0] if head else {"session_id": sid, "models": []}
+    # Only the row groups of the session's span are read (see span_rows).
+    own, params = span_rows(_TIMELINE_COLUMNS, "= ?", [sid], session.get("start"), session.get("end"))
     session["model_breakdown"] = store.query_dicts(
-        """SELECT model, any_value(tier) AS tier, count(*)::INTEGER AS requests, sum(cost_usd) AS cost_usd,
+        f"""SELECT model, any_value(tier) AS tier, count(*)::INTEGER AS requests, sum(cost_usd) AS cost_usd,
                   bool_and(priced) AS priced, sum(output_tokens)::BIGINT AS output_tokens
-           FROM responses WHERE session_id = ? GROUP BY model ORDER BY cost_usd DESC NULLS LAST, model""",
-        [sid],
+           FROM ({own}) GROUP BY model ORDER BY cost_usd DESC NULLS LAST, model""",
+        params,
     )
     turns = store.query_dicts(
         """SELECT turn, start_ts AS start, end_ts AS "end", prompt, tier, models, responses, subagent_responses,
@@ -256,21 +278,21 @@ def session_timeline(store: Store, session_id: str) -> dict[str, Any]:
         [sid],
     )
     responses = store.query_dicts(
-        """SELECT ts, model, tier, agent_id, is_sidechain,
+        f"""SELECT ts, model, tier, agent_id, is_sidechain,
                   (input_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens)::BIGINT
                       AS context_tokens,
                   output_tokens, cost_usd
-           FROM responses WHERE session_id = ? ORDER BY ts, k""",
-        [sid],
+           FROM ({own}) ORDER BY ts, k""",
+        params,
     )
-    alerts = sorted(list_alerts(store, session=sid), key=lambda a: (a["start"], a["kind"]))
-    alerts = [a for a in alerts if a["session_id"] == sid]
+    alerts = _alert_rows(store, ["session_id = ?"], [sid], None)
+    alerts.sort(key=lambda a: (a["start"], a["kind"]))
     compactions = [
         {"ts": a["start"], "trigger": a["figures"].get("trigger"), "pre_tokens": a["figures"].get("pre_tokens"),
          "post_tokens": a["figures"].get("post_tokens"), "cost_usd": a["figures"].get("compaction_cost_usd")}
         for a in alerts if a["kind"] == "compaction"
     ]  # fmt: skip
-    advice = [a for a in list_advice(store, session=sid) if a["session_id"] == sid]
+    advice = _advice_rows(store, ["session_id = ?"], [sid], None)
     return {
         "session": session,
         "turns": turns,
