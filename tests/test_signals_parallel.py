@@ -73,3 +73,11 @@ def test_a_worker_that_dies_is_reported_not_waited_for(monkeypatch: pytest.Monke
 def test_parts_come_back_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIERMON_WORKERS", "3")
     assert pool.fork_map(lambda n: (n, n * n), [1, 2, 3]) == [(1, 1), (2, 4), (3, 9)]
+
+
+def test_only_rule_modules_make_stored_signals_stale() -> None:
+    """Editing how signals are read (views) or scheduled (pool) must not recompute every store's signals."""
+    signals_dir = Path(engine.__file__).parent
+    rules = {p.name for p in signals_dir.glob("*.py")} - engine._NOT_RULES
+    assert {"views.py", "pool.py"}.isdisjoint(rules)
+    assert {"engine.py", "turns.py", "advice.py", "switches.py"} <= rules
