@@ -110,25 +110,26 @@ def run(tailer: Tailer, store: Store, todo: list[Work], summary: IngestSummary, 
         task_queue.put(task)
     for _ in range(count):
         task_queue.put(None)
-    threads, threshold = store.con.execute(
-        "SELECT current_setting('threads'), current_setting('checkpoint_threshold')"
-    ).fetchone()
-    store.con.execute("SET threads = 1")  # the workers have the other cores; fewer DuckDB threads, less memory
-    store.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
-    try:
-        _collect(store, results, procs, summary, tailer._states, total, progress)
-    except BaseException:
-        for proc in procs:
-            proc.terminate()
-        raise
-    finally:
-        store.con.execute(f"SET threads = {int(threads)}")
-        store.con.execute(f"SET checkpoint_threshold = '{threshold}'")
-        for proc in procs:
-            proc.join(timeout=5)
-        for q in (task_queue, results):
-            q.cancel_join_thread()
-            q.close()
+    with store.bulk_load():  # a first ingest builds the key indexes once, at the end
+        threads, threshold = store.con.execute(
+            "SELECT current_setting('threads'), current_setting('checkpoint_threshold')"
+        ).fetchone()
+        store.con.execute("SET threads = 1")  # the workers have the other cores; fewer DuckDB threads, less memory
+        store.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+        try:
+            _collect(store, results, procs, summary, tailer._states, total, progress)
+        except BaseException:
+            for proc in procs:
+                proc.terminate()
+            raise
+        finally:
+            store.con.execute(f"SET threads = {int(threads)}")
+            store.con.execute(f"SET checkpoint_threshold = '{threshold}'")
+            for proc in procs:
+                proc.join(timeout=5)
+            for q in (task_queue, results):
+                q.cancel_join_thread()
+                q.close()
 
 
 def _context() -> BaseContext:

@@ -3,15 +3,21 @@
 Every table that grows with the data is keyed by a single VARCHAR column `k`:
 DuckDB's ART index answers single-column conflicts in milliseconds, while a
 composite key turns each upsert into a full scan (see PERF_NOTES §7).
+
+The two big tables, `responses` and `events`, carry that key as a unique index
+rather than a PRIMARY KEY constraint: an index can be dropped, so a first
+backfill loads them without one and builds it once at the end (maintaining it
+row by row cost a fifth of a cold ingest). `KEY_INDEXES` names them; the store
+rebuilds a missing one when it opens.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bumped whenever MIGRATIONS gains a step."""
 
 RESPONSE_COLUMNS: dict[str, str] = {
-    "k": "VARCHAR PRIMARY KEY",  # message_id ':' request_id
+    "k": "VARCHAR NOT NULL",  # message_id ':' request_id; unique index responses_k
     "source_kind": "VARCHAR",  # 'claude' | 'api'
     "session_id": "VARCHAR",  # Claude Code sessionId; for API logs the app tag (or file)
     "agent_id": "VARCHAR",  # subagent id, inline sidechain root, or NULL on the main chain
@@ -46,7 +52,7 @@ RESPONSE_COLUMNS: dict[str, str] = {
 """One row per deduplicated API response (SPEC §3)."""
 
 EVENT_COLUMNS: dict[str, str] = {
-    "k": "VARCHAR PRIMARY KEY",  # uuid ':' block index, or file ':' offset
+    "k": "VARCHAR NOT NULL",  # uuid ':' block index, or file ':' offset; unique index events_k
     "session_id": "VARCHAR",
     "agent_id": "VARCHAR",
     "is_sidechain": "BOOLEAN",
@@ -304,5 +310,27 @@ def _v2() -> list[str]:
     return [create_table_sql(name, cols) for name, cols in SIGNAL_TABLES.items()]
 
 
-MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2()}
+KEY_INDEXES: dict[str, str] = {"responses": "responses_k", "events": "events_k"}
+"""Table -> the unique index on its `k`."""
+
+
+def key_index_sql(table: str) -> str:
+    return f"CREATE UNIQUE INDEX {KEY_INDEXES[table]} ON {table} (k)"
+
+
+def _v3() -> list[str]:
+    """responses and events: the PRIMARY KEY constraint (which cannot be dropped) becomes a unique index."""
+    stmts: list[str] = []
+    for table, columns in (("responses", RESPONSE_COLUMNS), ("events", EVENT_COLUMNS)):
+        stmts += [
+            create_table_sql(f"{table}_v3", columns),
+            f"INSERT INTO {table}_v3 SELECT * FROM {table}",
+            f"DROP TABLE {table}",
+            f"ALTER TABLE {table}_v3 RENAME TO {table}",
+            key_index_sql(table),
+        ]
+    return stmts
+
+
+MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2(), 3: _v3()}
 """Schema version -> statements that bring the store from version-1 to it."""

@@ -29,10 +29,12 @@ from tiermon.ingest.schema import (
     AGENT_META_COLUMNS,
     EVENT_COLUMNS,
     FILE_COLUMNS,
+    KEY_INDEXES,
     MIGRATIONS,
     PRICE_COLUMNS,
     RESPONSE_COLUMNS,
     SCHEMA_VERSION,
+    key_index_sql,
 )
 
 LOCK_WAIT_SECONDS = float(os.environ.get("TIERMON_LOCK_WAIT", "10"))
@@ -88,6 +90,9 @@ one earliest in (file, offset), so the result does not depend on the order files
 
 _BEST_COPY_FIRST = "output_tokens DESC, is_sidechain ASC, file_path ASC NULLS LAST, line_offset ASC NULLS LAST"
 """The same preference as _KEEP_BETTER_COPY, for ranking copies of a key inside one write."""
+
+_FIRST_COPY_FIRST = {"responses": _BEST_COPY_FIRST, "events": "file_path ASC NULLS LAST, line_offset ASC NULLS LAST"}
+"""Which copy of a key survives when a key index is (re)built: the one an upsert would have kept."""
 
 @dataclass(frozen=True)
 class FileMark:
@@ -186,6 +191,8 @@ class Store:
         self.con = con
         self.path = path
         self.read_only = read_only
+        self._bulk = False
+        """True while key indexes are down for a bulk load: rows are appended, keys settled at the end."""
 
     # -- opening -----------------------------------------------------------------
 
@@ -199,6 +206,7 @@ class Store:
                 store._check_version()
             else:
                 store.migrate()
+                store.ensure_key_indexes()
             yield store
         finally:
             store.con.close()
@@ -234,6 +242,52 @@ class Store:
 
     def _set_meta(self, key: str, value: str) -> None:
         self.con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
+    # -- key indexes -------------------------------------------------------------
+
+    def ensure_key_indexes(self) -> None:
+        """Build any missing key index (a bulk load that did not finish), first settling duplicate keys."""
+        present = {r[0] for r in self.query("SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'main'")}
+        for table, index in KEY_INDEXES.items():
+            if index not in present:
+                self._build_key_index(table)
+
+    def _build_key_index(self, table: str) -> None:
+        """Keep one row per key (the copy an upsert keeps), commit, then index: DuckDB sees a delete
+        from the same transaction as a duplicate."""
+        distinct = self.con.execute(f"SELECT count(*) = count(DISTINCT k) FROM {table}").fetchone()
+        if distinct is not None and not distinct[0]:
+            self.con.execute(
+                f"""DELETE FROM {table} WHERE rowid IN (
+                      SELECT rowid FROM (SELECT rowid, row_number() OVER (
+                        PARTITION BY k ORDER BY {_FIRST_COPY_FIRST[table]}) AS n FROM {table})
+                      WHERE n > 1)"""
+            )
+        self.con.execute(key_index_sql(table))
+
+    @contextmanager
+    def bulk_load(self) -> Iterator[bool]:
+        """Load into empty responses and events without maintaining their key indexes; build them after.
+
+        Yields whether bulk mode is on: only when both tables are empty (a first
+        ingest), since rebuilding the index of a big table would cost more than
+        it saves. If the process dies inside, the next writable open rebuilds them.
+        """
+        empty = all(
+            self.con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0] for table in KEY_INDEXES
+        )
+        if not empty or self._bulk:
+            yield False
+            return
+        for index in KEY_INDEXES.values():
+            self.con.execute(f"DROP INDEX IF EXISTS {index}")
+        self._bulk = True
+        try:
+            yield True
+        finally:
+            self._bulk = False
+        for table in KEY_INDEXES:
+            self._build_key_index(table)
 
     # -- prices ------------------------------------------------------------------
 
@@ -328,23 +382,21 @@ class Store:
         """Insert response rows priced by the prices table, keeping the better copy of a key.
 
         With `unique=False` the rows may hold several copies of a key (reads of
-        several files): the best one is picked before the upsert.
+        several files): the best one is picked before the upsert. In a bulk load
+        rows are appended and the key index, built at its end, settles the rest.
         """
-        sets = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESPONSE_BATCH_COLS[1:], "cost_usd", "priced"])
         source = "response_rows" if unique or _unique_keys(arrow) else (
             f"(SELECT * FROM response_rows QUALIFY row_number() OVER (PARTITION BY k ORDER BY {_BEST_COPY_FIRST}) = 1)"
         )  # fmt: skip
-        self._insert_arrow(
-            "response_rows",
-            arrow,
-            f"""INSERT INTO responses
-                SELECT r.* REPLACE (coalesce(p.tier, r.tier) AS tier), {COST_SQL} AS cost_usd,
-                       p.model IS NOT NULL AS priced
-                FROM {source} r {PRICE_JOIN}
-                ORDER BY r.ts
-                ON CONFLICT (k) DO UPDATE SET {sets}
-                {_KEEP_BETTER_COPY}""",
-        )
+        sql = f"""INSERT INTO responses
+                  SELECT r.* REPLACE (coalesce(p.tier, r.tier) AS tier), {COST_SQL} AS cost_usd,
+                         p.model IS NOT NULL AS priced
+                  FROM {source} r {PRICE_JOIN}
+                  ORDER BY r.ts"""
+        if not self._bulk:
+            sets = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESPONSE_BATCH_COLS[1:], "cost_usd", "priced"])
+            sql += f" ON CONFLICT (k) DO UPDATE SET {sets} {_KEEP_BETTER_COPY}"
+        self._insert_arrow("response_rows", arrow, sql)
 
     def upsert_events(self, arrow: pa.Table) -> None:
         """Insert event rows; a key already stored (or earlier in `arrow`) keeps its first copy.
@@ -352,7 +404,8 @@ class Store:
         Rows go in read order, which is nearly time order: sorting wide rows
         here would cost more than the zone maps it buys.
         """
-        self._insert_arrow("event_rows", arrow, "INSERT OR IGNORE INTO events SELECT * FROM event_rows")
+        verb = "INSERT" if self._bulk else "INSERT OR IGNORE"
+        self._insert_arrow("event_rows", arrow, f"{verb} INTO events SELECT * FROM event_rows")
 
     def _insert_arrow(self, name: str, arrow: pa.Table, sql: str) -> None:
         self.con.register(name, arrow)
