@@ -870,6 +870,11 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
                 res.failures.append(f"{name}: tiermon ingest exited {res.summary[name]['rc']}: {res.summary[name]['stderr']}")
 
 
+def _mb(value: float) -> str:
+    """Memory in MB; a process gone before the first 50 ms sample shows as not sampled."""
+    return f"{value:.0f} MB" if value > 0 else "(exited before a sample)"
+
+
 def render(res: Results, args: argparse.Namespace) -> str:
     lines: list[str] = []
     m = res.meta
@@ -909,8 +914,8 @@ def render(res: Results, args: argparse.Namespace) -> str:
                 met = "yes" if med <= cc and res.peak(name, "tree_pss_mb") <= 400 else "no"
         same_files = name != "report_synthetic"
         lines.append(
-            f"| {label} | {med:.3f} | {res.med(name, 'cpu_s'):.2f} | {res.peak(name, 'maxrss_mb'):.0f} MB"
-            f" | {res.peak(name, 'tree_pss_mb'):.0f} MB | {ratio(med, cc) if same_files else '–'}"
+            f"| {label} | {med:.3f} | {res.med(name, 'cpu_s'):.2f} | {_mb(res.peak(name, 'maxrss_mb'))}"
+            f" | {_mb(res.peak(name, 'tree_pss_mb'))} | {ratio(med, cc) if same_files else '–'}"
             f" | {ratio(med, cat) if same_files else '–'} | {target or ''} | {met} |"
         )
     lines.append("")
