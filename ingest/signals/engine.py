@@ -62,8 +62,12 @@ _RULES_SOURCE = Path(__file__).parent
 _NOT_RULES = frozenset({"__init__.py", "views.py", "pool.py"})
 """Modules that read or schedule signals but do not decide what is stored: editing them must not
 make every store recompute its signals (at 5 M responses that is minutes)."""
-BATCH_SESSIONS = 256
-"""Sessions loaded and written per transaction during a full rebuild."""
+BATCH_ROWS = 40_000
+"""Responses and events loaded per batch (per worker when parallel): bounds the Python rows held
+at once, whatever the sizes of the sessions. A single batch of 1 GiB of transcripts' 150 k rows,
+in two processes, pushed a first ingest's memory to 455 MB."""
+UNCOUNTED_SESSIONS = 64
+"""Up to this many sessions form one batch without counting their rows first."""
 FINGERPRINT_KEY = "signals_fingerprint"
 MAX_VALUES_PARAMS = 4000
 """Up to this many values an INSERT binds parameters; beyond, rows go through Arrow."""
@@ -95,6 +99,13 @@ ORDER BY session_id, ts, file_path, line_offset, k
 
 _IDS = "SELECT unnest(?::VARCHAR[])"
 """The batch's session ids as one list parameter: binding thousands of `?` costs more than the query."""
+
+_ROW_COUNTS_SQL = """
+SELECT session_id, count(*) FROM responses WHERE session_id IN ({ids}) GROUP BY session_id
+UNION ALL
+SELECT session_id, count(*) FROM events WHERE session_id IN ({ids}) GROUP BY session_id
+"""
+"""Rows per session, to cut a refresh into batches of bounded size."""
 
 _ALL_SESSIONS_SQL = """
 SELECT DISTINCT session_id FROM responses UNION SELECT DISTINCT session_id FROM events
@@ -145,8 +156,7 @@ def refresh(
     todo |= {r[0] for r in store.query(_STALE_AGENTS_SQL) if r[0]}
     ids = sorted(todo)
     workers = pool.workers() if parallel and len(ids) >= pool.PARALLEL_MIN_SESSIONS else 1
-    batch = BATCH_SESSIONS if workers == 1 else pool.BATCH_SESSIONS
-    for chunk in _batched(ids, batch):
+    for chunk in _batches(store, ids, BATCH_ROWS * workers):
         with paused_gc():
             if workers > 1:
                 tables = _parallel_tables(store, chunk, thresholds, prices, workers)
@@ -196,9 +206,28 @@ def _rules_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def _batched(items: list[str], size: int) -> Iterator[list[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
+def _batches(store: Store, ids: list[str], max_rows: int) -> Iterator[list[str]]:
+    """Consecutive runs of `ids` holding about `max_rows` rows each (a bigger session goes alone).
+
+    A live pass touches a handful of sessions: those go in one batch without counting rows,
+    which would scan the session column of the whole store.
+    """
+    if len(ids) <= UNCOUNTED_SESSIONS:
+        yield from ([ids] if ids else [])
+        return
+    sizes = dict.fromkeys(ids, 0)
+    for sid, n in store.query(_ROW_COUNTS_SQL.format(ids=_IDS), [ids, ids]):
+        sizes[sid] += n
+    batch: list[str] = []
+    rows = 0
+    for sid in ids:
+        if batch and rows + sizes[sid] > max_rows:
+            yield batch
+            batch, rows = [], 0
+        batch.append(sid)
+        rows += sizes[sid]
+    if batch:
+        yield batch
 
 
 # -- reading -----------------------------------------------------------------------

@@ -27,8 +27,6 @@ R = TypeVar("R")
 
 PARALLEL_MIN_SESSIONS = 200
 """Below this many sessions forking costs more than it saves."""
-BATCH_SESSIONS = 4096
-"""Sessions per parallel batch: bounds the rows held in memory during a full rebuild."""
 
 _JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 """The function and parts a forked child finds in its copy of this module."""
