@@ -832,8 +832,12 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
         meta_path = out / f"store-{args.synthetic_store}.json"
         from tiermon.ingest.schema import SCHEMA_VERSION
 
+        from tiermon.ingest.signals.engine import _rules_fingerprint
+
+        # A store built by other signal rules would recompute every session on its first live pass.
         key = {"n": args.synthetic_store, "corpus": manifest.to_json()["size"], "gen": corpus_mod.GENERATOR_VERSION,
-               "schema": SCHEMA_VERSION, "day": datetime.now(timezone.utc).date().isoformat()}  # fmt: skip
+               "schema": SCHEMA_VERSION, "rules": _rules_fingerprint(),
+               "day": datetime.now(timezone.utc).date().isoformat()}  # fmt: skip
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         if meta.get("key") != key or not store.exists():
             print(f"building a synthetic store of {args.synthetic_store:,} responses", file=sys.stderr)
