@@ -198,10 +198,18 @@ class Store:
 
     @classmethod
     @contextmanager
-    def open(cls, path: Path, *, read_only: bool = False, wait: float = LOCK_WAIT_SECONDS) -> Iterator[Store]:
-        """Open, migrate if writable, yield, close. Waits while another process holds the lock."""
+    def open(
+        cls, path: Path, *, read_only: bool = False, wait: float = LOCK_WAIT_SECONDS, memory_limit: str | None = None
+    ) -> Iterator[Store]:
+        """Open, migrate if writable, yield, close. Waits while another process holds the lock.
+
+        `memory_limit` caps DuckDB's buffer pool (default: 80 % of RAM); a long-running
+        process sets it so that scanning a bigger store does not make it bigger.
+        """
         store = cls(_connect(path, read_only, wait), path, read_only)
         try:
+            if memory_limit:
+                store.con.execute(f"SET memory_limit = '{memory_limit}'")
             if read_only:
                 store._check_version()
             else:

@@ -28,6 +28,9 @@ PAUSE_SECONDS = 0.35
 CHUNK_BYTES = 8 * 1024 * 1024
 CHUNK_FILES = 64
 """A chunk is the unit between hold-time checks: at most this many bytes or files."""
+MEMORY_LIMIT = "256MB"
+"""DuckDB's buffer pool in the dashboard: pane queries over millions of rows stream through it
+instead of caching every block they read (the Spend and Health panes scan all history)."""
 LOCK_WAIT_SECONDS = 2.0
 """How long a pass waits for the database before giving up until the next tick."""
 
@@ -61,7 +64,7 @@ class LiveIngest:
             if chunks is not None:
                 time.sleep(PAUSE_SECONDS)
             held = time.monotonic()
-            with Store.open(self.settings.db_path, wait=LOCK_WAIT_SECONDS) as store:
+            with Store.open(self.settings.db_path, wait=LOCK_WAIT_SECONDS, memory_limit=MEMORY_LIMIT) as store:
                 if chunks is None:
                     store.sync_prices(self.ingestor.prices)
                     if ready:
