@@ -1,4 +1,5 @@
-"""A large refresh computed in forked workers must store exactly what one process would."""
+"""A large refresh, in batches read by time span and computed in forked workers, must store exactly
+what one process reading every session at once would."""
 
 from __future__ import annotations
 
@@ -34,10 +35,13 @@ def test_parallel_rebuild_stores_the_same_rows_as_a_serial_one(db: Path, monkeyp
     serial = _signal_rows(db)
     assert sessions > 2 and serial["alerts"] and serial["turns"]
 
+    monkeypatch.setattr(engine, "UNCOUNTED_SESSIONS", 0)
+    monkeypatch.setattr(engine, "BATCH_ROWS", 60)  # batches bounded by rows and read by time span: several here
+    assert _recompute(db, ingestor, parallel=False) == sessions
+    assert _signal_rows(db) == serial
+
     monkeypatch.setenv("TIERMON_WORKERS", "2")
     monkeypatch.setattr(pool, "PARALLEL_MIN_SESSIONS", 2)
-    monkeypatch.setattr(engine, "UNCOUNTED_SESSIONS", 0)
-    monkeypatch.setattr(engine, "BATCH_ROWS", 60)  # batches bounded by rows: several here
     calls: list[int] = []
     fork_map = pool.fork_map
     monkeypatch.setattr(pool, "fork_map", lambda func, parts: calls.append(len(parts)) or fork_map(func, parts))
@@ -83,3 +87,28 @@ def test_only_rule_modules_make_stored_signals_stale() -> None:
     rules = {p.name for p in signals_dir.glob("*.py")} - engine._NOT_RULES
     assert {"views.py", "pool.py"}.isdisjoint(rules)
     assert {"engine.py", "turns.py", "advice.py", "switches.py"} <= rules
+
+
+def test_a_rebuild_cut_short_is_resumed_by_the_next_pass(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ingestor = Ingestor(load_settings(db=db, sources=[SAMPLES]))
+    ingestor.run()
+    complete = _signal_rows(db)
+    monkeypatch.setattr(engine, "UNCOUNTED_SESSIONS", 0)
+    monkeypatch.setattr(engine, "BATCH_ROWS", 60)
+    write = engine._write
+    written: list[int] = []
+
+    def dies_on_the_second_batch(*args: Any, **kwargs: Any) -> None:
+        written.append(1)
+        if len(written) == 2:
+            raise KeyboardInterrupt
+        write(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "_write", dies_on_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        _recompute(db, ingestor, parallel=False)
+    monkeypatch.setattr(engine, "_write", write)
+    with Store.open(db) as store:  # the next pass finds the rebuild unfinished and does it all
+        sessions = engine.refresh(store, set(), ingestor.settings.thresholds, ingestor.prices)
+    assert sessions > 2
+    assert _signal_rows(db) == complete

@@ -23,6 +23,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ import pyarrow as pa
 
 from tiermon.ingest.config import Thresholds
 from tiermon.ingest.pricing import PriceTable
-from tiermon.ingest.schema import AGENT_COLUMNS, SIGNAL_TABLES
+from tiermon.ingest.schema import AGENT_COLUMNS, SIGNAL_TABLES, create_table_sql
 from tiermon.ingest.gc_pause import paused_gc
 from tiermon.ingest.signals import pool
 from tiermon.ingest.signals.advice import Advice, find_advice
@@ -82,7 +83,7 @@ SELECT session_id, ts, agent_id, is_sidechain, model, model_base, tier, input_to
        cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd, speed, inference_geo,
        is_batch, project, git_branch
 FROM responses
-WHERE session_id IN ({ids}) AND source_kind = 'claude' AND ts IS NOT NULL
+WHERE session_id IN ({ids}) AND source_kind = 'claude' AND ts IS NOT NULL{span}
 ORDER BY session_id, ts, k
 """
 
@@ -90,7 +91,7 @@ _EVENTS_SQL = f"""
 SELECT session_id, ts, agent_id, is_sidechain, kind, subtype, name, tool_use_id, text, is_error, model,
        ref_agent_id, pre_tokens, "trigger"
 FROM events
-WHERE session_id IN ({{ids}}) AND ts IS NOT NULL
+WHERE session_id IN ({{ids}}) AND ts IS NOT NULL{{span}}
   AND kind IN ({_EVENT_KINDS})
   AND NOT (kind = 'text' AND is_sidechain)
   AND (kind <> 'system' OR subtype = 'compact_boundary')
@@ -100,12 +101,19 @@ ORDER BY session_id, ts, file_path, line_offset, k
 _IDS = "SELECT unnest(?::VARCHAR[])"
 """The batch's session ids as one list parameter: binding thousands of `?` costs more than the query."""
 
-_ROW_COUNTS_SQL = """
-SELECT session_id, count(*) FROM responses WHERE session_id IN ({ids}) GROUP BY session_id
-UNION ALL
-SELECT session_id, count(*) FROM events WHERE session_id IN ({ids}) GROUP BY session_id
+_SESSION_SPANS_SQL = """
+SELECT session_id, sum(n)::BIGINT, min(first_ts), max(last_ts) FROM (
+    SELECT session_id, count(*) AS n, min(ts) AS first_ts, max(ts) AS last_ts
+    FROM responses WHERE session_id IN ({ids}) AND ts IS NOT NULL GROUP BY session_id
+    UNION ALL
+    SELECT session_id, count(*), min(ts), max(ts)
+    FROM events WHERE session_id IN ({ids}) AND ts IS NOT NULL GROUP BY session_id
+) GROUP BY session_id
 """
-"""Rows per session, to cut a refresh into batches of bounded size."""
+"""Rows and time span per session: batches are cut to a bounded size, and each batch's reads are
+bounded by its span, so DuckDB skips the row groups of other times."""
+
+_SPAN = " AND ts BETWEEN ? AND ?"
 
 _ALL_SESSIONS_SQL = """
 SELECT DISTINCT session_id FROM responses UNION SELECT DISTINCT session_id FROM events
@@ -156,13 +164,17 @@ def refresh(
     todo |= {r[0] for r in store.query(_STALE_AGENTS_SQL) if r[0]}
     ids = sorted(todo)
     workers = pool.workers() if parallel and len(ids) >= pool.PARALLEL_MIN_SESSIONS else 1
-    for chunk in _batches(store, ids, BATCH_ROWS * workers):
+    batches = list(_batches(store, ids, BATCH_ROWS * workers))
+    if rebuild and batches:
+        _clear(store)  # every session is recomputed: one delete now instead of one per batch and table
+    for n, (chunk, span) in enumerate(batches, 1):
         with paused_gc():
             if workers > 1:
-                tables = _parallel_tables(store, chunk, thresholds, prices, workers)
+                tables = _parallel_tables(store, chunk, span, thresholds, prices, workers)
             else:
-                tables = signal_tables(group(fetch(store, chunk), chunk), thresholds, prices)
-        _write(store, chunk, tables, fingerprint if rebuild else None)
+                tables = signal_tables(group(fetch(store, chunk, span), chunk), thresholds, prices)
+        # The fingerprint goes in with the last batch: a rebuild cut short is resumed next time.
+        _write(store, chunk, tables, fingerprint if rebuild and n == len(batches) else None, replace=not rebuild)
     if rebuild and not ids:
         store.con.execute(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)", [FINGERPRINT_KEY, fingerprint]
@@ -171,11 +183,11 @@ def refresh(
 
 
 def _parallel_tables(
-    store: Store, session_ids: list[str], thresholds: Thresholds, prices: PriceTable, workers: int
+    store: Store, session_ids: list[str], span: Span, thresholds: Thresholds, prices: PriceTable, workers: int
 ) -> SignalTables:
     """Fetch here (the store has one connection), compute in `workers` processes, gather the rows."""
     parts = [session_ids[i::workers] for i in range(workers)]  # interleaved: big and small sessions spread out
-    fetched = [fetch(store, part) for part in parts]
+    fetched = [fetch(store, part, span) for part in parts]
     results = pool.fork_map(
         lambda i: signal_tables(group(fetched[i], parts[i]), thresholds, prices), range(len(parts))
     )
@@ -206,28 +218,39 @@ def _rules_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def _batches(store: Store, ids: list[str], max_rows: int) -> Iterator[list[str]]:
-    """Consecutive runs of `ids` holding about `max_rows` rows each (a bigger session goes alone).
+Span = tuple[datetime, datetime] | None
+"""The time span a batch's rows lie in, when known."""
 
-    A live pass touches a handful of sessions: those go in one batch without counting rows,
-    which would scan the session column of the whole store.
+
+def _batches(store: Store, ids: list[str], max_rows: int) -> Iterator[tuple[list[str], Span]]:
+    """Runs of sessions holding about `max_rows` rows each (a bigger session goes alone), with their span.
+
+    Sessions are taken in order of their first row, so a batch covers a short stretch
+    of time and its reads skip the rest of the store. A live pass touches a handful
+    of sessions: those go in one batch without counting, which would scan the
+    session column of the whole store.
     """
     if len(ids) <= UNCOUNTED_SESSIONS:
-        yield from ([ids] if ids else [])
+        yield from ([(ids, None)] if ids else [])
         return
-    sizes = dict.fromkeys(ids, 0)
-    for sid, n in store.query(_ROW_COUNTS_SQL.format(ids=_IDS), [ids, ids]):
-        sizes[sid] += n
+    spans = {sid: (n, first, last) for sid, n, first, last in store.query(_SESSION_SPANS_SQL.format(ids=_IDS), [ids, ids])}
+    empty = [sid for sid in ids if sid not in spans]  # no timed rows: nothing for the signals to read
+    if empty:
+        yield empty, None
     batch: list[str] = []
     rows = 0
-    for sid in ids:
-        if batch and rows + sizes[sid] > max_rows:
-            yield batch
-            batch, rows = [], 0
+    first = last = None
+    for sid in sorted(spans, key=lambda s: (spans[s][1], s)):
+        n, start, end = spans[sid]
+        if batch and rows + n > max_rows:
+            yield batch, (first, last)
+            batch, rows, first, last = [], 0, None, None
         batch.append(sid)
-        rows += sizes[sid]
+        rows += n
+        first = start if first is None else min(first, start)
+        last = end if last is None else max(last, end)
     if batch:
-        yield batch
+        yield batch, (first, last)
 
 
 # -- reading -----------------------------------------------------------------------
@@ -247,11 +270,17 @@ def load(store: Store, session_ids: list[str]) -> list[SessionRows]:
     return group(fetch(store, session_ids), session_ids)
 
 
-def fetch(store: Store, session_ids: list[str]) -> Fetched:
-    """One query per table, fetched as Arrow: building Python rows is left to `group`."""
-    ids = [session_ids]
-    responses = store.con.sql(_RESPONSES_SQL.format(ids=_IDS), params=ids).to_arrow_table()
-    events = store.con.sql(_EVENTS_SQL.format(ids=_IDS), params=ids).to_arrow_table()
+def fetch(store: Store, session_ids: list[str], span: Span = None) -> Fetched:
+    """One query per table, fetched as Arrow: building Python rows is left to `group`.
+
+    `span`, when given, must cover every timed row of these sessions; rows without a
+    time are never read.
+    """
+    ids: list[Any] = [session_ids]
+    sql = {"ids": _IDS, "span": _SPAN if span else ""}
+    params = [session_ids, *span] if span else ids
+    responses = store.con.sql(_RESPONSES_SQL.format(**sql), params=params).to_arrow_table()
+    events = store.con.sql(_EVENTS_SQL.format(**sql), params=params).to_arrow_table()
     meta = {r[0]: AgentMeta(r[1], r[2], r[3]) for r in store.query(_META_SQL.format(ids=_IDS), ids)}
     return Fetched(responses, events, meta)
 
@@ -342,13 +371,30 @@ def signal_tables(sessions: list[SessionRows], thresholds: Thresholds, prices: P
     return tables
 
 
-def _write(store: Store, session_ids: list[str], tables: SignalTables, fingerprint: str | None) -> None:
-    """Replace the batch's rows in every owned table, in one transaction."""
+def _clear(store: Store) -> None:
+    """Empty every owned table, before a rebuild of all sessions: dropped and created again, since
+    deleting millions of rows one by one (and from their key index) took seconds."""
+    store.con.begin()
+    try:
+        for name, columns in OWNED_TABLES.items():
+            store.con.execute(f"DROP TABLE IF EXISTS {name}")
+            store.con.execute(create_table_sql(name, columns))
+        store.con.commit()
+    except BaseException:
+        store.con.rollback()
+        raise
+
+
+def _write(
+    store: Store, session_ids: list[str], tables: SignalTables, fingerprint: str | None, *, replace: bool = True
+) -> None:
+    """Write the batch's rows in every owned table, replacing the sessions' old rows, in one transaction."""
     con = store.con
     con.begin()
     try:
         for name, columns in OWNED_TABLES.items():
-            con.execute(f"DELETE FROM {name} WHERE session_id IN ({_IDS})", [session_ids])
+            if replace:
+                con.execute(f"DELETE FROM {name} WHERE session_id IN ({_IDS})", [session_ids])
             if tables[name]:
                 _insert(store, name, columns, tables[name])
         if fingerprint is not None:
