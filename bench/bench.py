@@ -438,6 +438,7 @@ def tui_memory(db: Path, source: Path, transcript: Path, seconds: float, env: di
         "rss_started_mb": round(settled[0], 1) if settled else None,
         "rss_end_mb": round(samples[-1][1], 1) if samples else None,
         "rss_peak_mb": round(max(mb for _, mb in samples), 1) if samples else None,
+        "peak_at_s": round(max(samples, key=lambda s: s[1])[0], 1) if samples else None,
     }  # fmt: skip
 
 
