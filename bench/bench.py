@@ -25,6 +25,7 @@ from the generator's ground truth, a step errors); timings never fail it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -38,7 +39,7 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -148,10 +149,8 @@ class Sampler(threading.Thread):
                 pss_sum += pss
                 self.peak_rss = max(self.peak_rss, rss)
                 if self.fds:
-                    try:
+                    with contextlib.suppress(OSError):
                         fd_count += len(os.listdir(f"/proc/{pid}/fd"))
-                    except OSError:
-                        pass
             self.peak_pss = max(self.peak_pss, pss_sum)
             self.peak_fds = max(self.peak_fds, fd_count)
             self.peak_procs = max(self.peak_procs, len(pids))
@@ -186,7 +185,10 @@ def measure_rusage(cmd: list[str], env: dict[str, str], *, fds: bool = False) ->
         for block in iter(lambda: stream.read(65536), b""):
             chunks[key].append(block)
 
-    readers = [threading.Thread(target=drain, args=(proc.stdout, "out")), threading.Thread(target=drain, args=(proc.stderr, "err"))]
+    readers = [
+        threading.Thread(target=drain, args=(proc.stdout, "out")),
+        threading.Thread(target=drain, args=(proc.stderr, "err")),
+    ]
     for r in readers:
         r.start()
     _, status, usage = os.wait4(proc.pid, 0)
@@ -299,7 +301,7 @@ print("PROBE" + json.dumps(out, default=str))
 
 def assistant_line(session: str, cwd: str, i: int) -> bytes:
     """One new streamed-final assistant line, timestamped now."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ts = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
     entry = {
         "parentUuid": None, "isSidechain": False, "userType": "external", "cwd": cwd, "sessionId": session,
@@ -335,7 +337,7 @@ def tail_trials(live: Any, settings: Any, transcript: Path, trials: int, debounc
             live.run()
             t_pass = time.perf_counter()
             with Store.open(settings.db_path, read_only=True) as store:
-                now = datetime.now(timezone.utc).replace(tzinfo=None)
+                now = datetime.now(UTC).replace(tzinfo=None)
                 live_sessions(store, now=now, window=timedelta(days=7), limit=100)
                 keys = [k for k in wanted if k not in found]
                 hits = store.query("SELECT k FROM responses WHERE k IN (SELECT unnest(?))", [keys]) if keys else []
@@ -361,7 +363,9 @@ def tail_trials(live: Any, settings: Any, transcript: Path, trials: int, debounc
             time.sleep(0.005)
         if key in found:
             woke, passed, seen = found[key]
-            results.append({"visible_s": seen - t0, "watch_s": woke - t0, "ingest_s": passed - woke, "query_s": seen - passed})
+            results.append(
+                {"visible_s": seen - t0, "watch_s": woke - t0, "ingest_s": passed - woke, "query_s": seen - passed}
+            )
         else:
             results.append({"visible_s": float("inf")})
         time.sleep(0.6)
@@ -419,10 +423,8 @@ def tui_memory(db: Path, source: Path, transcript: Path, seconds: float, env: di
             except (OSError, StopIteration):
                 break
     finally:
-        try:
+        with contextlib.suppress(OSError):
             os.write(fd, b"q")
-        except OSError:
-            pass
         deadline = time.perf_counter() + 5
         while not _exited(pid) and time.perf_counter() < deadline:
             time.sleep(0.05)
@@ -536,7 +538,7 @@ def pane_times(db: Path, now: datetime, rounds: int) -> dict[str, dict[str, floa
             try:
                 with Store.open(db, read_only=True) as store:
                     fetch(store)
-            except Exception as exc:  # a pane that errors is reported, not fatal
+            except Exception as exc:  # noqa: BLE001 - a pane that errors is reported, not fatal
                 error = f"{type(exc).__name__}: {exc}"
                 break
             walls.append((time.perf_counter() - t) * 1000)
@@ -550,7 +552,9 @@ def pane_times(db: Path, now: datetime, rounds: int) -> dict[str, dict[str, floa
     return out
 
 
-def run_probe(db: Path, source: Path, transcript: Path | None, trials: int, rounds: int, env: dict[str, str]) -> dict[str, Any]:
+def run_probe(
+    db: Path, source: Path, transcript: Path | None, trials: int, rounds: int, env: dict[str, str]
+) -> dict[str, Any]:
     code = PROBE.format(
         bench_dir=str(Path(__file__).resolve().parent), db=str(db), source=str(source),
         transcript=str(transcript or ""), trials=trials if transcript else 0, rounds=rounds,
@@ -593,9 +597,9 @@ def build_synthetic_store(base: Path, target: Path, responses: int, now: datetim
     con = duckdb.connect(str(target))
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET memory_limit = '4GB'")
-    base_n = con.execute("SELECT count(*) FROM responses").fetchone()[0]
+    base_n = con.execute("SELECT count(*) FROM responses").fetchall()[0][0]
     copies = max(1, -(-responses // max(base_n, 1)))
-    lo, hi = con.execute("SELECT min(ts), max(ts) FROM responses").fetchone()
+    lo, hi = con.execute("SELECT min(ts), max(ts) FROM responses").fetchall()[0]
     span_days = max((hi - lo).days, 1)
     step = max((730 - span_days) / max(copies - 1, 1), 0.0)
     shift_newest = (now - timedelta(minutes=1)) - hi
@@ -635,7 +639,7 @@ def build_synthetic_store(base: Path, target: Path, responses: int, now: datetim
             )
         con.execute(f"DROP TABLE base_{table}")
         con.execute("CHECKPOINT")
-        counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     con.execute("CHECKPOINT")
     con.close()
     return {"copies": copies, "rows": counts, "seconds": round(time.perf_counter() - started, 1),
@@ -737,14 +741,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.quiet_load:
         res.meta["load_after_wait"] = wait_quiet(args.quiet_load, 600)
     res.meta.update(
-        started=datetime.now(timezone.utc).isoformat(timespec="seconds"), size=args.size, runs=args.runs,
+        started=datetime.now(UTC).isoformat(timespec="seconds"), size=args.size, runs=args.runs,
         cpus=os.cpu_count(), python=platform.python_version(), load_at_start=load_average(), smoke=args.smoke,
     )  # fmt: skip
     home = Path(tempfile.mkdtemp(prefix="tiermon-bench-"))
     env = bench_env(home)
     try:
         run_all(args, out, env, res)
-    except Exception as exc:  # report what was measured so far
+    except Exception as exc:  # noqa: BLE001 - report what was measured so far
         import traceback
 
         res.failures.append(f"benchmark error: {exc!r}")
@@ -766,7 +770,9 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
     corpus_root = out / f"corpus-{label}"
     t = time.perf_counter()
     manifest = corpus_mod.cached(corpus_root, args.size)
-    res.meta["corpus"] = {**manifest.to_json(), "path": str(corpus_root), "reused_or_generated_s": round(time.perf_counter() - t, 1)}
+    res.meta["corpus"] = {
+        **manifest.to_json(), "path": str(corpus_root), "reused_or_generated_s": round(time.perf_counter() - t, 1)
+    }
     files = transcripts(corpus_root)
     warm(files)
     expected = expected_totals(manifest)
@@ -810,7 +816,9 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
                 res.meta["ccusage_totals_vs_truth"] = {k: (got_cc[k], want_cc[k]) for k in want_cc}
     res.checks.append("tiermon totals equal the generator's ground truth" if not res.failures else "totals differ")
     # Live tail and panes on the ingested store, in a probe process that plays the dashboard.
-    victim = max((p for p in files if "subagents" not in str(p) and "/agent-" not in p.name), key=lambda p: p.stat().st_mtime)
+    victim = max(
+        (p for p in files if "subagents" not in str(p) and "/agent-" not in p.name), key=lambda p: p.stat().st_mtime
+    )
     victim_size = victim.stat().st_size
     probe = run_probe(db, corpus_root, None, 0, 5, env)
     res.summary["panes_ingested"] = probe["panes"]
@@ -832,17 +840,16 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
         store = out / f"store-{args.synthetic_store}.duckdb"
         meta_path = out / f"store-{args.synthetic_store}.json"
         from tiermon.ingest.schema import SCHEMA_VERSION
-
         from tiermon.ingest.signals.engine import _rules_fingerprint
 
         # A store built by other signal rules would recompute every session on its first live pass.
         key = {"n": args.synthetic_store, "corpus": manifest.to_json()["size"], "gen": corpus_mod.GENERATOR_VERSION,
                "schema": SCHEMA_VERSION, "rules": _rules_fingerprint(),
-               "day": datetime.now(timezone.utc).date().isoformat()}  # fmt: skip
+               "day": datetime.now(UTC).date().isoformat()}  # fmt: skip
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         if meta.get("key") != key or not store.exists():
             print(f"building a synthetic store of {args.synthetic_store:,} responses", file=sys.stderr)
-            built = build_synthetic_store(db, store, args.synthetic_store, datetime.now(timezone.utc).replace(tzinfo=None))
+            built = build_synthetic_store(db, store, args.synthetic_store, datetime.now(UTC).replace(tzinfo=None))
             meta = {"key": key, "built": built}
             meta_path.write_text(json.dumps(meta))
         res.meta["synthetic_store"] = meta["built"]
@@ -853,9 +860,11 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
         try:
             shutil.copy(store, work_store)
             uncached = {**env, "TIERMON_ANSWER_CACHE": "0"}  # the query on a big store, not the answer cache
-            rep = [measure_rusage([*tiermon_cmd(), "report", "daily", "--json", "--db", str(work_store), "--source", str(corpus_root)], uncached)
-                   for _ in range(args.runs)]  # fmt: skip
-            for r in rep:
+            synthetic_report = [
+                *tiermon_cmd(), "report", "daily", "--json", "--db", str(work_store), "--source", str(corpus_root)
+            ]
+            reps = [measure_rusage(synthetic_report, uncached) for _ in range(args.runs)]
+            for r in reps:
                 res.add("report_synthetic", r)
             tail = run_probe(work_store, corpus_root, victim, args.tail_trials, 1, env)
             res.summary["tail_synthetic"] = tail["tail"]
@@ -872,7 +881,9 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
         res.summary["scale_many_files"] = scale_many_files(out, many, env)
         for name in ("scale_big_file", "scale_many_files"):
             if res.summary[name]["rc"] != 0:
-                res.failures.append(f"{name}: tiermon ingest exited {res.summary[name]['rc']}: {res.summary[name]['stderr']}")
+                res.failures.append(
+                    f"{name}: tiermon ingest exited {res.summary[name]['rc']}: {res.summary[name]['stderr']}"
+                )
 
 
 def _mb(value: float) -> str:
@@ -898,7 +909,10 @@ def render(res: Results, args: argparse.Namespace) -> str:
     def ratio(a: float, b: float) -> str:
         return f"{a / b:.2f}×" if not math.isnan(a) and not math.isnan(b) and b > 0 else "–"
 
-    lines.append("| measurement | median s | CPU s | peak RSS (one process) | peak PSS (process tree) | × ccusage | × cat | target | met |")
+    lines.append(
+        "| measurement | median s | CPU s | peak RSS (one process) | peak PSS (process tree) | × ccusage | × cat"
+        " | target | met |"
+    )
     lines.append("|---|---|---|---|---|---|---|---|---|")
     for name, label, target, limit in (
         ("cat", "cat of the transcripts (read floor)", None, None),
@@ -955,7 +969,8 @@ def render(res: Results, args: argparse.Namespace) -> str:
             f"{median(vis):.3f} s median, {max(vis):.3f} s worst of {len(vis)} (target ≤ {TAIL_TARGET_S:.0f} s:"
             f" {'met' if max(vis) <= TAIL_TARGET_S else 'not met'}); parts (median): watcher "
             f"{median([t.get('watch_s', 0) for t in trials]):.3f} s, ingest pass "
-            f"{median([t.get('ingest_s', 0) for t in trials]):.3f} s, pane query {median([t.get('query_s', 0) for t in trials]):.3f} s."
+            f"{median([t.get('ingest_s', 0) for t in trials]):.3f} s, pane query "
+            f"{median([t.get('query_s', 0) for t in trials]):.3f} s."
         )
     for key, title in (("panes_ingested", "the ingested store"), ("panes_synthetic", "the synthetic store")):
         panes = res.summary.get(key)
@@ -966,7 +981,9 @@ def render(res: Results, args: argparse.Namespace) -> str:
             rows = m["synthetic_store"]["rows"]
             extra = f" ({rows.get('responses', 0):,} responses, {rows.get('events', 0):,} events)"
         lines.append("")
-        lines.append(f"Pane queries on {title}{extra}, ms (open read-only + fetch; target ≤ {PANE_TARGET_MS:.0f} ms for panes):")
+        lines.append(
+            f"Pane queries on {title}{extra}, ms (open read-only + fetch; target ≤ {PANE_TARGET_MS:.0f} ms for panes):"
+        )
         lines.append("")
         lines.append("| pane | first ms | median ms | CPU ms | met |")
         lines.append("|---|---|---|---|---|")
@@ -974,13 +991,19 @@ def render(res: Results, args: argparse.Namespace) -> str:
             is_pane = name in PANES
             met = ("yes" if t["median_ms"] <= PANE_TARGET_MS else "no") if is_pane else "(report)"
             err = f" ({t['error']})" if "error" in t else ""
-            lines.append(f"| {name}{err} | {t['first_ms']:.0f} | {t['median_ms']:.0f} | {t.get('cpu_ms', float('nan')):.0f} | {met} |")
+            lines.append(
+                f"| {name}{err} | {t['first_ms']:.0f} | {t['median_ms']:.0f} | {t.get('cpu_ms', float('nan')):.0f}"
+                f" | {met} |"
+            )
     for key, title in (("probe_ingested", "ingested store"), ("probe_ingested_tail", "ingested store, while tailing"),
-                       ("probe_synthetic", "synthetic store"), ("probe_synthetic_tail", "synthetic store, while tailing")):  # fmt: skip
+                       ("probe_synthetic", "synthetic store"),
+                       ("probe_synthetic_tail", "synthetic store, while tailing")):  # fmt: skip
         p = res.summary.get(key)
         if p:
             lines.append("")
-            lines.append(f"Dashboard-like process on the {title}: RSS {p['rss_mb']:.0f} MB now, {p['hwm_mb']:.0f} MB peak.")
+            lines.append(
+                f"Dashboard-like process on the {title}: RSS {p['rss_mb']:.0f} MB now, {p['hwm_mb']:.0f} MB peak."
+            )
     for key, title in (("tui_ingested", "ingested store"), ("tui_synthetic", "synthetic store")):
         t = res.summary.get(key)
         if t and t.get("rss_peak_mb") is not None:
@@ -993,16 +1016,21 @@ def render(res: Results, args: argparse.Namespace) -> str:
     if "scale_big_file" in res.summary:
         b = res.summary["scale_big_file"]
         lines.append("")
-        lines.append(f"One {human(b['bytes'])} file (file-history snapshots, multi-MB lines): ingested in {b['wall_s']:.2f} s,"
+        lines.append(f"One {human(b['bytes'])} file (file-history snapshots, multi-MB lines): "
+                     f"ingested in {b['wall_s']:.2f} s,"
                      f" peak RSS {b['maxrss_mb']:.0f} MB (one process), {b['tree_pss_mb']:.0f} MB (tree).")
     if "scale_many_files" in res.summary:
         s = res.summary["scale_many_files"]
-        lines.append(f"{s['files']:,} transcript files: ingested in {s['wall_s']:.2f} s with at most {s['peak_open_fds']}"
+        lines.append(f"{s['files']:,} transcript files: ingested in {s['wall_s']:.2f} s "
+                     f"with at most {s['peak_open_fds']}"
                      f" file descriptors open across the process tree (sampled), peak RSS {s['maxrss_mb']:.0f} MB.")
     if "synthetic_store" in m:
         b = m["synthetic_store"]
         lines.append("")
-        lines.append(f"Synthetic store: {b['copies']} replicas of the ingested store, {human(b['bytes'])}, built in {b['seconds']} s.")
+        lines.append(
+            f"Synthetic store: {b['copies']} replicas of the ingested store, {human(b['bytes'])},"
+            f" built in {b['seconds']} s."
+        )
     if res.failures:
         lines.append("")
         lines.extend(f"**FAILED:** {f}" for f in res.failures)

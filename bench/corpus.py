@@ -47,7 +47,7 @@ TOOLS = ["Bash", "Read", "Edit", "Grep", "Glob", "Write", "WebFetch", "TodoWrite
 T_START = 1_767_225_600_000  # 2026-01-01T00:00:00Z in ms
 SPAN_DAYS = 75
 
-_WORDS = (
+_WORDS = (  # noqa: SIM905 - a word list that reads as text
     "the of and to in is for on with as by at from this that def class return import self value "
     "config error warning test result module function file path line data cache token model "
     "session agent request response stream parse build index query table column row offset "
@@ -205,7 +205,7 @@ class Generator:
         s.body(target)
         self.write_file(folder / f"{sid}.jsonl", s.lines)
         if len(s.lines) < 4000:
-            self.recent_sessions = (self.recent_sessions + [s.lines])[-8:]
+            self.recent_sessions = [*self.recent_sessions, s.lines][-8:]
 
     def count(self, kind: str, line: str) -> None:
         self.manifest.lines_by_type[kind] += 1

@@ -13,6 +13,7 @@ before anything else, so it and its imports use the standard library only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
@@ -227,10 +228,8 @@ def _private_dir(folder: str) -> None:
 
 
 def _unlink(path: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def _uid() -> int:

@@ -29,7 +29,7 @@ status, `text` a one-line summary, `model` the requested model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +80,11 @@ class _Meta:
         return f"api:{self.app}"
 
 
-def parse_api_chunk(buf: bytes, base_offset: int, path: str, state: FileState) -> Batch:
+def parse_api_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: FileState) -> Batch:
     """Parse complete API log lines of `buf`, which starts at byte `base_offset` of `path`."""
     del state  # API lines stand alone: nothing carries over between reads
     batch = Batch()
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     stem = Path(path).stem
     offset = base_offset
     for line in buf.split(b"\n"):
@@ -102,7 +102,7 @@ def parse_api_chunk(buf: bytes, base_offset: int, path: str, state: FileState) -
     return batch
 
 
-def _quarantine(batch: Batch, where: _Where, line: bytes, reason: str) -> None:
+def _quarantine(batch: Batch, where: _Where, line: bytes | bytearray, reason: str) -> None:
     snippet = line[:SNIPPET_LIMIT].decode("utf-8", "replace")
     batch.quarantine.append((where.offset, len(line), reason, snippet))
 
@@ -315,13 +315,13 @@ def parse_ts(value: object) -> datetime | None:
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = value / 1000 if value > 1e11 else value
         try:
-            moment = datetime.fromtimestamp(seconds, timezone.utc)
+            moment = datetime.fromtimestamp(seconds, UTC)
         except (OverflowError, OSError, ValueError):
             return None
     else:
         return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
 
 

@@ -29,7 +29,7 @@ from tiermon.ingest.parse import FileState
 from tiermon.ingest.store import Pending, Store
 
 if TYPE_CHECKING:
-    from multiprocessing.context import BaseContext
+    from multiprocessing.context import ForkContext, SpawnContext
 
     from tiermon.ingest.tailer import IngestSummary, Parser, ProgressFn, Tailer, Work
 
@@ -111,9 +111,9 @@ def run(tailer: Tailer, store: Store, todo: list[Work], summary: IngestSummary, 
     for _ in range(count):
         task_queue.put(None)
     with store.bulk_load():  # a first ingest builds the key indexes once, at the end
-        threads, threshold = store.con.execute(
+        threads, threshold = store.query(
             "SELECT current_setting('threads'), current_setting('checkpoint_threshold')"
-        ).fetchone()
+        )[0]
         store.con.execute("SET threads = 1")  # the workers have the other cores; fewer DuckDB threads, less memory
         store.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
         try:
@@ -132,7 +132,7 @@ def run(tailer: Tailer, store: Store, todo: list[Work], summary: IngestSummary, 
                 q.close()
 
 
-def _context() -> BaseContext:
+def _context() -> ForkContext | SpawnContext:
     """fork where it is safe and cheap (Linux: no re-import); spawn elsewhere."""
     if sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods():
         return mp.get_context("fork")
@@ -217,11 +217,13 @@ def _worker(tasks: Any, results: Any, parsers: dict[str, Parser]) -> None:
         while (task := tasks.get()) is not None:
             _parse_task(task, parsers, results.put)
         results.put(("exit", None))
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - whatever stops a worker is sent to the parent, which raises it
         results.put(("error", traceback.format_exc()))
 
 
-def _parse_task(task: list[tuple[Work, FileState | None]], parsers: dict[str, Parser], send: Callable[[Any], None]) -> None:
+def _parse_task(
+    task: list[tuple[Work, FileState | None]], parsers: dict[str, Parser], send: Callable[[Any], None]
+) -> None:
     from tiermon.ingest.tailer import read_file
 
     out = _Result(Pending())

@@ -80,7 +80,9 @@ class Settings:
 
 def default_dirs(env: dict[str, str] | None = None) -> tuple[Path, Path]:
     env = dict(os.environ) if env is None else env
-    config = Path(env["TIERMON_CONFIG_DIR"]) if env.get("TIERMON_CONFIG_DIR") else Path(platformdirs.user_config_dir(APP))
+    config = (
+        Path(env["TIERMON_CONFIG_DIR"]) if env.get("TIERMON_CONFIG_DIR") else Path(platformdirs.user_config_dir(APP))
+    )
     data = Path(env["TIERMON_DATA_DIR"]) if env.get("TIERMON_DATA_DIR") else Path(platformdirs.user_data_dir(APP))
     return config, data
 

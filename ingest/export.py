@@ -19,7 +19,7 @@ import secrets
 import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -41,8 +41,8 @@ TABLES = ("responses", "events", "sessions", "tiers", "switches", "subagents", "
 TIERS = ("haiku", "sonnet", "opus", "other")
 
 TEXT_KEYS = frozenset({"text", "prompt", "command", "commands", "question", "reply", "replies", "snippet",
-                       "summary", "description", "input", "response", "message", "last_text", "messages", "discriminator",
-                       "detail", "details", "reason"})  # fmt: skip
+                       "summary", "description", "input", "response", "message", "last_text", "messages",
+                       "discriminator", "detail", "details", "reason"})  # fmt: skip
 """Columns and signal-row keys (at any depth) whose values hold transcript text: redacted by default."""
 
 HTML_NAME = "report.html"
@@ -117,7 +117,7 @@ class ExportData:
     schema_version: int
     signals_available: bool = True
     """False when `tiermon.ingest.signals.views` is missing: no switches, subagents, alerts or advice."""
-    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc).replace(microsecond=0))
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
     def rows(self, name: str) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = self.tables[name].to_pylist()
@@ -303,7 +303,7 @@ def _flat(value: Any) -> Any:
     if isinstance(value, (list, tuple, dict, set)):
         return json.dumps(value, default=_json_default, sort_keys=True)
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.astimezone(UTC).replace(tzinfo=None)
     return value
 
 
@@ -362,7 +362,9 @@ def write_export(data: ExportData, out_dir: Path, formats: Iterable[str], *, pre
     chosen = [f for f in FORMATS if f in wanted]
     unknown = wanted - set(FORMATS)
     if unknown or not chosen:
-        raise ExportError(f"unknown format {', '.join(sorted(unknown)) or '(none)'} (choose from {', '.join(FORMATS)}, all)")
+        raise ExportError(
+            f"unknown format {', '.join(sorted(unknown)) or '(none)'} (choose from {', '.join(FORMATS)}, all)"
+        )
     folder = OutputDir(out_dir)
     plan: list[Planned] = []
     for fmt in chosen:
@@ -426,7 +428,7 @@ def _csv_value(value: Any) -> Any:
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is not None:
-            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+            value = value.astimezone(UTC).replace(tzinfo=None)
         return value.isoformat() + "Z"
     if isinstance(value, date):
         return value.isoformat()
@@ -508,7 +510,7 @@ class OutputDir:
         staged: list[tuple[Path, Path]] = []
         records: list[FileRecord] = []
         try:
-            for p, target in zip(plan, targets):
+            for p, target in zip(plan, targets, strict=True):
                 temp, size, digest = self._stage(p.name, p.write)
                 staged.append((temp, target))
                 records.append(FileRecord(p.name, p.format, p.table, p.rows, size, digest))

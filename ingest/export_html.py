@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -37,9 +37,12 @@ TIER_COLOURS = {"haiku": "#3b9c6b", "sonnet": "#3f76c4", "opus": "#9b4fc2", "oth
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
 
 _CSS = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;padding:0 1rem;color:#1d1d1f}
-h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}h3{font-size:1rem;margin-bottom:.3rem}
-table{border-collapse:collapse;margin:.5rem 0;width:100%}th,td{padding:.2rem .5rem;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:72rem;\
+padding:0 1rem;color:#1d1d1f}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ddd}\
+h3{font-size:1rem;margin-bottom:.3rem}
+table{border-collapse:collapse;margin:.5rem 0;width:100%}\
+th,td{padding:.2rem .5rem;border-bottom:1px solid #eee;text-align:left;vertical-align:top}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}code,.mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.9em}
 .muted{color:#666}.warn{color:#a33}.text{white-space:pre-wrap;word-break:break-word;max-width:40rem}
 .chip{display:inline-block;padding:0 .4rem;border-radius:.6rem;color:#fff;font-size:.85em}
@@ -128,7 +131,10 @@ def _tiers(rows: list[dict[str, Any]]) -> str:
             f'{cells}<td class="n" data-usd="{round(r["cost_usd"] or 0, 6)}">{_usd(r["cost_usd"])}</td>'
             f'<td>{_bar(share, r["tier"])} {share:.0%}</td></tr>'
         )
-    body.append(f'<tr><th>Total</th><td colspan="6"></td><th class="n" data-usd="{round(total, 6)}">{_usd(total)}</th><td></td></tr>')
+    body.append(
+        f'<tr><th>Total</th><td colspan="6"></td><th class="n" data-usd="{round(total, 6)}">{_usd(total)}</th>'
+        "<td></td></tr>"
+    )
     return f"<table><tr><th>tier</th>{header}</tr>{''.join(body)}</table>"
 
 
@@ -228,7 +234,8 @@ def _strip(runs: list[tuple[datetime, datetime, str]], start: datetime, end: dat
                      f"<title>{_t(tier)} from {_when(a)}</title></rect>")  # fmt: skip
     legend = " ".join(_chip(t) for t in dict.fromkeys(r[2] for r in runs))
     return (f'<svg role="img" width="{width}" height="14" '
-            f'viewBox="0 0 {width} 14" aria-label="tier over time">{"".join(rects)}</svg><div>{legend}</div>')  # fmt: skip
+            f'viewBox="0 0 {width} 14" aria-label="tier over time">{"".join(rects)}</svg>'
+            f"<div>{legend}</div>")  # fmt: skip
 
 
 def _switch_list(rows: list[dict[str, Any]], available: bool) -> str:
@@ -249,10 +256,13 @@ def _timeline(rows: list[dict[str, Any]]) -> str:
         return ""
     items = "".join(
         f"<tr><td>{_when(r.get('ts'))}</td><td>{_t(r['kind'])}{' (error)' if r.get('is_error') else ''}</td>"
-        f"<td class=\"mono\">{_t(r.get('name') or r.get('subtype'))}</td><td class=\"text\">{_t(r.get('text'))}</td></tr>"
+        f"<td class=\"mono\">{_t(r.get('name') or r.get('subtype'))}</td>"
+        f"<td class=\"text\">{_t(r.get('text'))}</td></tr>"
         for r in shown[:MAX_EVENTS]
     )
-    more = f'<p class="muted">{len(shown) - MAX_EVENTS} more lines in the events file.</p>' if len(shown) > MAX_EVENTS else ""
+    more = ""
+    if len(shown) > MAX_EVENTS:
+        more = f'<p class="muted">{len(shown) - MAX_EVENTS} more lines in the events file.</p>'
     return f"<table><tr><th>time (UTC)</th><th>event</th><th>name</th><th>text</th></tr>{items}</table>{more}"
 
 
@@ -295,7 +305,7 @@ def _cell(value: Any) -> str:
 
 def _when(value: Any) -> str:
     if isinstance(value, datetime):
-        moment: datetime = value.astimezone(timezone.utc) if value.tzinfo is not None else value
+        moment: datetime = value.astimezone(UTC) if value.tzinfo is not None else value
         return moment.strftime("%Y-%m-%d %H:%M:%S")
     return _t(value)
 

@@ -76,9 +76,9 @@ def loaded_code() -> list[str]:
     files = set()
     for name, module in list(sys.modules.items()):
         top = name.partition(".")[0]
-        if top == "tiermon" or (name == top and top not in sys.stdlib_module_names):
-            if path := getattr(module, "__file__", None):
-                files.add(path)
+        loaded = top == "tiermon" or (name == top and top not in sys.stdlib_module_names)
+        if loaded and (path := getattr(module, "__file__", None)):
+            files.add(path)
     return sorted(files)
 
 

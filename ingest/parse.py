@@ -147,13 +147,13 @@ class _Rows:
     def finish(self, batch: Batch) -> None:
         if self.events:
             cols = batch.events
-            for name, column in zip(EVENT_FIELDS, zip(*self.events)):
+            for name, column in zip(EVENT_FIELDS, zip(*self.events, strict=True), strict=True):
                 cols.setdefault(name, []).extend(column)
         if self.best:
             rows = [_response_values(key, b[3], b[4], b[5], b[6]) for key, b in self.best.items()]
             cols = batch.responses
             start = len(cols.get("k", ()))
-            for name, column in zip(RESPONSE_FIELDS, zip(*rows)):
+            for name, column in zip(RESPONSE_FIELDS, zip(*rows, strict=True), strict=True):
                 cols.setdefault(name, []).extend(column)
             for i, key in enumerate(self.best, start):
                 batch._response_index[key] = i
@@ -184,7 +184,7 @@ def clean_text(text: str) -> str:
     return text if len(kept) == len(raw) else kept.decode("utf-8", "surrogatepass")
 
 
-def parse_chunk(buf: bytes, base_offset: int, path: str, state: FileState) -> Batch:
+def parse_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: FileState) -> Batch:
     """Parse complete lines of `buf`, which starts at byte `base_offset` of `path`."""
     batch = Batch()
     starts = _line_starts(buf)
@@ -195,7 +195,7 @@ def parse_chunk(buf: bytes, base_offset: int, path: str, state: FileState) -> Ba
     batch.lines = len(starts)
     counts: dict[tuple[str, str], int] = {}
     rows = _Rows()
-    for entry, start in zip(entries, starts):
+    for entry, start in zip(entries, starts, strict=True):
         key = (entry.type or "<none>", entry.version or "")
         counts[key] = counts.get(key, 0) + 1
         _handle_entry(entry, rows, path, base_offset + start, state)
@@ -204,7 +204,7 @@ def parse_chunk(buf: bytes, base_offset: int, path: str, state: FileState) -> Ba
     return batch
 
 
-def _line_starts(buf: bytes) -> list[int]:
+def _line_starts(buf: bytes | bytearray) -> list[int]:
     """Offsets of the non-blank lines of `buf`: the lines `decode_lines` returns values for."""
     starts: list[int] = []
     append = starts.append
@@ -220,7 +220,7 @@ def _line_starts(buf: bytes) -> list[int]:
     return starts
 
 
-def _decode_all(buf: bytes, lines: int) -> list[Entry] | None:
+def _decode_all(buf: bytes | bytearray, lines: int) -> list[Entry] | None:
     """Every line at once; None when a line is bad, so the caller goes line by line.
 
     `decode_lines` reads a stream of values, so a truncated line could merge
@@ -233,7 +233,7 @@ def _decode_all(buf: bytes, lines: int) -> list[Entry] | None:
     return entries if len(entries) == lines else None
 
 
-def _parse_line_by_line(buf: bytes, base_offset: int, path: str, state: FileState, batch: Batch) -> None:
+def _parse_line_by_line(buf: bytes | bytearray, base_offset: int, path: str, state: FileState, batch: Batch) -> None:
     rows = _Rows()
     offset = base_offset
     for line in buf.split(b"\n"):
@@ -251,7 +251,7 @@ def _parse_line_by_line(buf: bytes, base_offset: int, path: str, state: FileStat
     rows.finish(batch)
 
 
-def decode_entry(line: bytes) -> tuple[Entry | None, str]:
+def decode_entry(line: bytes | bytearray) -> tuple[Entry | None, str]:
     """Typed decode first; on a type surprise, a lenient field-by-field decode."""
     try:
         return ENTRY_DECODER.decode(line), ""
@@ -310,7 +310,7 @@ def _handle_entry(entry: Entry, batch: _Rows, path: str, offset: int, state: Fil
 class _Context:
     """Fields shared by every row that one entry produces."""
 
-    __slots__ = ("agent_id", "is_sidechain", "offset", "path", "session_id", "ts", "uuid", "parent")
+    __slots__ = ("agent_id", "is_sidechain", "offset", "parent", "path", "session_id", "ts", "uuid")
 
     def __init__(self, entry: Entry, path: str, offset: int, state: FileState) -> None:
         self.session_id = entry.sessionId or state.session_id
@@ -390,7 +390,7 @@ def _assistant(entry: Entry, ctx: _Context, batch: _Rows) -> None:
 def response_row(entry: Entry, msg: Message, usage: Any, ctx: _Context) -> dict[str, Any]:
     """One API response's usage, with cache writes split by lifetime (SPEC §3)."""
     key = f"{msg.id}:{entry.requestId or ''}"
-    return dict(zip(RESPONSE_FIELDS, _response_values(key, entry, msg, usage, ctx)))
+    return dict(zip(RESPONSE_FIELDS, _response_values(key, entry, msg, usage, ctx), strict=True))
 
 
 def _response_values(key: str, entry: Entry, msg: Message, usage: Any, ctx: _Context) -> tuple[Any, ...]:
@@ -496,7 +496,9 @@ def _user_text(entry: Entry, text: str, ctx: _Context, batch: _Rows) -> None:
     command = _COMMAND_NAME.search(text)
     if command:
         args = _COMMAND_ARGS.search(text)
-        _event(batch, ctx, 0, "command", name=command.group(1), text=clean_text(args.group(1).strip()) if args else None)
+        _event(
+            batch, ctx, 0, "command", name=command.group(1), text=clean_text(args.group(1).strip()) if args else None
+        )
         return
     stdout = _STDOUT.search(text)
     if stdout:
@@ -510,11 +512,12 @@ def _user_text(entry: Entry, text: str, ctx: _Context, batch: _Rows) -> None:
 
 def _tool_result_event(entry: Entry, block: Block, index: int, ctx: _Context, batch: _Rows) -> None:
     result = entry.toolUseResult
-    structured = isinstance(result, ToolUseResult)
+    structured = result if isinstance(result, ToolUseResult) else None
     text = _result_text(block, result) if block.is_error else None
     _event(
         batch, ctx, index, "tool_result", tool_use_id=block.tool_use_id, is_error=bool(block.is_error),
-        model=result.model if structured else None, ref_agent_id=result.agentId if structured else None, text=text,
+        model=structured.model if structured is not None else None,
+        ref_agent_id=structured.agentId if structured is not None else None, text=text,
     )  # fmt: skip
 
 
@@ -535,7 +538,10 @@ def _system(entry: Entry, ctx: _Context, batch: _Rows) -> None:
         command = _COMMAND_NAME.search(text)
         if command:
             args = _COMMAND_ARGS.search(text)
-            _event(batch, ctx, 0, "command", name=command.group(1), text=clean_text(args.group(1).strip()) if args else None)
+            _event(
+                batch, ctx, 0, "command", name=command.group(1),
+                text=clean_text(args.group(1).strip()) if args else None,
+            )  # fmt: skip
             return
     meta: CompactMetadata | None = entry.compactMetadata
     kind = "api_error" if subtype == "api_error" else "system"

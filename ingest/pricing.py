@@ -119,9 +119,10 @@ class PriceTable:
         return usd
 
 
-COST_SQL = """
+COST_SQL = f"""
 (CASE WHEN p.lc_input IS NOT NULL
-       AND r.input_tokens + r.cache_read_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens > {threshold}
+       AND r.input_tokens + r.cache_read_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens
+           > {LONG_CONTEXT_THRESHOLD}
   THEN r.input_tokens * p.lc_input + r.output_tokens * p.lc_output
      + r.cache_write_5m_tokens * p.lc_write_5m + r.cache_write_1h_tokens * p.lc_write_1h
      + r.cache_read_tokens * p.lc_cache_read
@@ -130,9 +131,9 @@ COST_SQL = """
      + r.cache_read_tokens * p.cache_read
  END) / 1e6
  * (CASE WHEN r.speed = 'fast' THEN coalesce(p.fast_multiplier, 1) ELSE 1 END)
- * (CASE WHEN r.inference_geo = 'us' THEN {us} ELSE 1 END)
- * (CASE WHEN r.is_batch THEN {batch} ELSE 1 END)
-""".format(threshold=LONG_CONTEXT_THRESHOLD, us=US_GEO_MULTIPLIER, batch=BATCH_MULTIPLIER)
+ * (CASE WHEN r.inference_geo = 'us' THEN {US_GEO_MULTIPLIER} ELSE 1 END)
+ * (CASE WHEN r.is_batch THEN {BATCH_MULTIPLIER} ELSE 1 END)
+"""
 """Cost of a response row `r` priced by row `p` of the prices table (NULL when p is missing)."""
 
 
@@ -177,7 +178,9 @@ def _prices(data: dict[str, Any], where: str) -> dict[str, Price]:
                 context_window=int(spec.get("context_window", 200_000)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise PriceFileError(f"price file {where}: model {model!r} needs input, output, write_5m, write_1h and cache_read ({exc})") from exc
+            raise PriceFileError(
+                f"price file {where}: model {model!r} needs input, output, write_5m, write_1h and cache_read ({exc})"
+            ) from exc
     return out
 
 

@@ -9,7 +9,7 @@ history per tick.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from tiermon.ingest.pricing import BATCH_MULTIPLIER, LONG_CONTEXT_THRESHOLD, US_GEO_MULTIPLIER
@@ -191,14 +191,13 @@ def spend_split(store: Store, *, since: datetime, until: datetime) -> list[dict[
     )
 
 
-_SAVED_RATE = """(CASE WHEN p.lc_input IS NOT NULL
-       AND r.input_tokens + r.cache_read_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens > {threshold}
+_SAVED_RATE = f"""(CASE WHEN p.lc_input IS NOT NULL
+       AND r.input_tokens + r.cache_read_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens
+           > {LONG_CONTEXT_THRESHOLD}
   THEN p.lc_input - p.lc_cache_read ELSE p.input - p.cache_read END)
  * (CASE WHEN r.speed = 'fast' THEN coalesce(p.fast_multiplier, 1) ELSE 1 END)
- * (CASE WHEN r.inference_geo = 'us' THEN {us} ELSE 1 END)
- * (CASE WHEN r.is_batch THEN {batch} ELSE 1 END)""".format(
-    threshold=LONG_CONTEXT_THRESHOLD, us=US_GEO_MULTIPLIER, batch=BATCH_MULTIPLIER
-)
+ * (CASE WHEN r.inference_geo = 'us' THEN {US_GEO_MULTIPLIER} ELSE 1 END)
+ * (CASE WHEN r.is_batch THEN {BATCH_MULTIPLIER} ELSE 1 END)"""
 """Per-token price difference between reading a prompt token from cache and sending it as input."""
 
 
@@ -228,6 +227,6 @@ def files_by_source(store: Store) -> list[dict[str, Any]]:
 
 def current_block(store: Store, *, now: datetime, tz: str) -> dict[str, Any] | None:
     """The 5-hour block in progress at `now` (naive UTC), if any; reads one day of rows."""
-    today = now.replace(tzinfo=timezone.utc).astimezone(ReportFilter(tz=tz).zone()).date()
+    today = now.replace(tzinfo=UTC).astimezone(ReportFilter(tz=tz).zone()).date()
     active = [b for b in blocks(store, ReportFilter(since=today - timedelta(days=1), tz=tz), now) if b["is_active"]]
     return active[-1] if active else None

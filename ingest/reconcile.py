@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -237,7 +237,7 @@ class AdminApi:
         import httpx2
 
         try:
-            response = self._http.get(path, params=params)
+            response = self._http.get(path, params=tuple(params))
         except httpx2.TimeoutException as exc:
             raise ReconcileError(f"the Admin API at {self.url} did not answer in time") from exc
         except (httpx2.HTTPError, httpx2.InvalidURL) as exc:
@@ -286,10 +286,10 @@ def fetch_theirs(api: AdminApi, since: date, until: date) -> dict[Key, Figures]:
     """Tokens from the usage report and costs from the cost report, per day and model."""
     out: dict[Key, Figures] = {}
     params = _range_params(since, until)
-    for body in api.pages(USAGE_PATH, params + [("group_by[]", "model")]):
+    for body in api.pages(USAGE_PATH, [*params, ("group_by[]", "model")]):
         for day, result in _results(body):
             _add_usage(out.setdefault((day, _model(result)), Figures()), result)
-    for body in api.pages(COST_PATH, params + [("group_by[]", "description")]):
+    for body in api.pages(COST_PATH, [*params, ("group_by[]", "description")]):
         for day, result in _results(body):
             _add_cost(out.setdefault((day, _model(result)), Figures()), result)
     return {k: v for k, v in out.items() if since <= k[0] <= until}
@@ -313,7 +313,7 @@ def _bucket_day(value: object) -> date | None:
     except ValueError:
         return None
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.date()
 
 

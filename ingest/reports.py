@@ -8,7 +8,7 @@ Times are stored as naive UTC; periods are cut in the report's time zone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -99,7 +99,7 @@ class ReportFilter:
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def _local(tz: str) -> str:
@@ -213,7 +213,7 @@ def blocks(store: Store, f: ReportFilter, now: datetime | None = None) -> list[d
             {_FROM} WHERE {where} AND r.ts IS NOT NULL ORDER BY r.ts""",
         params,
     )
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     length = timedelta(hours=BLOCK_HOURS)
     out: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +242,9 @@ class Store:
         except duckdb.CatalogException:
             version = 0
         if version != SCHEMA_VERSION:
-            raise StoreError(f"{self.path} has schema {version}, tiermon needs {SCHEMA_VERSION}: run `tiermon ingest` once")
+            raise StoreError(
+                f"{self.path} has schema {version}, tiermon needs {SCHEMA_VERSION}: run `tiermon ingest` once"
+            )
 
     def meta(self, key: str) -> str | None:
         row = self.con.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
@@ -281,9 +283,7 @@ class Store:
         ingest), since rebuilding the index of a big table would cost more than
         it saves. If the process dies inside, the next writable open rebuilds them.
         """
-        empty = all(
-            self.con.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0] for table in KEY_INDEXES
-        )
+        empty = all(self.query(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")[0][0] for table in KEY_INDEXES)
         if not empty or self._bulk:
             yield False
             return
@@ -379,7 +379,8 @@ class Store:
             })  # fmt: skip
             self._insert_arrow(
                 "type_rows", table,
-                "INSERT INTO entry_types SELECT * FROM type_rows ON CONFLICT (k) DO UPDATE SET n = entry_types.n + excluded.n",
+                "INSERT INTO entry_types SELECT * FROM type_rows"
+                " ON CONFLICT (k) DO UPDATE SET n = entry_types.n + excluded.n",
             )  # fmt: skip
         if pending.agent_meta:
             self.upsert_agent_meta(pending.agent_meta)
@@ -448,7 +449,7 @@ class Store:
     def query_dicts(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         cur = self.con.execute(sql, params or [])
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def _unique_keys(arrow: pa.Table) -> bool:
@@ -462,7 +463,7 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
 
 
 def _utcnow() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:

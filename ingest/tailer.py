@@ -15,6 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from io import BufferedIOBase
 from typing import BinaryIO
 
 from tiermon.ingest import backfill
@@ -36,7 +37,7 @@ FLUSH_ROWS = 50_000
 FLUSH_BYTES = 64 * 1024 * 1024
 """Bytes read before a commit, so a big file commits (and bounds memory) as it goes."""
 
-Parser = Callable[[bytes, int, str, FileState], Batch]
+Parser = Callable[[bytes | bytearray, int, str, FileState], Batch]
 
 
 @dataclass
@@ -188,7 +189,7 @@ def read_file(
     source, st, mark = work.source, work.st, work.mark
     path = str(source.path)
     try:
-        fh = open(source.path, "rb")
+        fh = open(source.path, "rb")  # noqa: SIM115 - only the open may fail quietly; `with fh` below closes it
     except OSError:
         return
     with fh:
@@ -237,7 +238,7 @@ def _head_hash(fh: BinaryIO, length: int) -> str:
 
 
 def _complete_lines(
-    fh: BinaryIO, offset: int, size: int, chunk: int | None = None
+    fh: BufferedIOBase, offset: int, size: int, chunk: int | None = None
 ) -> Iterator[tuple[bytearray, int, int, list[tuple[int, int]]]]:
     """Yield (bytes of complete lines, their start offset, offset after them, oversized lines).
 
@@ -275,7 +276,7 @@ def _complete_lines(
         yield bytearray(), pos, pos, oversized
 
 
-def _read_at(fh: BinaryIO, pos: int, want: int) -> bytearray:
+def _read_at(fh: BufferedIOBase, pos: int, want: int) -> bytearray:
     fh.seek(pos)
     buf = bytearray(want)
     got = fh.readinto(buf)
@@ -284,7 +285,7 @@ def _read_at(fh: BinaryIO, pos: int, want: int) -> bytearray:
     return buf
 
 
-def _find_newline(fh: BinaryIO, start: int, size: int) -> int | None:
+def _find_newline(fh: BufferedIOBase, start: int, size: int) -> int | None:
     pos = start
     fh.seek(pos)
     while pos < size:

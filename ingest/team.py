@@ -29,13 +29,14 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
-from datetime import time as clock
+from datetime import UTC, date, datetime, time as clock, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow as pa
+
+from tiermon import __version__
 from tiermon.ingest.reports import (
     BLOCK_HOURS,
     PERIODS,
@@ -50,10 +51,9 @@ from tiermon.ingest.reports import (
 from tiermon.ingest.store import Store, StoreError
 from tiermon.ingest.times import naive_utc
 
-from tiermon import __version__
-
 if TYPE_CHECKING:
     import psycopg
+
     from tiermon.ingest.config import Settings
 
 SCHEMA = "tiermon"
@@ -306,7 +306,9 @@ class TeamSink:
         """Check that tiermon's schema is there and this tiermon understands it."""
         version = self.schema_version()
         if version is None:
-            raise TeamError(f"no tiermon data in the team database {self.masked_url} yet: run `tiermon team push` first")
+            raise TeamError(
+                f"no tiermon data in the team database {self.masked_url} yet: run `tiermon team push` first"
+            )
         self._check_not_newer(version)
 
     def ready_to_push(self) -> None:
@@ -709,7 +711,7 @@ _LOCAL = "((r.ts AT TIME ZONE 'UTC') AT TIME ZONE %(tz)s)"
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment.astimezone(UTC).replace(tzinfo=None)
 
 
 def team_where(f: ReportFilter) -> tuple[str, dict[str, Any]]:
@@ -836,7 +838,7 @@ def blocks(sink: TeamSink, f: ReportFilter, by: str | None = None, now: datetime
             {_FROM} WHERE {where} AND r.ts IS NOT NULL ORDER BY 1 NULLS FIRST, r.ts""",
         params,
     )
-    now = now or datetime.now(timezone.utc).replace(tzinfo=None)
+    now = now or datetime.now(UTC).replace(tzinfo=None)
     length = timedelta(hours=BLOCK_HOURS)
     out: list[dict[str, Any]] = []
     current: dict[str, Any] | None = None
@@ -844,7 +846,8 @@ def blocks(sink: TeamSink, f: ReportFilter, by: str | None = None, now: datetime
         if current is None or r["group"] != current["group"] or r["ts"] >= current["end"]:
             start = r["ts"].replace(minute=0, second=0, microsecond=0)
             current = {"group": r["group"], "start": start, "end": start + length, "first": r["ts"], "last": r["ts"],
-                       "requests": 0, "tokens": 0, "cost_usd": 0.0, "unpriced_requests": 0, "models": set()}  # fmt: skip
+                       "requests": 0, "tokens": 0, "cost_usd": 0.0, "unpriced_requests": 0,
+                       "models": set()}  # fmt: skip
             out.append(current)
         current["last"] = r["ts"]
         current["requests"] += 1
@@ -938,7 +941,7 @@ def _change(now: float | None, before: float | None) -> tuple[float | None, floa
 def team_overview(sink: TeamSink, *, now: datetime, tz: str, weeks: int = 8, limit: int = 20) -> TeamOverview:
     """Per-tier spend per week per person and project, week-over-week change, top alerts and advice."""
     zone = ReportFilter(tz=tz).zone()
-    local_now = now.astimezone(zone) if now.tzinfo else now.replace(tzinfo=timezone.utc).astimezone(zone)
+    local_now = now.astimezone(zone) if now.tzinfo else now.replace(tzinfo=UTC).astimezone(zone)
     monday = local_now.date() - timedelta(days=local_now.weekday())
     first = monday - timedelta(weeks=weeks)
     since = _utc(datetime.combine(first, clock.min, zone))

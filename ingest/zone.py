@@ -12,7 +12,7 @@ import os
 def local_timezone(env: dict[str, str] | None = None) -> str:
     """The machine's IANA zone name (TZ, then /etc/localtime), else UTC."""
     tz = (os.environ if env is None else env).get("TZ", "").lstrip(":")
-    if tz and "/" in tz or tz == "UTC":
+    if (tz and "/" in tz) or tz == "UTC":
         return tz
     try:
         target = os.path.realpath("/etc/localtime")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -163,10 +163,10 @@ def test_yaml_reader_keeps_block_and_quoted_scalars(corpus: Path) -> None:
 
 def test_bare_line_keeps_the_time_it_was_first_ingested(tmp_path: Path, db: Path) -> None:
     log = write_lines(tmp_path / "logs" / "chatbot.jsonl", [message("msg_bare1", "claude-haiku-4-5", usage(100, 10))])
-    before = datetime.now(timezone.utc).replace(tzinfo=None)
+    before = datetime.now(UTC).replace(tzinfo=None)
     ingest(tmp_path, db, log)
     first = responses(db)["msg_bare1"]
-    assert before <= first["ts"] <= datetime.now(timezone.utc).replace(tzinfo=None)
+    assert before <= first["ts"] <= datetime.now(UTC).replace(tzinfo=None)
     assert (first["session_id"], first["project"]) == ("api:chatbot", "chatbot")
     # A rewritten file (new first bytes) is read again from 0: the row keeps its time.
     write_lines(log, [
@@ -228,7 +228,7 @@ def test_batch_results_are_discounted_and_failures_are_api_errors(tmp_path: Path
     ingest(tmp_path, db, log)
     rows = responses(db)
     full = PRICES.cost("claude-sonnet-4-5", input_tokens=600, output_tokens=40)
-    assert full == pytest.approx((600 * 3 + 40 * 15) / 1e6)
+    assert full is not None and full == pytest.approx((600 * 3 + 40 * 15) / 1e6)
     for mid in ("msg_b1", "msg_b2"):
         assert rows[mid]["is_batch"] and rows[mid]["service_tier"] == "batch"
         assert rows[mid]["cost_usd"] == pytest.approx(full * 0.5)
@@ -348,7 +348,7 @@ def test_middleware_log_written_by_the_real_sdk(tmp_path: Path, db: Path) -> Non
     assert (rows["msg_mw_broken"]["input_tokens"], rows["msg_mw_cut"]["input_tokens"]) == (500, 700)  # incomplete: counted
     assert {(r["project"], r["session_id"], r["tier"]) for r in rows.values()} == {
         ("evals", "api:evals", "opus"), ("evals", "api:evals", "sonnet")}
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
     assert all(now - timedelta(minutes=5) < r["ts"] <= now for r in rows.values())
     for row in rows.values():
         assert row["cost_usd"] == pytest.approx(list_price(row))

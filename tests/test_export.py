@@ -75,7 +75,7 @@ def store_rows(db: Path, sql: str, params: list[Any] | None = None) -> list[dict
     try:
         cur = con.execute(sql, params or [])
         names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     finally:
         con.close()
 

@@ -544,7 +544,7 @@ class _SseHandler(BaseHTTPRequestHandler):
         except OSError:  # the client hung up, as an abandoning client does
             pass
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
         pass
 
 

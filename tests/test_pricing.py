@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from transcripts import assistant, usage, write
 S = "22222222-2222-3333-4444-555555555555"
 
 
-def _ingest(tmp_path: Path, db: Path, entries: list[dict]) -> dict[str, tuple]:
+def _ingest(tmp_path: Path, db: Path, entries: list[dict[str, Any]]) -> dict[str, tuple[Any, ...]]:
     write(tmp_path / "src" / "projects" / "p" / f"{S}.jsonl", entries)
     Ingestor(load_settings(db=db, sources=[tmp_path / "src"])).run()
     with Store.open(db, read_only=True) as store:
@@ -47,7 +48,7 @@ def test_cache_write_lifetimes_long_context_fast_geo_and_unknown(tmp_path: Path,
 
 def test_sql_and_python_costs_agree(tmp_path: Path, db: Path) -> None:
     table = load_price_table()
-    cases = [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("claude-sonnet-4-20250514", dict(inp=50_000, out=2000, read=150_001, w5=10)),
         ("claude-haiku-4-5", dict(inp=7, out=9, read=11, w5=13, w1h=17)),
         ("claude-opus-4-1-20250805", dict(inp=1, out=2, read=3, w5=4, w1h=5)),

@@ -124,7 +124,7 @@ class AdminStandIn(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: AdminStandIn
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:  # http.server's naming
         parts = urlsplit(self.path)
         params = parse_qs(parts.query)
         self.server.seen.append((parts.path, params, {k.lower(): v for k, v in self.headers.items()}))
@@ -146,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
         pass
 
 
@@ -320,9 +320,11 @@ def test_pages_stop_when_a_server_never_says_done(monkeypatch: pytest.MonkeyPatc
         calls.append(str(request.url))
         return httpx2.Response(200, json={"data": [], "has_more": True, "next_page": "again"})
 
-    with AdminApi(KEY, "http://admin.test", transport=httpx2.MockTransport(forever)) as api:
-        with pytest.raises(ReconcileError, match="kept reporting more pages"):
-            fetch_theirs(api, date(2026, 1, 1), date(2026, 1, 2))
+    with (
+        AdminApi(KEY, "http://admin.test", transport=httpx2.MockTransport(forever)) as api,
+        pytest.raises(ReconcileError, match="kept reporting more pages"),
+    ):
+        fetch_theirs(api, date(2026, 1, 1), date(2026, 1, 2))
     assert len(calls) == 3
 
 
@@ -338,6 +340,8 @@ def test_cost_amounts_are_cents_and_malformed_ones_fail_cleanly() -> None:
     def bad(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, json={"data": [_bucket("2026-01-01", [_cost("m", "lots", "output_tokens")])]})
 
-    with AdminApi(KEY, "http://admin.test", transport=httpx2.MockTransport(bad)) as api:
-        with pytest.raises(ReconcileError, match="not a number"):
-            fetch_theirs(api, date(2026, 1, 1), date(2026, 1, 1))
+    with (
+        AdminApi(KEY, "http://admin.test", transport=httpx2.MockTransport(bad)) as api,
+        pytest.raises(ReconcileError, match="not a number"),
+    ):
+        fetch_theirs(api, date(2026, 1, 1), date(2026, 1, 1))

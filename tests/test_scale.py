@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,8 @@ def _run_python(code: str, env: dict[str, str] | None = None) -> dict[str, float
         env={**os.environ, **(env or {})},
     )
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    figures: dict[str, float] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
 
 
 _INGEST_AND_MEASURE = """
@@ -107,7 +109,7 @@ def test_thousands_of_files_keep_few_files_open(tmp_path: Path, db: Path, monkey
     assert peak - baseline <= 8, f"{peak - baseline} more files open than before the pass"
 
 
-def _table(db: Path, sql: str) -> list[tuple[object, ...]]:
+def _table(db: Path, sql: str) -> list[tuple[Any, ...]]:
     with Store.open(db, read_only=True) as store:
         return [tuple(r) for r in store.query(sql)]
 

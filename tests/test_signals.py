@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from test_signals_chat import (
     HAIKU,
     OPUS,
@@ -19,7 +20,6 @@ from test_signals_chat import (
     ts,
     write_meta,
 )
-
 from tiermon.ingest.config import Thresholds
 from tiermon.ingest.pricing import load_price_table
 from tiermon.ingest.signals import views
@@ -42,7 +42,8 @@ def advice(db: Path, kind: str | None = None) -> list[dict[str, Any]]:
 
 
 def switches(db: Path) -> list[dict[str, Any]]:
-    return read(db, views.session_switches, [S]).get(S, [])
+    found: list[dict[str, Any]] = read(db, views.session_switches, [S]).get(S, [])
+    return found
 
 
 # -- 1. model switches ------------------------------------------------------------------

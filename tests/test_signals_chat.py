@@ -12,12 +12,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from transcripts import assistant, envelope, prompt, ts, usage, write
-
 from tiermon.ingest.config import load_settings
 from tiermon.ingest.service import Ingestor
 from tiermon.ingest.store import Store
 from tiermon.ingest.tailer import IngestSummary
+from transcripts import assistant, envelope, prompt, ts, usage, write
 
 S = "5e551011-aaaa-4bbb-8ccc-000000000001"
 OPUS, SONNET, HAIKU = "claude-opus-4-6", "claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"

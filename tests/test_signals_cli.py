@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_signals_chat import HAIKU, OPUS, Chat, S, main_file
 
+from test_signals_chat import HAIKU, OPUS, Chat, S, main_file
 from tiermon.tui.cli import main
 
 S2 = "7a0b0c0d-aaaa-4bbb-8ccc-000000000002"

@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_signals_chat import HAIKU, OPUS, Chat, S, agent_file, main_file, read, write_meta
 
+from test_signals_chat import HAIKU, OPUS, Chat, S, agent_file, main_file, read, write_meta
 from tiermon.ingest.config import load_settings
 from tiermon.ingest.service import Ingestor
 from tiermon.ingest.signals import engine, views
@@ -98,9 +98,12 @@ def test_a_pass_recomputes_only_the_sessions_it_touched(
     ingestor.run()
     seen: list[str] = []
     compute = engine.compute
-    monkeypatch.setattr(
-        engine, "compute", lambda rows, *a: seen.append(rows.session_id) or compute(rows, *a)
-    )
+
+    def recorded_compute(rows: Any, *a: Any) -> Any:
+        seen.append(rows.session_id)
+        return compute(rows, *a)
+
+    monkeypatch.setattr(engine, "compute", recorded_compute)
     ingestor.run()
     assert seen == []  # nothing new: nothing recomputed
     _append(main_file(root), Chat(start=100).prompt("more").say("d").take())

@@ -44,7 +44,12 @@ def test_parallel_rebuild_stores_the_same_rows_as_a_serial_one(db: Path, monkeyp
     monkeypatch.setattr(pool, "PARALLEL_MIN_SESSIONS", 2)
     calls: list[int] = []
     fork_map = pool.fork_map
-    monkeypatch.setattr(pool, "fork_map", lambda func, parts: calls.append(len(parts)) or fork_map(func, parts))
+
+    def counted_fork_map(func: Any, parts: Any) -> Any:
+        calls.append(len(parts))
+        return fork_map(func, parts)
+
+    monkeypatch.setattr(pool, "fork_map", counted_fork_map)
     assert _recompute(db, ingestor, parallel=True) == sessions
     assert len(calls) >= 3 and set(calls) == {2}
     assert _signal_rows(db) == serial

@@ -65,7 +65,12 @@ def test_only_a_first_backfill_drops_the_indexes(tmp_path: Path, db: Path, monke
     monkeypatch.setenv("TIERMON_WORKERS", "2")
     built: list[str] = []
     build = Store._build_key_index
-    monkeypatch.setattr(Store, "_build_key_index", lambda self, table: built.append(table) or build(self, table))
+
+    def build_and_record(self: Store, table: str) -> None:
+        built.append(table)
+        build(self, table)
+
+    monkeypatch.setattr(Store, "_build_key_index", build_and_record)
     project = tmp_path / "claude" / "projects" / "-home-dev-shop"
     for n in (1, 2):
         write(project / f"{S[:-1]}{n}.jsonl", [assistant(S[:-1] + str(n), f"a{n}", n, f"msg_{n}", f"req_{n}", "claude-haiku-4-5", usage(out=n))])

@@ -10,16 +10,17 @@ import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pytest
-import transcripts as tx
-from conftest import CliResult
 from textual.app import App
 from textual.screen import Screen
+
+import transcripts as tx
+from conftest import CliResult
 from tiermon.ingest.config import Settings, load_settings
 from tiermon.ingest.team import mask_url, push_settings, redact_signal
 
@@ -531,6 +532,7 @@ async def test_team_screen_shows_people_weeks_alerts_and_advice(
     team_db: TeamDb, members: Callable[[str], Member], tiermon: Tiermon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from textual.widgets import DataTable, Static
+
     from tiermon.tui.screens.team import TeamScreen
 
     alice, bob = members("alice"), members("bob")
@@ -547,7 +549,7 @@ async def test_team_screen_shows_people_weeks_alerts_and_advice(
     monkeypatch.delitem(sys.modules, "tiermon.ingest.signals.views")
     run(tiermon, bob, team_db.push_url, "team", "push")
 
-    now = datetime(2026, 3, 4, 12, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
     app = ScreenHost(TeamScreen(alice.settings(team_db.view_url), clock=lambda: now, tz="UTC"))
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
@@ -578,6 +580,7 @@ async def test_team_screen_shows_people_weeks_alerts_and_advice(
 
 async def test_team_screen_says_plainly_when_it_cannot_read(members: Callable[[str], Member]) -> None:
     from textual.widgets import Static
+
     from tiermon.tui.screens.team import NOT_CONFIGURED, TeamScreen
 
     alice = members("alice")

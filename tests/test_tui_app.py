@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.text import Text
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Input, Select, Static
 
 from tiermon.ingest.config import Settings
@@ -22,8 +24,15 @@ from tiermon.tui.screens.live import LiveScreen
 from tiermon.tui.screens.session import SessionScreen
 from tiermon.tui.screens.spend import SpendScreen
 from transcripts import T0, assistant, prompt, usage, write
-from tui_support import utc  # noqa: F401  (autouse fixture)
-from tui_support import DOWNGRADE, HOSTILE, LIVE, app_for, build_store, settle
+from tui_support import (
+    DOWNGRADE,
+    HOSTILE,
+    LIVE,
+    app_for,
+    build_store,
+    settle,
+    utc,  # noqa: F401  (autouse fixture)
+)
 
 SIZE = (120, 36)
 
@@ -61,7 +70,7 @@ async def test_live_pane_shows_the_live_session_first(settings: Settings) -> Non
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         table = app.screen.query_one(DataTable)
-        first = table.coordinate_to_cell_key((0, 0)).row_key.value
+        first = table.coordinate_to_cell_key(Coordinate(0, 0)).row_key.value
         assert first == LIVE
         cells = [getattr(c, "plain", c) for c in table.get_row_at(0)]
         assert cells[0] == "webshop" and cells[1] == "perf/cart" and cells[2] == "opus-4.6"
@@ -171,7 +180,7 @@ async def test_hostile_project_and_branch_on_the_live_pane(tmp_path: Path) -> No
     sid = "11111111-2222-4333-8444-555555555555"
     evil = "/home/x/[@click=app.quit]\x1b[2Jproj\x9b31m"
     project_dir = tmp_path / "claude" / "projects" / "-home-x-evil"
-    env = {"cwd": evil, "branch": "[b]bold[/b]\x07"}
+    env: dict[str, Any] = {"cwd": evil, "branch": "[b]bold[/b]\x07"}
     write(project_dir / f"{sid}.jsonl", [
         prompt(sid, "u1", 0, "hello [red]there[/red]", **env),
         assistant(sid, "a1", 5, "msg_1", "req_1", "claude-sonnet-4-5", usage(100, 50), **env),

@@ -11,13 +11,20 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.text import Text
 from textual.widgets import DataTable
 
 from tiermon.ingest.config import Settings
 from tiermon.samples.generate import live_script
 from tiermon.tui.app import TiermonApp
-from tui_support import utc  # noqa: F401  (autouse fixture)
-from tui_support import LIVE, NOW, app_for, build_store, settle
+from tui_support import (
+    LIVE,
+    NOW,
+    app_for,
+    build_store,
+    settle,
+    utc,  # noqa: F401  (autouse fixture)
+)
 
 SIZE = (120, 36)
 
@@ -37,7 +44,8 @@ def append_steps(settings: Settings, steps: int) -> None:
 
 def live_cost(app: TiermonApp) -> str:
     table = app.screen.query_one(DataTable)
-    return table.get_row(LIVE)[3].plain
+    cell: Text = table.get_row(LIVE)[3]
+    return cell.plain
 
 
 async def wait_until(pilot, condition, timeout: float = 8.0) -> float:  # type: ignore[no-untyped-def]

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-
 import pytest
 from textual.pilot import Pilot
 
 from tiermon.ingest.config import Settings
 from tiermon.tui.messages import SessionRequested
-from tui_support import utc  # noqa: F401  (autouse fixture)
-from tui_support import COMPACT, DOWNGRADE, HOSTILE, app_for, settle, snapshot_settings
+from tui_support import (
+    COMPACT,
+    DOWNGRADE,
+    HOSTILE,
+    app_for,
+    settle,
+    snapshot_settings,
+    utc,  # noqa: F401  (autouse fixture)
+)
 
 WIDE = (120, 36)
 SMALL = (80, 24)

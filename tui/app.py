@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -25,9 +25,9 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tiermon.ingest.config import Settings
-from tiermon.tui.demo import DemoWorkspace, play
 from tiermon.ingest.store import StoreError
 from tiermon.ingest.tailer import IngestSummary
+from tiermon.tui.demo import DemoWorkspace, play
 from tiermon.tui.ingest_runner import LiveIngest, source_paths
 from tiermon.tui.messages import (
     DataChanged,
@@ -109,7 +109,7 @@ class TiermonApp(App[None]):
         """Watch the sources and rescan periodically (False: read once at start)."""
         self.workspace = workspace
         self.query_wait = QUERY_WAIT_SECONDS
-        self._clock: Clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock: Clock = clock or (lambda: datetime.now(UTC))
         self.live_ingest = LiveIngest(settings)
         self.add_mode("team", lambda: TeamScreen(self.settings, clock=self._clock))
         self.status = IngestStatus()
@@ -127,7 +127,7 @@ class TiermonApp(App[None]):
         """The app's notion of now, naive UTC like the store (tests freeze it)."""
         moment = self._clock()
         if moment.tzinfo is not None:
-            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
         return moment
 
     @property
@@ -164,7 +164,9 @@ class TiermonApp(App[None]):
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         for mode, (title, help_text) in PANES.items():
             yield SystemCommand(f"Show {title}", help_text, lambda mode=mode: self.action_show(mode))
-        yield SystemCommand("Toggle dark/light", "Switch between the dark and the light theme", self.action_toggle_theme)
+        yield SystemCommand(
+            "Toggle dark/light", "Switch between the dark and the light theme", self.action_toggle_theme
+        )
         yield SystemCommand("Scan sources now", "Read whatever is new on disk", self.request_ingest)
         yield from super().get_system_commands(screen)
 

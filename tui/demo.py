@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tiermon.ingest.config import Settings
@@ -40,7 +40,7 @@ def demo_workspace(settings: Settings, now: datetime | None = None) -> Iterator[
     """Samples generated around `now` in a temp dir, a fresh database beside them; removed after."""
     from tiermon.samples.generate import generate
 
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="tiermon-demo-") as tmp:
         root = Path(tmp)
         samples = root / "samples"

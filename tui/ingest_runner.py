@@ -73,10 +73,7 @@ class LiveIngest:
                     total = sum(sizes)
                 hold = IngestSummary()
                 while index < len(chunks) and not stop():
-                    base = done
-                    part = self.ingestor.tailer.ingest(
-                        store, chunks[index], (lambda d, _t: progress(base + d, total)) if progress else None
-                    )
+                    part = self.ingestor.tailer.ingest(store, chunks[index], _chunk_progress(progress, done, total))
                     done += sizes[index]
                     index += 1
                     _merge(hold, part)
@@ -116,6 +113,13 @@ def _plan(marks: dict[str, FileMark], files: list[SourceFile]) -> tuple[list[lis
         chunks[-1].append(work.source)
         sizes[-1] += size
     return chunks, sizes
+
+
+def _chunk_progress(progress: ProgressFn | None, base: int, total: int) -> ProgressFn | None:
+    """`progress` for one chunk, whose bytes count on from `base` of the whole pass's `total`."""
+    if progress is None:
+        return None
+    return lambda done, _total: progress(base + done, total)
 
 
 def _merge(into: IngestSummary, part: IngestSummary) -> None:

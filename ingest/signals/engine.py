@@ -31,9 +31,9 @@ from typing import Any
 import pyarrow as pa
 
 from tiermon.ingest.config import Thresholds
+from tiermon.ingest.gc_pause import paused_gc
 from tiermon.ingest.pricing import PriceTable
 from tiermon.ingest.schema import AGENT_COLUMNS, SIGNAL_TABLES, create_table_sql
-from tiermon.ingest.gc_pause import paused_gc
 from tiermon.ingest.signals import pool
 from tiermon.ingest.signals.advice import Advice, find_advice
 from tiermon.ingest.signals.base import (
@@ -233,24 +233,25 @@ def _batches(store: Store, ids: list[str], max_rows: int) -> Iterator[tuple[list
     if len(ids) <= UNCOUNTED_SESSIONS:
         yield from ([(ids, None)] if ids else [])
         return
-    spans = {sid: (n, first, last) for sid, n, first, last in store.query(_SESSION_SPANS_SQL.format(ids=_IDS), [ids, ids])}
+    spans = {
+        sid: (n, first, last) for sid, n, first, last in store.query(_SESSION_SPANS_SQL.format(ids=_IDS), [ids, ids])
+    }
     empty = [sid for sid in ids if sid not in spans]  # no timed rows: nothing for the signals to read
     if empty:
         yield empty, None
     batch: list[str] = []
     rows = 0
-    first = last = None
+    span: Span = None
     for sid in sorted(spans, key=lambda s: (spans[s][1], s)):
         n, start, end = spans[sid]
         if batch and rows + n > max_rows:
-            yield batch, (first, last)
-            batch, rows, first, last = [], 0, None, None
+            yield batch, span
+            batch, rows, span = [], 0, None
         batch.append(sid)
         rows += n
-        first = start if first is None else min(first, start)
-        last = end if last is None else max(last, end)
+        span = (start, end) if span is None else (min(span[0], start), max(span[1], end))
     if batch:
-        yield batch, (first, last)
+        yield batch, span
 
 
 # -- reading -----------------------------------------------------------------------
@@ -309,7 +310,7 @@ def group(fetched: Fetched, session_ids: list[str]) -> list[SessionRows]:
 
 def _rows(table: pa.Table) -> Iterator[tuple[Any, ...]]:
     """Rows of an Arrow table as tuples, converting column by column (far cheaper than row by row)."""
-    return zip(*(column.to_pylist() for column in table.columns))
+    return zip(*(column.to_pylist() for column in table.columns), strict=True)
 
 
 def _place(places: list[tuple[Any, ...]]) -> tuple[str | None, str | None]:
@@ -345,8 +346,8 @@ def compute(rows: SessionRows, thresholds: Thresholds, prices: PriceTable) -> Se
         if a.turn is None:
             a.turn = turn_at(prompt_times, a.start)
     alerts.sort(key=lambda a: (a.start, a.kind))
-    window = needless_in_window(turns, thresholds)
-    advice = find_advice(turns, thrashes, rereads, window, thresholds, prices)
+    needless = needless_in_window(turns, thresholds)
+    advice = find_advice(turns, thrashes, rereads, needless, thresholds, prices)
     window = context_window(prices, rows.main[-1].model) if rows.main else None
     return SessionSignals(
         rows, turns, switches, agents, agent_usage(agents), alerts, advice, window

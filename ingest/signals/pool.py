@@ -90,7 +90,7 @@ def _child(index: int, send: Any) -> None:
     func, parts = _JOB
     try:
         send.send(("ok", func(parts[index])))
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - whatever stops a child is sent to the parent, which raises it
         send.send(("error", traceback.format_exc()))
     finally:
         send.close()

@@ -38,8 +38,8 @@ def find_thrash(rows: SessionRows, thresholds: Thresholds) -> list[Thrash]:
     for chain, events in rows.chains().items():
         calls = [e for e in events if e.kind == "tool_use"]
         results = [e for e in events if e.kind == "tool_result"]
-        result_ts = {e.tool_use_id: e.ts for e in results if e.tool_use_id}
-        call_ts = {e.tool_use_id: e.ts for e in calls if e.tool_use_id}
+        result_ts: dict[str | None, datetime] = {e.tool_use_id: e.ts for e in results if e.tool_use_id}
+        call_ts: dict[str | None, datetime] = {e.tool_use_id: e.ts for e in calls if e.tool_use_id}
         spans = _repeats(calls, result_ts, thresholds) + _error_runs(results, call_ts, thresholds)
         for span in _merge(spans):
             span.agent_id = chain

@@ -262,7 +262,7 @@ def session_timeline(store: Store, session_id: str) -> dict[str, Any]:
            FROM session_signals WHERE k = ?""",
         [sid],
     )
-    session = head[0] if head else {"session_id": sid, "models": []}
+    session: dict[str, Any] = head[0] if head else {"session_id": sid, "models": []}
     # Only the row groups of the session's span are read (see span_rows).
     own, params = span_rows(_TIMELINE_COLUMNS, "= ?", [sid], session.get("start"), session.get("end"))
     session["model_breakdown"] = store.query_dicts(
@@ -319,7 +319,7 @@ def resolve_session(store: Store, text: str) -> str:
         rows = store.query(
             "SELECT DISTINCT session_id FROM responses WHERE session_id LIKE ? ESCAPE '\\' LIMIT 6", [pattern]
         )
-    ids = sorted(r[0] for r in rows if r[0])
+    ids: list[str] = sorted(r[0] for r in rows if r[0])
     if not ids:
         raise SessionNotFound(f"no session matches {text!r}")
     if len(ids) > 1:

@@ -80,7 +80,8 @@ def export(ctx: click.Context, out: Path, formats: tuple[str, ...], sessions: tu
     totals = manifest["totals"]
     folder = out.expanduser().resolve()
     click.echo(
-        f"Exported {totals['sessions']} session{'s' if totals['sessions'] != 1 else ''} ({totals['responses']:,} API responses, {totals['events']:,} events) "
+        f"Exported {totals['sessions']} session{'s' if totals['sessions'] != 1 else ''} "
+        f"({totals['responses']:,} API responses, {totals['events']:,} events) "
         f"as {', '.join(chosen)} to {folder}: {len(manifest['files'])} files, "
         f"text {'redacted' if redact else 'kept'}, secrets scrubbed. Manifest: {folder / (prefix + 'manifest.json')}",
     )

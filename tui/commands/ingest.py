@@ -27,11 +27,10 @@ def ingest(ctx: click.Context, as_json: bool) -> None:
     ingestor = Ingestor(settings)
     roots = ingestor.roots()
     if not roots and not settings.api_logs:
-        raise click.ClickException("no Claude Code data found (looked in CLAUDE_CONFIG_DIR, ~/.config/claude, ~/.claude); use --source DIR")
-    if sys.stderr.isatty() and not as_json:
-        summary = _with_progress(ingestor)
-    else:
-        summary = ingestor.run()
+        raise click.ClickException(
+            "no Claude Code data found (looked in CLAUDE_CONFIG_DIR, ~/.config/claude, ~/.claude); use --source DIR"
+        )
+    summary = _with_progress(ingestor) if sys.stderr.isatty() and not as_json else ingestor.run()
     if as_json:
         emit_json(summary_dict(summary, settings.db_path))
         return
@@ -39,7 +38,8 @@ def ingest(ctx: click.Context, as_json: bool) -> None:
     out.print(
         f"Read {summary.files_read} of {summary.files_seen} files ({summary.bytes_read / 1e6:.1f} MB), "
         f"{summary.lines:,} lines, {summary.responses:,} API responses, "
-        f"{summary.quarantined} quarantined lines in {summary.seconds + summary.signals_seconds:.2f}s into {settings.db_path}",
+        f"{summary.quarantined} quarantined lines in {summary.seconds + summary.signals_seconds:.2f}s "
+        f"into {settings.db_path}",
         highlight=False,
     )
     if summary.quarantined:
@@ -85,7 +85,8 @@ def prices(ctx: click.Context, as_json: bool) -> None:
         return
     out = console()
     grid = Table(title=f"Prices in force, USD per million tokens ({' + '.join(table.sources)})", title_justify="left")
-    for col in ("model", "tier", "input", "output", "5m write", "1h write", "cache read", "long context (>200k)", "fast ×", "window"):
+    for col in ("model", "tier", "input", "output", "5m write", "1h write", "cache read", "long context (>200k)",
+                "fast ×", "window"):  # fmt: skip
         grid.add_column(col, justify="left" if col in ("model", "tier") else "right")
     for p in sorted(table.prices.values(), key=lambda p: (p.tier, p.model)):
         r, lc = p.rates, p.long_context
@@ -93,9 +94,12 @@ def prices(ctx: click.Context, as_json: bool) -> None:
                      f"{r.cache_read:g}", f"{lc.input:g}/{lc.output:g}" if lc else "", f"{p.fast_multiplier:g}",
                      tokens(p.context_window))  # fmt: skip
     out.print(grid)
-    out.print(Text(f"Override or add models in {settings.price_file}. US-only inference ×1.1, batch ×0.5.", style="dim"))
+    out.print(
+        Text(f"Override or add models in {settings.price_file}. US-only inference ×1.1, batch ×0.5.", style="dim")
+    )
     if unpriced:
-        out.print(Text("Unpriced models seen: " + ", ".join(f"{u['model']} ({u['requests']} requests, {tokens(u['tokens'])} tokens)" for u in unpriced), style="yellow"))
+        seen = ", ".join(f"{u['model']} ({u['requests']} requests, {tokens(u['tokens'])} tokens)" for u in unpriced)
+        out.print(Text("Unpriced models seen: " + seen, style="yellow"))
 
 
 @click.command("doctor")
@@ -121,15 +125,18 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     out.print(Text(f"Config dir   {report['config_dir']}"))
     out.print(Text("Claude roots " + (", ".join(report["claude_roots"]) or "none found")))
     out.print(Text("API logs     " + (", ".join(report["api_logs"]) or "none")))
-    out.print(Text(f"Files tailed {report['files']} ({report['bytes'] / 1e6:.1f} MB), responses {report['responses']:,}"))
+    out.print(
+        Text(f"Files tailed {report['files']} ({report['bytes'] / 1e6:.1f} MB), responses {report['responses']:,}")
+    )
     out.print(Text(f"Quarantined  {report['quarantined']} lines", style="yellow" if report["quarantined"] else ""))
     for q in report["quarantine_latest"]:
         out.print(Text(f"  {q['file_path']}:{q['line_offset']}  {q['reason']}", style="dim"))
     unknown = report["unknown_entry_types"]
-    out.print(Text("Unknown types " + (", ".join(f"{u['entry_type']}@{u['version'] or '?'} ×{u['n']}" for u in unknown) or "none")))
+    unknown_types = ", ".join(f"{u['entry_type']}@{u['version'] or '?'} ×{u['n']}" for u in unknown)
+    out.print(Text("Unknown types " + (unknown_types or "none")))
     share = report["unpriced_token_share"]
-    out.print(Text(f"Unpriced     {share:.1%} of tokens" + (f" ({', '.join(report['unpriced_models'])})" if report["unpriced_models"] else ""),
-                   style="yellow" if share else ""))  # fmt: skip
+    unpriced_models = f" ({', '.join(report['unpriced_models'])})" if report["unpriced_models"] else ""
+    out.print(Text(f"Unpriced     {share:.1%} of tokens" + unpriced_models, style="yellow" if share else ""))
     out.print(Text(f"Versions     {', '.join(report['versions']) or 'none'}"))
 
 
@@ -140,9 +147,13 @@ def health_report(store: Store) -> dict[str, Any]:
     quarantined = store.query("SELECT count(*) FROM quarantine")[0][0]
     latest = store.query_dicts("SELECT file_path, line_offset, reason FROM quarantine ORDER BY \"at\" DESC, k LIMIT 5")
     unknown = store.query_dicts("SELECT entry_type, version, n FROM entry_types WHERE NOT known ORDER BY n DESC")
-    versions = [r[0] for r in store.query("SELECT DISTINCT version FROM entry_types WHERE version <> '' ORDER BY version")]
+    versions = [
+        r[0] for r in store.query("SELECT DISTINCT version FROM entry_types WHERE version <> '' ORDER BY version")
+    ]
     tok = "input_tokens + output_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens"
-    total, unpriced = store.query(f"SELECT coalesce(sum({tok}), 0), coalesce(sum({tok}) FILTER (WHERE NOT priced), 0) FROM responses")[0]
+    total, unpriced = store.query(
+        f"SELECT coalesce(sum({tok}), 0), coalesce(sum({tok}) FILTER (WHERE NOT priced), 0) FROM responses"
+    )[0]
     models = [r[0] for r in store.query("SELECT DISTINCT model FROM responses WHERE NOT priced ORDER BY 1")]
     return {
         "files": files, "bytes": size, "responses": responses, "quarantined": quarantined,

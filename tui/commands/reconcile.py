@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import IO, Any
 
 import click
@@ -84,7 +84,7 @@ def reconcile(ctx: click.Context, since: str | None, until: str | None, url: str
 
 
 def _range(since: str | None, until: str | None) -> tuple[date, date]:
-    last = parse_day(until, "--until") or datetime.now(timezone.utc).date()
+    last = parse_day(until, "--until") or datetime.now(UTC).date()
     first = parse_day(since, "--since") or last - timedelta(days=DEFAULT_DAYS - 1)
     if first > last:
         raise click.BadParameter("--since is after --until", param_hint="--since")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich import box
@@ -29,6 +29,9 @@ from tiermon.tui.commands.common import (
     tokens,
     usd,
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -98,7 +101,7 @@ def render(kind: str, data: dict[str, Any], opts: dict[str, Any]) -> str:
 @filter_options(list(GROUPS))
 @global_options
 @click.pass_context
-def report(ctx: click.Context, kind: str, **opts: Any) -> None:
+def report(ctx: click.Context, /, kind: str, **opts: Any) -> None:
     """Spend per day, week, month, session, model or 5-hour block."""
     f = report_filter(opts)
     answer = Recorder.start(invocation_argv(ctx), default_dirs()[0])  # idle unless the answer can be cached
@@ -202,7 +205,8 @@ def _label(kind: str, row: dict[str, Any]) -> str:
     if kind == "model":
         return str(row["model"])
     if kind == "blocks":
-        return row["start"].strftime("%Y-%m-%d %H:%M") + (" (active)" if row["is_active"] else "")
+        start: datetime = row["start"]
+        return start.strftime("%Y-%m-%d %H:%M") + (" (active)" if row["is_active"] else "")
     return str(row["period"])
 
 
@@ -216,7 +220,8 @@ def _add_row(table: Table, kind: str, row: dict[str, Any], grouped: bool) -> Non
         cells += [str(row["requests"]), "", "", "", "", tokens(row["tokens"]), usd(row["cost_usd"])]
     else:
         cells += [str(row["requests"])] + [tokens(row.get(f)) for f in (
-            "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")]  # fmt: skip
+            "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
+            "cache_write_1h_tokens")]  # fmt: skip
         cells.append(_cost_cell(row))
     table.add_row(*cells)
 
@@ -235,7 +240,8 @@ def _model_cells(m: dict[str, Any], grouped: bool, kind: str) -> list[Any]:
     if kind == "session":
         cells.append("")
     cells += [str(m["requests"])] + [tokens(m.get(f)) for f in (
-        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")]  # fmt: skip
+        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
+        "cache_write_1h_tokens")]  # fmt: skip
     cells.append(usd(m["cost_usd"]) if m.get("priced") else "unpriced")
     return cells
 

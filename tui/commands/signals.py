@@ -53,10 +53,12 @@ def _window_options(kinds: tuple[str, ...]) -> Callable[[F], F]:
             click.option("--since", help="First day (YYYY-MM-DD or YYYYMMDD)."),
             click.option("--until", help="Last day, inclusive."),
             click.option("--session", help="Only this session (id or prefix)."),
-            click.option("--kind", "kinds", type=click.Choice(kinds), multiple=True, help="Only this kind (repeatable)."),
+            click.option("--kind", "kinds", type=click.Choice(kinds), multiple=True,
+                         help="Only this kind (repeatable)."),
             click.option("--limit", type=click.IntRange(min=1), help="At most this many rows, newest first."),
             click.option("--json", "as_json", is_flag=True, help="JSON (SPEC §5 contract)."),
-            click.option("--timezone", "tz", help="IANA zone that days are cut and times shown in (default: this machine's)."),
+            click.option("--timezone", "tz",
+                         help="IANA zone that days are cut and times shown in (default: this machine's)."),
         ]  # fmt: skip
         for option in reversed(options):
             func = option(func)
@@ -96,8 +98,9 @@ def alerts(ctx: click.Context, since: str | None, until: str | None, session: st
     for col in ("when", "session", "turn", "kind", "sev", "what"):
         grid.add_column(col, justify="right" if col == "turn" else "left", no_wrap=col != "what")
     for r in rows:
-        grid.add_row(_when(r["start"], zone, _SHORT), r["session_id"][:8], str(r["turn"] if r["turn"] is not None else ""),
-                     r["kind"], Text(r["severity"], style=_SEVERITY_STYLE.get(r["severity"], "")), Text(r["message"]))  # fmt: skip
+        grid.add_row(_when(r["start"], zone, _SHORT), r["session_id"][:8],
+                     str(r["turn"] if r["turn"] is not None else ""), r["kind"],
+                     Text(r["severity"], style=_SEVERITY_STYLE.get(r["severity"], "")), Text(r["message"]))  # fmt: skip
     out.print(grid)
 
 
@@ -174,7 +177,8 @@ def print_timeline(
     )
     if s.get("context_tokens") is not None:
         out.print(Text(f"  now on {s.get('current_model')}, context {tokens(s['context_tokens'])} of "
-                       f"{tokens(s.get('context_window'))}, cache hit ratio {(s.get('cache_hit_ratio') or 0):.0%}"))  # fmt: skip
+                       f"{tokens(s.get('context_window'))}, "
+                       f"cache hit ratio {(s.get('cache_hit_ratio') or 0):.0%}"))  # fmt: skip
     runs = _model_runs(data, max(10, min(MODEL_RUNS_WIDTH, out.width - 68)))
     rows = [
         [str(t["turn"]), _when(t["start"], zone, "%H:%M"), runs.get(t["turn"], ""),
@@ -198,7 +202,8 @@ def print_timeline(
         f"{a['agent_id']}  {a['agent_type']}  {a['model']}  ×{a['requests']}  {usd(a['cost_usd'])}"
         + (f"  {a['description']}" if a.get("description") else "")))  # fmt: skip
     _section(out, "Compactions", data["compactions"], lambda c: (
-        f"{_when(c['ts'], zone)}  {c['trigger'] or '?'}  {tokens(c['pre_tokens'])} → {tokens(c['post_tokens'])}"))  # fmt: skip
+        f"{_when(c['ts'], zone)}  {c['trigger'] or '?'}  "
+        f"{tokens(c['pre_tokens'])} → {tokens(c['post_tokens'])}"))  # fmt: skip
     _section(out, "Alerts", data["alerts"], lambda a: (
         f"{_when(a['start'], zone)}  turn {a['turn']}  {a['severity']:4}  {a['kind']}: {a['message']}"))  # fmt: skip
     _section(out, "Advice", data["advice"], lambda a: (
@@ -244,7 +249,7 @@ def _turn_table(rows: list[list[str]], prompts: list[str]) -> Table:
         table.add_column(
             col, justify="left" if col in ("start", "model", "prompt") else "right", no_wrap=True
         )
-    for row, prompt in zip(rows, prompts):
+    for row, prompt in zip(rows, prompts, strict=True):
         table.add_row(*row, Text(prompt))
     return table
 
@@ -303,7 +308,8 @@ def _signed(value: float | None) -> str:
 
 def _why(r: dict[str, Any]) -> str:
     waste = (r.get("figures") or {}).get("waste_usd")
-    return r["reason"] + (
+    reason: str = r["reason"]
+    return reason + (
         f" (waste in the struggling span {usd(waste)})" if waste is not None else ""
     )
 

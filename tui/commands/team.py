@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 from rich.text import Text
+
 from tiermon.ingest.reports import ReportError
 from tiermon.ingest.team import GROUPS, TEAM_KINDS, PushResult, TeamError
 from tiermon.tui.commands.common import console, emit_json, global_options, settings_from
@@ -72,7 +73,7 @@ def _show_push(result: PushResult, as_json: bool) -> None:
 @filter_options(list(GROUPS))
 @global_options
 @click.pass_context
-def report(ctx: click.Context, kind: str, **opts: Any) -> None:
+def report(ctx: click.Context, /, kind: str, **opts: Any) -> None:
     """The team's spend per day, week, month, session, model or 5-hour block, as `tiermon report`.
 
     --project matches the project's folder name, the only part of its path that is shared.

@@ -120,7 +120,9 @@ class DataScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="query", description="pane query")
     def _fetch_in_thread(self) -> None:
-        with Store.open(self.tiermon.settings.db_path, wait=self.tiermon.query_wait, memory_limit=MEMORY_LIMIT) as store:
+        with Store.open(
+            self.tiermon.settings.db_path, wait=self.tiermon.query_wait, memory_limit=MEMORY_LIMIT
+        ) as store:
             data = self.fetch(store)
         self.post_message(self.Fetched(data))
 

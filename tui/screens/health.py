@@ -9,8 +9,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tiermon.ingest.queries import files_by_source
-from tiermon.ingest.store import Store
 from tiermon.ingest.signals.views import health
+from tiermon.ingest.store import Store
 from tiermon.tui.commands.common import tokens
 from tiermon.tui.screens.base import DataScreen
 from tiermon.tui.widgets.cells import local, plain

@@ -167,7 +167,8 @@ class SessionScreen(DataScreen):
             first = rows[0]
             node_label = plain(first.get("agent_type") or "subagent", 24, style="bold")
             node_label.append(" " + safe(agent_id[:10]), style="dim")
-            node_label.append(f"  {sum(r.get('requests') or 0 for r in rows)} req  {usd(sum(r.get('cost_usd') or 0.0 for r in rows))}")
+            requests = sum(r.get("requests") or 0 for r in rows)
+            node_label.append(f"  {requests} req  {usd(sum(r.get('cost_usd') or 0.0 for r in rows))}")
             if first.get("description"):
                 node_label.append("  ")
                 node_label.append_text(plain(first["description"], 40, style="italic"))
@@ -192,8 +193,13 @@ class SessionScreen(DataScreen):
     def _show_signals(self, data: dict[str, Any]) -> None:
         table = self.query_one("#session-signals", DataTable)
         table.clear()
-        rows = [(a.get("start"), a.get("kind"), a.get("turn"), a.get("message"), a.get("severity") == "warn") for a in data.get("alerts") or []]
-        rows += [(a.get("start"), a.get("kind"), a.get("turn"), _advice_line(a), False) for a in data.get("advice") or []]
+        rows = [
+            (a.get("start"), a.get("kind"), a.get("turn"), a.get("message"), a.get("severity") == "warn")
+            for a in data.get("alerts") or []
+        ]
+        rows += [
+            (a.get("start"), a.get("kind"), a.get("turn"), _advice_line(a), False) for a in data.get("advice") or []
+        ]
         rows.sort(key=lambda r: r[0] or datetime.min)
         self._signal_places = [(turn, start) for start, _kind, turn, _what, _warn in rows]
         for start, kind, turn, what, warn in rows:

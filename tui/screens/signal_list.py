@@ -177,7 +177,11 @@ class SignalListScreen(DataScreen):
             text.append_text(plain(figures, 200, style="dim"))
         text.append("\n")
         text.append_text(plain(row.get("project") or "", 60))
-        text.append(f"  session {safe(str(row.get('session_id'))[:8])} · turn {row.get('turn')} · {clock_time(row.get('start'), with_date=True)}", style="dim")
+        text.append(
+            f"  session {safe(str(row.get('session_id'))[:8])} · turn {row.get('turn')}"
+            f" · {clock_time(row.get('start'), with_date=True)}",
+            style="dim",
+        )
         text.append("   Enter: open session there", style="dim")
         return text
 

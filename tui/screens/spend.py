@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -115,7 +115,7 @@ class SpendScreen(DataScreen):
 
 
 def _utc(day: date, zone: tzinfo) -> datetime:
-    return datetime.combine(day, time.min, zone).astimezone(timezone.utc).replace(tzinfo=None)
+    return datetime.combine(day, time.min, zone).astimezone(UTC).replace(tzinfo=None)
 
 
 def _series(rows: list[dict[str, Any]], periods: list[date]) -> dict[str, list[float]]:
@@ -158,13 +158,15 @@ def _summary(data: dict[str, Any]) -> Text:
     else:
         start, end = block["start"], block["end"]
         text.append("5-hour block ", style="bold")
-        text.append(f"{_hm(start)}–{_hm(end)}: {usd(block['cost_usd'])} so far · burn {usd(block['burn_rate_per_hour'])}/h · ")
+        text.append(
+            f"{_hm(start)}–{_hm(end)}: {usd(block['cost_usd'])} so far · burn {usd(block['burn_rate_per_hour'])}/h · "
+        )
         text.append(f"projected {usd(block['projected_cost_usd'])}", style="bold")
     return text
 
 
 def _hm(moment: datetime) -> str:
-    return moment.replace(tzinfo=timezone.utc).astimezone().strftime("%H:%M")
+    return moment.replace(tzinfo=UTC).astimezone().strftime("%H:%M")
 
 
 def _legend() -> Text:

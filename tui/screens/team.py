@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
+
 from tiermon.ingest.team import TIERS, TeamError, TeamOverview, fetch_overview, mask_url
 from tiermon.ingest.zone import local_timezone
 from tiermon.tui.commands.common import usd
@@ -29,6 +30,7 @@ from tiermon.tui.widgets.cells import money, plain
 if TYPE_CHECKING:
     from textual.app import ComposeResult
     from textual.timer import Timer
+
     from tiermon.ingest.config import Settings
 
 NOT_CONFIGURED = "No team database configured: set TIERMON_TEAM_URL or `url` under [team] in config.toml."
@@ -80,11 +82,11 @@ class TeamScreen(Screen[None]):
         clock: Callable[[], datetime] | None = None,
         tz: str | None = None,
         name: str | None = None,
-        id: str | None = None,
+        id: str | None = None,  # noqa: A002 - Textual's name
     ) -> None:
         super().__init__(name=name, id=id)
         self.settings = settings
-        self._clock = clock or (lambda: datetime.now(timezone.utc))
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._tz = tz or local_timezone()
         self._timer: Timer | None = None
         self._stale = False
@@ -214,7 +216,8 @@ def _person_row(p: dict[str, Any]) -> tuple[Any, ...]:
 
 def _weekly_row(w: dict[str, Any]) -> tuple[Any, ...]:
     return (f"{w['week']:%Y-%m-%d}", plain(w["user"], 20), plain(w["project"], 24), *_tiers(w),
-            money(w["cost_usd"], unpriced=bool(w["unpriced_requests"])), _change(w["change_usd"], w["change_pct"]))  # fmt: skip
+            money(w["cost_usd"], unpriced=bool(w["unpriced_requests"])),
+            _change(w["change_usd"], w["change_pct"]))  # fmt: skip
 
 
 def _alert_row(a: dict[str, Any]) -> tuple[Any, ...]:
@@ -236,8 +239,8 @@ def _advice_row(a: dict[str, Any]) -> tuple[Any, ...]:
 
 def _member_row(m: dict[str, Any]) -> tuple[Any, ...]:
     return (plain(m["user"], 20), plain(m["machine"], 24), _when(m["last_push"]),
-            Text(str(m["pushed_responses"] or 0), justify="right"), Text(str(m["pushed_signals"] or 0), justify="right"),
-            plain(m["tiermon_version"], 12))  # fmt: skip
+            Text(str(m["pushed_responses"] or 0), justify="right"),
+            Text(str(m["pushed_signals"] or 0), justify="right"), plain(m["tiermon_version"], 12))  # fmt: skip
 
 
 def _when(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> Text:
@@ -245,5 +248,5 @@ def _when(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> Text:
     if moment is None:
         return Text("–")
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return Text(moment.astimezone().strftime(fmt))

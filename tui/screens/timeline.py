@@ -61,8 +61,8 @@ def _response(r: dict[str, Any]) -> dict[str, Any]:
     what = Text("  ↳ subagent " if side else "  ", style="dim")
     if side:
         what.append_text(plain(r.get("agent_type") or r.get("agent_id") or "", 24, style="dim"))
-    detail = Text(f"{safe(r.get('model'))} · context {tokens(r.get('context_tokens'))} · output {tokens(r.get('output_tokens'))}"
-                  f" · {money(r.get('cost_usd')).plain}", style="dim")
+    detail = Text(f"{safe(r.get('model'))} · context {tokens(r.get('context_tokens'))}"
+                  f" · output {tokens(r.get('output_tokens'))} · {money(r.get('cost_usd')).plain}", style="dim")
     cells = [
         Text(clock_time(r.get("ts")), style="dim"),
         model_text(r.get("model"), r.get("tier"), 16),
@@ -82,13 +82,20 @@ def _switch(s: dict[str, Any]) -> dict[str, Any]:
     what.append(" → ")
     what.append(model_short(s.get("to_model")), style=TIER_STYLES.get(s.get("to_tier") or "", ""))
     what.append(f"  {s.get('cause')} · {s.get('direction')}", style=style)
-    detail = Text(f"Model switch at {clock_time(s.get('at'))}: cause {s.get('cause')}, direction {s.get('direction')}", style="dim")
+    detail = Text(
+        f"Model switch at {clock_time(s.get('at'))}: cause {s.get('cause')}, direction {s.get('direction')}",
+        style="dim",
+    )
     if s.get("detail"):
         detail.append(" · ")
         detail.append_text(plain(s["detail"], 80))
     if down_auto:
-        detail.append("  An automatic downgrade: the session moved to a cheaper model without being asked.", style="red")
-    cells = [Text(clock_time(s.get("at")), style=style), Text("switch", style=style), Text(""), Text(""), Text(""), what]
+        detail.append(
+            "  An automatic downgrade: the session moved to a cheaper model without being asked.", style="red"
+        )
+    cells = [
+        Text(clock_time(s.get("at")), style=style), Text("switch", style=style), Text(""), Text(""), Text(""), what
+    ]
     return _row("switch", s.get("at"), cells, detail)
 
 
@@ -96,5 +103,7 @@ def _compaction(c: dict[str, Any]) -> dict[str, Any]:
     what = Text(f"⟲ compaction ({c.get('trigger') or '?'})", style="bold cyan")
     if c.get("pre_tokens"):
         what.append(f" at {tokens(c['pre_tokens'])} tokens", style="cyan")
-    cells = [Text(clock_time(c.get("ts")), style="cyan"), Text("compact", style="cyan"), Text(""), Text(""), Text(""), what]
+    cells = [
+        Text(clock_time(c.get("ts")), style="cyan"), Text("compact", style="cyan"), Text(""), Text(""), Text(""), what
+    ]
     return _row("compaction", c.get("ts"), cells, Text("The conversation was summarised to free context.", style="dim"))

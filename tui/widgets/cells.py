@@ -8,7 +8,7 @@ holds `[@click=app.quit]` or an escape sequence shows as the characters it is.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -103,12 +103,12 @@ def ago(moment: datetime | None, now: datetime) -> str:
 
 def local(moment: datetime) -> datetime:
     """A stored naive-UTC time in the viewer's local zone."""
-    return moment.replace(tzinfo=timezone.utc).astimezone()
+    return moment.replace(tzinfo=UTC).astimezone()
 
 
 def local_date(moment: datetime, tz: str) -> date:
     """The calendar day a naive-UTC moment falls on in zone `tz`."""
-    return moment.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(tz)).date()
+    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(tz)).date()
 
 
 def clock_time(moment: datetime | None, *, with_date: bool = False) -> str:
