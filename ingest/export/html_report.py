@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from tiermon.ingest.reports import TOKEN_FIELDS
 
 if TYPE_CHECKING:
-    from tiermon.ingest.export import ExportData
+    from tiermon.ingest.export.model import ExportData
 
 MAX_SESSIONS = 200
 """Sessions shown in detail; the tables files hold all of them."""
