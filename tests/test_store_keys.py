@@ -89,3 +89,20 @@ def test_only_a_first_backfill_drops_the_indexes(tmp_path: Path, db: Path, monke
             ("msg_1:req_1", 50), ("msg_2:req_2", 2), ("msg_3:req_3", 3), ("msg_4:req_4", 4)
         ]  # fmt: skip
     assert set(KEY_INDEXES.values()) <= _indexes(db)
+
+
+def test_a_big_store_is_told_before_its_slow_migration(
+    db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Rewriting 20 M rows takes most of a minute: the user must not think tiermon hung."""
+    from tiermon.ingest import store as store_module
+
+    monkeypatch.setattr(store_module, "ANNOUNCE_ROWS", 1)
+    _v2_store(db)
+    with caplog.at_level("WARNING", logger="tiermon"), Store.open(db):
+        pass
+    assert any("upgrading" in r.message and "schema 3" in r.message for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="tiermon"), Store.open(tmp_path / "new.duckdb"):
+        pass  # a new store has nothing to rewrite
+    assert not caplog.records
