@@ -77,14 +77,7 @@ class _Result:
     """What a worker sends: rows of some files, their marks, and per-file bookkeeping."""
 
     pending: Pending
-    lines: int = 0
-    responses: int = 0
-    events: int = 0
-    quarantined: int = 0
-    bytes_read: int = 0
-    files_read: int = 0
-    files_reset: int = 0
-    sessions: set[str] = field(default_factory=set)
+    summary: IngestSummary
     states: dict[str, FileState] = field(default_factory=dict)
 
 
@@ -186,9 +179,9 @@ def _collect(
             raise BackfillError(f"a parse worker failed:\n{payload}")
         result: _Result = payload
         pending.merge(result.pending)
-        _account(summary, result)
+        summary.merge(result.summary)
         states.update(result.states)
-        done += result.bytes_read
+        done += result.summary.bytes_read
         if progress:
             progress(min(done, total), total)
         if pending.rows >= COMMIT_ROWS:
@@ -197,17 +190,6 @@ def _collect(
     store.commit(pending)
     if progress:
         progress(total, total)
-
-
-def _account(summary: IngestSummary, r: _Result) -> None:
-    summary.lines += r.lines
-    summary.responses += r.responses
-    summary.events += r.events
-    summary.quarantined += r.quarantined
-    summary.bytes_read += r.bytes_read
-    summary.files_read += r.files_read
-    summary.files_reset += r.files_reset
-    summary.changed_sessions |= r.sessions
 
 
 def _worker(tasks: Any, results: Any, parsers: dict[str, Parser]) -> None:
@@ -224,9 +206,9 @@ def _worker(tasks: Any, results: Any, parsers: dict[str, Parser]) -> None:
 def _parse_task(
     task: list[tuple[Work, FileState | None]], parsers: dict[str, Parser], send: Callable[[Any], None]
 ) -> None:
-    from tiermon.ingest.tailer import read_file
+    from tiermon.ingest.tailer import IngestSummary, read_file
 
-    out = _Result(Pending())
+    out = _Result(Pending(), IngestSummary())
     for work, state in task:
         path = str(work.source.path)
         states: dict[str, FileState] = {path: state} if state is not None else {}
@@ -234,20 +216,15 @@ def _parse_task(
         for batch, mark, nbytes, reset in read_file(work, parsers[work.source.kind], states, READ_BYTES):
             opened = True
             if reset:
-                out.files_reset += 1
+                out.summary.files_reset += 1
                 continue
             out.pending.add(mark, batch)
-            out.lines += batch.lines
-            out.responses += batch.response_count
-            out.events += batch.event_count
-            out.quarantined += len(batch.quarantine)
-            out.sessions.update(s for s in batch.responses.get("session_id", ()) if s)
-            out.sessions.update(s for s in batch.events.get("session_id", ()) if s)
-            out.bytes_read += nbytes
-            if out.bytes_read >= MESSAGE_BYTES:
+            out.summary.add(batch)
+            out.summary.bytes_read += nbytes
+            if out.summary.bytes_read >= MESSAGE_BYTES:
                 send(("rows", _sealed(out)))
-                out = _Result(Pending())
-        out.files_read += opened
+                out = _Result(Pending(), IngestSummary())
+        out.summary.files_read += opened
         if path in states:
             out.states[path] = states[path]
     send(("rows", _sealed(out)))

@@ -66,6 +66,17 @@ class IngestSummary:
         self.changed_sessions.update(s for s in batch.responses.get("session_id", ()) if s)
         self.changed_sessions.update(s for s in batch.events.get("session_id", ()) if s)
 
+    def merge(self, part: IngestSummary) -> None:
+        """Add the counts and sessions of `part`, a piece of this pass (not its files seen or timings)."""
+        self.files_read += part.files_read
+        self.files_reset += part.files_reset
+        self.bytes_read += part.bytes_read
+        self.lines += part.lines
+        self.responses += part.responses
+        self.events += part.events
+        self.quarantined += part.quarantined
+        self.changed_sessions |= part.changed_sessions
+
 
 ProgressFn = Callable[[int, int], None]
 """Called with (bytes done, bytes total) as the pass advances."""

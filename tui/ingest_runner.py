@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from dataclasses import fields
 
 from tiermon.ingest.config import Settings
 from tiermon.ingest.service import Ingestor, update_signals
@@ -76,12 +75,12 @@ class LiveIngest:
                     part = self.ingestor.tailer.ingest(store, chunks[index], _chunk_progress(progress, done, total))
                     done += sizes[index]
                     index += 1
-                    _merge(hold, part)
+                    hold.merge(part)
                     if time.monotonic() - held > HOLD_SECONDS:
                         break
                 if hold.changed_sessions:
                     update_signals(store, hold, self.ingestor)
-            _merge(total_summary, hold)
+            total_summary.merge(hold)
             if committed and hold.files_read:
                 committed(hold)
             if stop():
@@ -120,16 +119,6 @@ def _chunk_progress(progress: ProgressFn | None, base: int, total: int) -> Progr
     if progress is None:
         return None
     return lambda done, _total: progress(base + done, total)
-
-
-def _merge(into: IngestSummary, part: IngestSummary) -> None:
-    for f in fields(IngestSummary):
-        if f.name in ("files_seen", "seconds"):
-            continue
-        if f.name == "changed_sessions":
-            into.changed_sessions |= part.changed_sessions
-        else:
-            setattr(into, f.name, getattr(into, f.name) + getattr(part, f.name))
 
 
 def source_paths(settings: Settings, ingestor: Ingestor) -> list[str]:
