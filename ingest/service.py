@@ -14,10 +14,12 @@ from tiermon.ingest.tailer import IngestSummary, Parser, Tailer
 
 SignalHook = Callable[[Store, IngestSummary], None]
 
-SIGNALS_MEMORY_LIMIT = "512MB"
-"""DuckDB's buffer pool during the signals pass. Its batches read short stretches of time, so
-caching every block they touched (up to 80 % of RAM) only grew a rebuild of a 5 M-response
-store to 2.4 GB."""
+MEMORY_LIMIT = "512MB"
+"""DuckDB's buffer pool during a pass. The signals pass reads short stretches of time, so
+caching every block it touched (up to 80 % of RAM by default) only grew a rebuild of a
+5 M-response store to 2.4 GB; a backfill stays far below it."""
+SEPARATE_SIGNALS_BYTES = 64 * 1024 * 1024
+"""From this many bytes read, the signals get a hold of their own (see `Ingestor.run`)."""
 
 
 class Ingestor:
@@ -37,16 +39,23 @@ class Ingestor:
     def run(self, progress: Callable[[int, int], None] | None = None) -> IngestSummary:
         """Read whatever is new, then bring the signals of the touched sessions up to date."""
         files = self.files()
-        with Store.open(self.settings.db_path) as store:
+        db = self.settings.db_path
+        with Store.open(db, memory_limit=MEMORY_LIMIT) as store:
             store.sync_prices(self.prices)
             summary = self.tailer.ingest(store, files, progress)
-        # A second hold for the signals: closing the database hands back the ~100 MB DuckDB keeps
-        # after a large load, before the signals pass builds its rows (a first ingest's peak).
-        started = time.perf_counter()
-        with Store.open(self.settings.db_path, memory_limit=SIGNALS_MEMORY_LIMIT) as store:
-            update_signals(store, summary, self, parallel=True)
-        summary.signals_seconds = time.perf_counter() - started
+            if summary.bytes_read < SEPARATE_SIGNALS_BYTES:
+                self._signals(store, summary)
+                return summary
+        # After a large load DuckDB keeps ~100 MB it hands back only on close: a second hold for
+        # the signals keeps a first ingest's peak (which is in the signals pass) under 400 MB.
+        with Store.open(db, memory_limit=MEMORY_LIMIT) as store:
+            self._signals(store, summary)
         return summary
+
+    def _signals(self, store: Store, summary: IngestSummary) -> None:
+        started = time.perf_counter()
+        update_signals(store, summary, self, parallel=True)
+        summary.signals_seconds = time.perf_counter() - started
 
 
 def _extra_parsers() -> dict[str, Parser]:

@@ -266,11 +266,6 @@ class Fetched:
     meta: dict[str, AgentMeta]
 
 
-def load(store: Store, session_ids: list[str]) -> list[SessionRows]:
-    """The rows of a batch of sessions: one query per table."""
-    return group(fetch(store, session_ids), session_ids)
-
-
 def fetch(store: Store, session_ids: list[str], span: Span = None) -> Fetched:
     """One query per table, fetched as Arrow: building Python rows is left to `group`.
 
