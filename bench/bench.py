@@ -79,7 +79,7 @@ def tiermon_cmd() -> list[str]:
     exe = Path(sys.executable).with_name("tiermon")
     if exe.exists():
         return [str(exe)]
-    return [sys.executable, "-c", "from tiermon.entry import main; raise SystemExit(main())"]
+    return [sys.executable, "-c", "from tiermon.tui.cli import main; raise SystemExit(main())"]
 
 
 def bench_env(home: Path) -> dict[str, str]:

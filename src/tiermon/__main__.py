@@ -1,5 +1,5 @@
 import sys
 
-from tiermon.entry import main
+from tiermon.tui.cli import main
 
 sys.exit(main())
