@@ -25,13 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from tiermon.ingest.parse import FileState
 from tiermon.ingest.store import Pending, Store
+from tiermon.ingest.summary import IngestSummary
 
 if TYPE_CHECKING:
     from multiprocessing.context import ForkContext, SpawnContext
 
-    from tiermon.ingest.tailer import IngestSummary, Parser, ProgressFn, Tailer, Work
+    from tiermon.ingest.summary import ProgressFn
+    from tiermon.ingest.tailer import Work
 
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 """Below this many new bytes a pass stays in one process: starting workers would cost more."""
@@ -74,23 +75,22 @@ def worth_it(total_bytes: int, files: int) -> bool:
 
 @dataclass
 class _Result:
-    """What a worker sends: rows of some files, their marks, and per-file bookkeeping."""
+    """What a worker sends: rows of some files and their marks (which carry each file's parse state)."""
 
-    pending: Pending
-    summary: IngestSummary
-    states: dict[str, FileState] = field(default_factory=dict)
+    pending: Pending = field(default_factory=Pending)
+    summary: IngestSummary = field(default_factory=IngestSummary)
 
 
-def run(tailer: Tailer, store: Store, todo: list[Work], summary: IngestSummary, progress: ProgressFn | None) -> None:
+def run(store: Store, todo: list[Work], summary: IngestSummary, progress: ProgressFn | None) -> None:
     """Parse `todo` in worker processes and commit everything into `store`."""
     total = sum(w.pending_bytes for w in todo)
-    tasks = _tasks(todo, tailer._states)
+    tasks = _tasks(todo)
     count = min(workers(), len(tasks))
     ctx = _context()
     task_queue: Any = ctx.Queue()
     results: Any = ctx.Queue(maxsize=QUEUE_MESSAGES_PER_WORKER * count)
     procs = [
-        ctx.Process(target=_worker, args=(task_queue, results, tailer.parsers), daemon=True, name=f"tiermon-parse-{i}")
+        ctx.Process(target=_worker, args=(task_queue, results), daemon=True, name=f"tiermon-parse-{i}")
         for i in range(count)
     ]
     gc.freeze()  # forked workers then leave the parent's objects alone (no copy-on-write by the collector)
@@ -103,21 +103,16 @@ def run(tailer: Tailer, store: Store, todo: list[Work], summary: IngestSummary, 
         task_queue.put(task)
     for _ in range(count):
         task_queue.put(None)
-    with store.bulk_load():  # a first ingest builds the key indexes once, at the end
-        threads, threshold = store.query(
-            "SELECT current_setting('threads'), current_setting('checkpoint_threshold')"
-        )[0]
-        store.con.execute("SET threads = 1")  # the workers have the other cores; fewer DuckDB threads, less memory
-        store.con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
+    # A first ingest builds the key indexes once, at the end; the workers have the other cores, so
+    # DuckDB gets one thread (less memory), and checkpoints less often.
+    with store.bulk_load(), store.tuned(threads="1", checkpoint_threshold=CHECKPOINT_THRESHOLD):
         try:
-            _collect(store, results, procs, summary, tailer._states, total, progress)
+            _collect(store, results, procs, summary, total, progress)
         except BaseException:
             for proc in procs:
                 proc.terminate()
             raise
         finally:
-            store.con.execute(f"SET threads = {int(threads)}")
-            store.con.execute(f"SET checkpoint_threshold = '{threshold}'")
             for proc in procs:
                 proc.join(timeout=5)
             for q in (task_queue, results):
@@ -132,17 +127,16 @@ def _context() -> ForkContext | SpawnContext:
     return mp.get_context("spawn")
 
 
-def _tasks(todo: list[Work], states: dict[str, FileState]) -> list[list[tuple[Work, FileState | None]]]:
+def _tasks(todo: list[Work]) -> list[list[Work]]:
     """Largest files first (so no worker is left with a big file at the end); small ones grouped."""
-    tasks: list[list[tuple[Work, FileState | None]]] = []
-    group: list[tuple[Work, FileState | None]] = []
+    tasks: list[list[Work]] = []
+    group: list[Work] = []
     size = 0
     for work in sorted(todo, key=lambda w: w.pending_bytes, reverse=True):
-        item = (work, states.get(str(work.source.path)))
         if work.pending_bytes >= TASK_BYTES:
-            tasks.append([item])
+            tasks.append([work])
             continue
-        group.append(item)
+        group.append(work)
         size += work.pending_bytes
         if size >= TASK_BYTES:
             tasks.append(group)
@@ -157,7 +151,6 @@ def _collect(
     results: Any,
     procs: list[Any],
     summary: IngestSummary,
-    states: dict[str, FileState],
     total: int,
     progress: ProgressFn | None,
 ) -> None:
@@ -180,7 +173,6 @@ def _collect(
         result: _Result = payload
         pending.merge(result.pending)
         summary.merge(result.summary)
-        states.update(result.states)
         done += result.summary.bytes_read
         if progress:
             progress(min(done, total), total)
@@ -192,29 +184,23 @@ def _collect(
         progress(total, total)
 
 
-def _worker(tasks: Any, results: Any, parsers: dict[str, Parser]) -> None:
+def _worker(tasks: Any, results: Any) -> None:
     """Worker loop: parse tasks until the None sentinel, then say so."""
     gc.disable()  # a short-lived process that builds no reference cycles: collections would only cost time
     try:
         while (task := tasks.get()) is not None:
-            _parse_task(task, parsers, results.put)
+            _parse_task(task, results.put)
         results.put(("exit", None))
     except BaseException:  # noqa: BLE001 - whatever stops a worker is sent to the parent, which raises it
         results.put(("error", traceback.format_exc()))
 
 
-def _parse_task(
-    task: list[tuple[Work, FileState | None]], parsers: dict[str, Parser], send: Callable[[Any], None]
-) -> None:
-    from tiermon.ingest.tailer import IngestSummary, read_file
+def _parse_task(task: list[Work], send: Callable[[Any], None]) -> None:
+    from tiermon.ingest.tailer import count_read, read_file
 
-    out = _Result(Pending(), IngestSummary())
-    for work, state in task:
-        path = str(work.source.path)
-        states: dict[str, FileState] = {path: state} if state is not None else {}
-        opened = False
-        for batch, mark, nbytes, reset in read_file(work, parsers[work.source.kind], states, READ_BYTES):
-            opened = True
+    out = _Result()
+    for work in task:
+        for batch, mark, nbytes, reset in read_file(work, READ_BYTES):
             if reset:
                 out.summary.files_reset += 1
                 continue
@@ -223,10 +209,8 @@ def _parse_task(
             out.summary.bytes_read += nbytes
             if out.summary.bytes_read >= MESSAGE_BYTES:
                 send(("rows", _sealed(out)))
-                out = _Result(Pending(), IngestSummary())
-        out.summary.files_read += opened
-        if path in states:
-            out.states[path] = states[path]
+                out = _Result()
+        count_read(work, out.pending, out.summary)
     send(("rows", _sealed(out)))
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import platformdirs
 
-from tiermon.ingest.roots import absolute
+from tiermon.ingest.walk import absolute
 
 APP = "tiermon"
 
@@ -61,8 +61,9 @@ class Settings:
     config_dir: Path
     data_dir: Path
     db_path: Path
-    sources: list[Path] | None = None
-    """Explicit --source folders; None means discover (SPEC §2.1)."""
+    sources: list[tuple[str, Path]] | None = None
+    """Explicit (source kind, folder) pairs from --source [KIND=]DIR or the config file; None means
+    discover every source's default home (SPEC §2)."""
     api_logs: list[Path] = field(default_factory=list)
     thresholds: Thresholds = field(default_factory=Thresholds)
     team_url: str | None = None
@@ -90,7 +91,7 @@ def default_dirs(env: dict[str, str] | None = None) -> tuple[Path, Path]:
 def load_settings(
     *,
     db: Path | None = None,
-    sources: list[Path] | None = None,
+    sources: list[Path] | list[tuple[str, Path]] | None = None,
     api_logs: list[Path] | None = None,
     env: dict[str, str] | None = None,
 ) -> Settings:
@@ -100,7 +101,8 @@ def load_settings(
     data = _read_config(config_dir / "config.toml")
     section = data.get("sources", {})
     file_logs = [Path(p).expanduser() for p in section.get("api_logs", [])]
-    file_sources = [Path(p).expanduser() for p in section.get("claude", [])] or None
+    file_sources = [(kind, Path(p).expanduser()) for kind, paths in section.items() if kind != "api_logs"
+                    for p in paths] or None  # fmt: skip
     db_path = db or (Path(env["TIERMON_DB"]) if env.get("TIERMON_DB") else None)
     if db_path is None and data.get("store", {}).get("db"):
         db_path = Path(data["store"]["db"]).expanduser()
@@ -109,13 +111,18 @@ def load_settings(
         config_dir=config_dir,
         data_dir=data_dir,
         db_path=db_path or data_dir / "tiermon.duckdb",
-        sources=sources or file_sources,
+        sources=[_source_root(s) for s in sources] if sources else file_sources,
         api_logs=[absolute(p) for p in [*file_logs, *(api_logs or [])]],  # files are known by path: one form
         thresholds=_thresholds(data.get("thresholds", {})),
         team_url=env.get("TIERMON_TEAM_URL") or team.get("url"),
         user=str(team.get("user") or _whoami()),
         machine=str(team.get("machine") or socket.gethostname()),
     )
+
+
+def _source_root(value: Path | tuple[str, Path]) -> tuple[str, Path]:
+    """A bare folder is Claude Code's (SPEC §5)."""
+    return value if isinstance(value, tuple) else ("claude", value)
 
 
 def _read_config(path: Path) -> dict[str, Any]:

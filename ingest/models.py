@@ -1,36 +1,88 @@
-"""Model ids: their base form, tier and context window."""
+"""Model ids: their base form, vendor, tier (rung on the vendor's ladder) and the order of tiers.
+
+SPEC §3: Anthropic's tiers are haiku < sonnet < opus; every other vendor has a
+ladder of three rungs named by role, small < mid < large. Tiers of one rung
+compare equal across vendors (haiku ~ small, sonnet ~ mid, opus ~ large), so a
+switch from Opus to a Codex model reads as a move between rungs. The built-in
+rules below cover the families tiermon's sources meet; anything else is
+`other` until the user maps it in models.toml.
+"""
 
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from functools import lru_cache
 
 _DATE_SUFFIX = re.compile(r"-\d{8}$")
 _CONTEXT_SUFFIX = re.compile(r"\[[^\]]*\]$")
 
-TIER_ORDER = {"haiku": 0, "sonnet": 1, "opus": 2}
+ANTHROPIC_TIERS = ("haiku", "sonnet", "opus")
+RUNGS = ("small", "mid", "large")
+TIERS = (*ANTHROPIC_TIERS, *RUNGS, "other")
+"""Every value of a row's `tier`."""
+
+TIER_ORDER = {"haiku": 0, "sonnet": 1, "opus": 2, "small": 0, "mid": 1, "large": 2}
 """Cheaper to stronger; `other` is outside the order."""
 
+RUNG_OF = {"haiku": "small", "sonnet": "mid", "opus": "large", "small": "small", "mid": "mid", "large": "large"}
+"""A tier's rung on the common three-step ladder."""
 
-@lru_cache(maxsize=1024)
+BUILTIN_RULES: tuple[tuple[str, str, str], ...] = (
+    ("*haiku*", "anthropic", "haiku"),
+    ("*sonnet*", "anthropic", "sonnet"),
+    ("*opus*", "anthropic", "opus"),
+    ("*claude-fable*", "anthropic", "opus"),
+    ("gpt-*-mini*", "openai", "small"),
+    ("gpt-*-nano*", "openai", "small"),
+    ("gpt-oss*", "openai", "small"),
+    ("codex-mini*", "openai", "small"),
+    ("gpt-5*", "openai", "large"),
+    ("gpt-4*", "openai", "mid"),
+    ("o[1-9]*-mini*", "openai", "small"),
+    ("o[1-9]*", "openai", "large"),
+    ("gemini-*flash-lite*", "google", "small"),
+    ("gemini-*flash*", "google", "mid"),
+    ("gemini-*pro*", "google", "large"),
+    ("gemma*", "google", "small"),
+    ("qwen*-coder-plus*", "alibaba", "mid"),
+    ("qwen*-coder-flash*", "alibaba", "small"),
+    ("qwen*-max*", "alibaba", "large"),
+    ("coder-model", "alibaba", "mid"),
+    ("qwen*", "alibaba", "small"),
+)
+"""(glob on the lower-cased base id, vendor, tier), first match wins."""
+
+
+@lru_cache(maxsize=4096)
 def model_base(model: str) -> str:
     """`claude-sonnet-4-5-20250929` -> `claude-sonnet-4-5`; `claude-opus-4-6[1m]` -> `claude-opus-4-6`."""
     base = _CONTEXT_SUFFIX.sub("", model.strip())
     return _DATE_SUFFIX.sub("", base)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=4096)
+def classify(model: str) -> tuple[str, str]:
+    """(vendor, tier) by the built-in rules; ("", "other") when none matches."""
+    name = model_base(model).lower().rsplit("/", 1)[-1]  # "openai/gpt-5", "models/gemini-…": the model is last
+    for pattern, vendor, tier in BUILTIN_RULES:
+        if fnmatchcase(name, pattern):
+            return vendor, tier
+    return "", "other"
+
+
 def tier_of(model: str) -> str:
     """Tier by model family (SPEC §3); anything unrecognised is `other`."""
-    name = model.lower()
-    for tier in ("haiku", "sonnet", "opus"):
-        if tier in name:
-            return tier
-    return "other"
+    return classify(model)[1]
+
+
+def vendor_of(model: str, default: str = "") -> str:
+    """The vendor a model id belongs to, or `default` when no rule knows it."""
+    return classify(model)[0] or default
 
 
 def direction(from_tier: str, to_tier: str) -> str:
-    """`down`, `up` or `same-tier` by the order haiku < sonnet < opus."""
+    """`down`, `up` or `same-tier` by rung: haiku/small < sonnet/mid < opus/large."""
     a, b = TIER_ORDER.get(from_tier), TIER_ORDER.get(to_tier)
     if a is None or b is None or a == b:
         return "same-tier"

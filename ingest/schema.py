@@ -13,7 +13,7 @@ rebuilds a missing one when it opens.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """Bumped whenever MIGRATIONS gains a step."""
 
 RESPONSE_COLUMNS: dict[str, str] = {
@@ -48,6 +48,9 @@ RESPONSE_COLUMNS: dict[str, str] = {
     "line_offset": "BIGINT",
     "cost_usd": "DOUBLE",  # NULL when the model has no price
     "priced": "BOOLEAN",
+    "agent": "VARCHAR",  # claude-code | api | codex | gemini-cli | qwen-code | opencode (SPEC §2.4)
+    "vendor": "VARCHAR",  # anthropic | openai | google | alibaba | local | ...
+    "reasoning_tokens": "BIGINT",  # the reasoning share of output_tokens, where the source reports it
 }
 """One row per deduplicated API response (SPEC §3)."""
 
@@ -65,15 +68,16 @@ EVENT_COLUMNS: dict[str, str] = {
     "subtype": "VARCHAR",  # system subtype, Task subagent_type, ...
     "name": "VARCHAR",  # tool name or slash command name
     "tool_use_id": "VARCHAR",
-    "text": "VARCHAR",  # bounded: see parse.TEXT_LIMIT
+    "text": "VARCHAR",  # bounded: see the limits in rows.py
     "is_error": "BOOLEAN",
-    "model": "VARCHAR",  # toolUseResult.model, Task input.model
-    "ref_agent_id": "VARCHAR",  # toolUseResult.agentId on a Task result
-    "pre_tokens": "BIGINT",  # compactMetadata.preTokens
-    "trigger": "VARCHAR",  # compactMetadata.trigger
+    "model": "VARCHAR",  # the model a tool result ran on (a skill), or a spawn call asked for
+    "ref_agent_id": "VARCHAR",  # the subagent a spawn call's result names
+    "pre_tokens": "BIGINT",  # context before a compaction; a limit reading's used share in basis points
+    "trigger": "VARCHAR",  # compaction trigger (auto/manual); where a limit reading came from
     "message_id": "VARCHAR",
     "file_path": "VARCHAR",
     "line_offset": "BIGINT",
+    "agent": "VARCHAR",
 }
 """What the signals need besides usage: prompts, tools, results, commands, system entries."""
 
@@ -89,6 +93,8 @@ FILE_COLUMNS: dict[str, str] = {
     "lines": "BIGINT",
     "first_ingest": "TIMESTAMP",
     "last_ingest": "TIMESTAMP",
+    "tail_hash": "VARCHAR",  # sha1 of the HEAD_BYTES before offset: tells a rewrite to the same size
+    "state": "BLOB",  # the source's parse state (JSON), so a file parses the same over several passes
 }
 
 QUARANTINE_COLUMNS: dict[str, str] = {
@@ -324,7 +330,7 @@ def _v3() -> list[str]:
     for table, columns in (("responses", RESPONSE_COLUMNS), ("events", EVENT_COLUMNS)):
         stmts += [
             create_table_sql(f"{table}_v3", columns),
-            f"INSERT INTO {table}_v3 SELECT * FROM {table}",
+            f"INSERT INTO {table}_v3 BY NAME SELECT * FROM {table}",  # the columns of later versions stay NULL
             f"DROP TABLE {table}",
             f"ALTER TABLE {table}_v3 RENAME TO {table}",
             key_index_sql(table),
@@ -332,5 +338,21 @@ def _v3() -> list[str]:
     return stmts
 
 
-MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2(), 3: _v3()}
+def _v4() -> list[str]:
+    """Every row names its agent and vendor (SPEC §2.4); files keep their parse state and tail hash."""
+    return [
+        "ALTER TABLE responses ADD COLUMN IF NOT EXISTS agent VARCHAR",
+        "ALTER TABLE responses ADD COLUMN IF NOT EXISTS vendor VARCHAR",
+        "ALTER TABLE responses ADD COLUMN IF NOT EXISTS reasoning_tokens BIGINT",
+        "ALTER TABLE events ADD COLUMN IF NOT EXISTS agent VARCHAR",
+        "ALTER TABLE files ADD COLUMN IF NOT EXISTS tail_hash VARCHAR",
+        "ALTER TABLE files ADD COLUMN IF NOT EXISTS state BLOB",
+        "UPDATE responses SET vendor = 'anthropic',"
+        " agent = CASE source_kind WHEN 'claude' THEN 'claude-code' ELSE source_kind END WHERE agent IS NULL",
+        "UPDATE events SET agent = CASE WHEN session_id LIKE 'api:%' THEN 'api' ELSE 'claude-code' END"
+        " WHERE agent IS NULL",
+    ]
+
+
+MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2(), 3: _v3(), 4: _v4()}
 """Schema version -> statements that bring the store from version-1 to it."""

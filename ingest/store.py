@@ -24,8 +24,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from tiermon.ingest.parse import KNOWN_TYPES, Batch
 from tiermon.ingest.pricing import COST_SQL, PriceTable
+from tiermon.ingest.rows import AgentMeta, Batch
 from tiermon.ingest.schema import (
     AGENT_META_COLUMNS,
     EVENT_COLUMNS,
@@ -35,6 +35,7 @@ from tiermon.ingest.schema import (
     PRICE_COLUMNS,
     RESPONSE_COLUMNS,
     SCHEMA_VERSION,
+    create_table_sql,
     key_index_sql,
 )
 
@@ -53,6 +54,7 @@ _ARROW_TYPES = {
     "BOOLEAN": pa.bool_(),
     "TIMESTAMP": pa.timestamp("us"),
     "DOUBLE": pa.float64(),
+    "BLOB": pa.binary(),
 }
 
 
@@ -113,6 +115,9 @@ class FileMark:
     mtime: float
     offset: int
     lines: int
+    tail_hash: str | None = None
+    state: bytes | None = None
+    """The source's parse state after `offset`, as its format encodes it."""
 
 
 SEAL_ROWS = 20_000
@@ -133,8 +138,8 @@ class Pending:
     responses: list[pa.Table] = field(default_factory=list)
     events: list[pa.Table] = field(default_factory=list)
     quarantine: list[tuple[str, int, int, str, str]] = field(default_factory=list)
-    entry_types: Counter[tuple[str, str]] = field(default_factory=Counter)
-    agent_meta: list[tuple[str, str | None, str | None, str | None, str | None]] = field(default_factory=list)
+    entry_types: Counter[tuple[str, str, bool]] = field(default_factory=Counter)
+    agent_meta: list[AgentMeta] = field(default_factory=list)
     rows: int = 0
     _response_cols: dict[str, list[Any]] = field(default_factory=dict, repr=False)
     _event_cols: dict[str, list[Any]] = field(default_factory=dict, repr=False)
@@ -150,6 +155,7 @@ class Pending:
         where = path if path is not None else (mark.path if mark is not None else "")
         self.quarantine.extend((where, *q) for q in batch.quarantine)
         self.entry_types.update(batch.entry_types)
+        self.agent_meta.extend(batch.agent_meta)
         if mark is not None:
             self.marks[mark.path] = mark
         if len(self._event_cols.get("k", ())) + len(self._response_cols.get("k", ())) >= SEAL_ROWS:
@@ -315,6 +321,21 @@ class Store:
         for table in KEY_INDEXES:
             self._build_key_index(table)
 
+    @contextmanager
+    def tuned(self, **settings: str) -> Iterator[None]:
+        """DuckDB settings (`threads`, `checkpoint_threshold`, …) changed for a block, then restored."""
+        names = list(settings)
+        before = self.con.execute(
+            "SELECT " + ", ".join("current_setting(?)" for _ in names), names
+        ).fetchone() or ()
+        for name, value in settings.items():
+            self.con.execute(f"SET {_setting(name)} = '{_quoted(value)}'")
+        try:
+            yield
+        finally:
+            for name, value in zip(names, before, strict=True):
+                self.con.execute(f"SET {_setting(name)} = '{_quoted(str(value))}'")
+
     # -- prices ------------------------------------------------------------------
 
     def sync_prices(self, table: PriceTable) -> bool:
@@ -347,7 +368,10 @@ class Store:
         The files table keeps every transcript ever seen (SPEC §7), so a pass
         asks only for the files on disk: loading them all would cost seconds.
         """
-        sql = 'SELECT path, source_kind, dev, inode, head_hash, size, mtime, "offset", lines FROM files'
+        sql = (
+            'SELECT path, source_kind, dev, inode, head_hash, size, mtime, "offset", lines, tail_hash, state'
+            " FROM files"
+        )
         if paths is None:
             rows = self.con.execute(sql).fetchall()
         else:
@@ -356,12 +380,6 @@ class Store:
         return {r[0]: FileMark(*r) for r in rows}
 
     # -- writing -----------------------------------------------------------------
-
-    def write(self, mark: FileMark, batch: Batch, *, reset: bool = False) -> None:
-        """Rows of one read and the file's new offset, in one transaction."""
-        pending = Pending()
-        pending.add(mark, batch)
-        self.commit(pending)
 
     def commit(self, pending: Pending) -> None:
         """Everything gathered in `pending` and the files' new offsets, in one transaction."""
@@ -391,8 +409,8 @@ class Store:
         if pending.entry_types:
             types = pending.entry_types
             table = pa.table({
-                "k": [f"{t}:{v}" for t, v in types], "entry_type": [t for t, _ in types],
-                "version": [v for _, v in types], "known": [t in KNOWN_TYPES for t, _ in types],
+                "k": [f"{t}:{v}" for t, v, _ in types], "entry_type": [t for t, _, _ in types],
+                "version": [v for _, v, _ in types], "known": [known for _, _, known in types],
                 "n": pa.array(list(types.values()), pa.int64()),
             })  # fmt: skip
             self._insert_arrow(
@@ -415,7 +433,8 @@ class Store:
         source = "response_rows" if unique or _unique_keys(arrow) else (
             f"(SELECT * FROM response_rows QUALIFY row_number() OVER (PARTITION BY k ORDER BY {_BEST_COPY_FIRST}) = 1)"
         )  # fmt: skip
-        sql = f"""INSERT INTO responses
+        names = ", ".join(f'"{c}"' for c in [*_RESPONSE_BATCH_COLS, "cost_usd", "priced"])
+        sql = f"""INSERT INTO responses ({names})
                   SELECT r.* REPLACE (coalesce(p.tier, r.tier) AS tier), {COST_SQL} AS cost_usd,
                          p.model IS NOT NULL AS priced
                   FROM {source} r {PRICE_JOIN}
@@ -432,7 +451,8 @@ class Store:
         here would cost more than the zone maps it buys.
         """
         verb = "INSERT" if self._bulk else "INSERT OR IGNORE"
-        self._insert_arrow("event_rows", arrow, f"{verb} INTO events SELECT * FROM event_rows")
+        names = ", ".join(f'"{c}"' for c in _EVENT_COLS)
+        self._insert_arrow("event_rows", arrow, f"{verb} INTO events ({names}) SELECT * FROM event_rows")
 
     def _insert_arrow(self, name: str, arrow: pa.Table, sql: str) -> None:
         self.con.register(name, arrow)
@@ -448,10 +468,11 @@ class Store:
         )
         sets = ", ".join(f'"{c}" = excluded."{c}"' for c in FILE_COLUMNS if c not in ("path", "first_ingest"))
         self._insert_arrow(
-            "mark_rows", rows, f"INSERT INTO files SELECT * FROM mark_rows ON CONFLICT (path) DO UPDATE SET {sets}"
-        )
+            "mark_rows", rows,
+            f"INSERT INTO files BY NAME SELECT * FROM mark_rows ON CONFLICT (path) DO UPDATE SET {sets}",
+        )  # fmt: skip
 
-    def upsert_agent_meta(self, rows: list[tuple[str, str | None, str | None, str | None, str | None]]) -> None:
+    def upsert_agent_meta(self, rows: list[AgentMeta]) -> None:
         """Sidecar rows, the last one of an agent id winning."""
         latest = list({row[0]: row for row in rows}.values())
         table = pa.table(
@@ -459,15 +480,66 @@ class Store:
         )
         self._insert_arrow("agent_meta_rows", table, "INSERT OR REPLACE INTO agent_meta SELECT * FROM agent_meta_rows")
 
+    # -- writing for the signals and the team push ---------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One transaction: committed at the end of the block, rolled back if it raises."""
+        self.con.begin()
+        try:
+            yield
+            self.con.commit()
+        except BaseException:
+            self.con.rollback()
+            raise
+
+    def execute(self, sql: str, params: list[Any] | None = None) -> None:
+        """A write statement with `?` parameters (never values formatted into `sql`)."""
+        self.con.execute(sql, params or [])
+
+    def insert_arrow(self, table: str, arrow: pa.Table, sql: str | None = None) -> None:
+        """Rows of `arrow` into `table` (or through `sql`, which reads them as `arrow_rows`)."""
+        self._insert_arrow("arrow_rows", arrow, sql or f"INSERT INTO {table} SELECT * FROM arrow_rows")
+
+    def recreate_tables(self, tables: dict[str, dict[str, str]]) -> None:
+        """Drop and create `tables` empty, in one transaction: cheaper than deleting millions of rows."""
+        with self.transaction():
+            for name, columns in tables.items():
+                self.con.execute(f"DROP TABLE IF EXISTS {name}")
+                self.con.execute(create_table_sql(name, columns))
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._set_meta(key, value)
+
     # -- reading -----------------------------------------------------------------
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params or []).fetchall()
 
+    def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
+        """A query's result as one Arrow table (no Python rows)."""
+        return self.con.sql(sql, params=params).to_arrow_table()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor of its own, for a reader that builds relations step by step (the export)."""
+        cur = self.con.cursor()
+        cur.execute("SET TimeZone = 'UTC'")
+        return cur
+
     def query_dicts(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         cur = self.con.execute(sql, params or [])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def _setting(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"not a DuckDB setting name: {name!r}")
+    return name
+
+
+def _quoted(value: str) -> str:
+    return value.replace("'", "''")
 
 
 def _unique_keys(arrow: pa.Table) -> bool:

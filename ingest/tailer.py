@@ -1,172 +1,46 @@
 """Reads what is new in each source file and commits it with the file's new offset.
 
-Per file the store remembers identity (device, inode, hash of the first bytes
-already consumed) and the offset just past the last complete line. A read
-starts there; a line without its newline waits for the next read; a file that
-shrank or whose head changed is read again from 0 (row keys make that
-harmless); a line over MAX_LINE_BYTES is quarantined and skipped.
+Per file the store remembers identity (device, inode, hashes of the first and
+the last bytes already consumed), the offset just past the last complete line
+and the source's parse state. A read starts there; a line without its newline
+waits for the next read; a file that shrank or whose consumed bytes changed is
+read again from 0 (row keys make that harmless); a line over MAX_LINE_BYTES is
+quarantined and skipped. Which rows a line makes is the source's business
+(`ingest/sources/`): this module only moves bytes and marks.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from io import BufferedIOBase
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from tiermon.ingest import backfill
 from tiermon.ingest.gc_pause import paused_gc
-from tiermon.ingest.parse import Batch, FileState, parse_chunk
-from tiermon.ingest.sources import SourceFile
+from tiermon.ingest.rows import Batch, Format, SourceFile
+from tiermon.ingest.sources import FORMATS
 from tiermon.ingest.store import FileMark, Pending, Store
+from tiermon.ingest.summary import IngestSummary, ProgressFn
 
 HEAD_BYTES = 4096
-"""How much of a file's start identifies it across renames and rewrites."""
+"""How much of a file's start identifies it across renames and rewrites; as much of the consumed
+part's end tells a rewrite in place to the same size."""
 CHUNK_BYTES = 8 * 1024 * 1024
 """Bytes read and parsed at a time: bounds memory on multi-gigabyte files."""
 SCAN_BYTES = 1024 * 1024
 """Read size while looking for the end of a line longer than a chunk."""
 MAX_LINE_BYTES = 256 * 1024 * 1024
 """Longer lines are quarantined unread (real progress lines reach ~95 MB)."""
+MAX_WHOLE_FILE_BYTES = 512 * 1024 * 1024
+"""A whole-file format's file above this is quarantined unread."""
 FLUSH_ROWS = 50_000
 """Rows gathered before a commit: many small files share one transaction."""
 FLUSH_BYTES = 64 * 1024 * 1024
 """Bytes read before a commit, so a big file commits (and bounds memory) as it goes."""
-
-Parser = Callable[[bytes | bytearray, int, str, FileState], Batch]
-
-
-@dataclass
-class IngestSummary:
-    """What one pass over the sources did, for the CLI summary and the Health pane."""
-
-    files_seen: int = 0
-    files_read: int = 0
-    files_reset: int = 0
-    bytes_read: int = 0
-    lines: int = 0
-    responses: int = 0
-    events: int = 0
-    quarantined: int = 0
-    seconds: float = 0.0
-    """Reading, parsing and writing rows."""
-    signals_seconds: float = 0.0
-    """Recomputing the signals of the sessions the pass touched (set by the ingest service)."""
-    changed_sessions: set[str] = field(default_factory=set)
-
-    def add(self, batch: Batch) -> None:
-        self.lines += batch.lines
-        self.responses += batch.response_count
-        self.events += batch.event_count
-        self.quarantined += len(batch.quarantine)
-        self.changed_sessions.update(s for s in batch.responses.get("session_id", ()) if s)
-        self.changed_sessions.update(s for s in batch.events.get("session_id", ()) if s)
-
-    def merge(self, part: IngestSummary) -> None:
-        """Add the counts and sessions of `part`, a piece of this pass (not its files seen or timings)."""
-        self.files_read += part.files_read
-        self.files_reset += part.files_reset
-        self.bytes_read += part.bytes_read
-        self.lines += part.lines
-        self.responses += part.responses
-        self.events += part.events
-        self.quarantined += part.quarantined
-        self.changed_sessions |= part.changed_sessions
-
-
-ProgressFn = Callable[[int, int], None]
-"""Called with (bytes done, bytes total) as the pass advances."""
-
-
-class Tailer:
-    """Remembers per-file parse state between passes; one per long-running process."""
-
-    def __init__(self, parsers: dict[str, Parser] | None = None) -> None:
-        self.parsers: dict[str, Parser] = {"claude": parse_chunk, **(parsers or {})}
-        self._states: dict[str, FileState] = {}
-
-    def ingest(self, store: Store, files: Iterable[SourceFile], progress: ProgressFn | None = None) -> IngestSummary:
-        """One pass: read every file's new bytes into the store."""
-        started = time.perf_counter()
-        summary = IngestSummary()
-        files = list(files)
-        marks = store.file_marks(str(source.path) for source in files)
-        todo: list[Work] = []
-        for source in files:
-            summary.files_seen += 1
-            try:
-                st = source.path.stat()
-            except OSError:
-                continue  # vanished between scan and stat: its rows stay
-            mark = marks.get(str(source.path))
-            if mark is not None and mark.size == st.st_size and mark.mtime == st.st_mtime and mark.inode == st.st_ino:
-                continue
-            todo.append(Work(source, st, mark))
-        # Newest first, so a dashboard opened during a backfill fills with current sessions.
-        todo.sort(key=lambda w: w.st.st_mtime, reverse=True)
-        sidecars = Pending()
-        for work in todo:
-            if work.source.kind == "agent-meta":
-                agent_meta(work.source, work.st, sidecars)
-        store.commit(sidecars)
-        todo = [w for w in todo if w.source.kind != "agent-meta" and w.source.kind in self.parsers]
-        total = sum(w.pending_bytes for w in todo)
-        with paused_gc():
-            if backfill.worth_it(total, len(todo)):
-                backfill.run(self, store, todo, summary, progress)
-            else:
-                self._serial(store, todo, summary, total, progress)
-        summary.seconds = time.perf_counter() - started
-        return summary
-
-    def _serial(
-        self, store: Store, todo: list[Work], summary: IngestSummary, total: int, progress: ProgressFn | None
-    ) -> None:
-        """Read files one by one in this process, committing many reads per transaction."""
-        pending = Pending()
-        pending_bytes = done = 0
-        for work in todo:
-            opened = False
-            for batch, mark, nbytes, reset in read_file(work, self.parsers[work.source.kind], self._states):
-                opened = True
-                if reset:
-                    summary.files_reset += 1
-                    continue
-                pending.add(mark, batch)
-                summary.add(batch)
-                summary.bytes_read += nbytes
-                pending_bytes += nbytes
-                if progress:
-                    progress(done + max(mark.offset - work.start, 0), total)
-                if pending.rows >= FLUSH_ROWS or pending_bytes >= FLUSH_BYTES:
-                    store.commit(pending)
-                    pending, pending_bytes = Pending(), 0
-            summary.files_read += opened
-            done += work.pending_bytes
-            if progress:
-                progress(done, total)
-        store.commit(pending)
-
-
-def agent_meta(source: SourceFile, st: os.stat_result, pending: Pending) -> None:
-    """Read one `agent-<id>.meta.json` sidecar into `pending`: its row and its mark."""
-    try:
-        data = json.loads(source.path.read_text("utf-8"))
-    except (OSError, ValueError):
-        data = None
-    agent_id = source.path.name.removeprefix("agent-").removesuffix(".meta.json")
-    session = source.path.parent.parent.name if source.path.parent.name == "subagents" else None
-    if isinstance(data, dict):
-        pending.agent_meta.append(
-            (agent_id, session, _str(data.get("agentType")), _str(data.get("description")), _str(data.get("toolUseId")))
-        )
-    pending.marks[str(source.path)] = FileMark(
-        str(source.path), "agent-meta", st.st_dev, st.st_ino, "", st.st_size, st.st_mtime, st.st_size, 0
-    )
 
 
 @dataclass
@@ -176,6 +50,8 @@ class Work:
     source: SourceFile
     st: os.stat_result
     mark: FileMark | None
+    problem: str | None = None
+    """Why the file could not be opened, once a read tried."""
 
     @property
     def start(self) -> int:
@@ -186,66 +62,169 @@ class Work:
         return max(self.st.st_size - self.start, 0)
 
 
-def read_file(
-    work: Work, parser: Parser, states: dict[str, FileState], chunk: int | None = None
-) -> Iterator[tuple[Batch, FileMark, int, bool]]:
+def plan(store: Store, files: Iterable[SourceFile], summary: IngestSummary) -> list[Work]:
+    """Files whose stat differs from their mark, newest first: a dashboard opened during a
+    backfill fills with current sessions first."""
+    files = list(files)
+    marks = store.file_marks(str(source.path) for source in files)
+    todo: list[Work] = []
+    for source in files:
+        summary.files_seen += 1
+        try:
+            st = source.path.stat()
+        except OSError:
+            continue  # vanished between scan and stat: its rows stay
+        mark = marks.get(str(source.path))
+        if mark is not None and mark.size == st.st_size and mark.mtime == st.st_mtime and mark.inode == st.st_ino:
+            continue
+        todo.append(Work(source, st, mark))
+    todo.sort(key=lambda w: w.st.st_mtime, reverse=True)
+    return todo
+
+
+def ingest(
+    store: Store, todo: list[Work], summary: IngestSummary, progress: ProgressFn | None = None, *, parallel: bool
+) -> None:
+    """Read every planned file's new bytes into the store; in worker processes when `parallel` and worth it."""
+    started = time.perf_counter()
+    total = sum(w.pending_bytes for w in todo)
+    with paused_gc():
+        if parallel and backfill.worth_it(total, len(todo)):
+            backfill.run(store, todo, summary, progress)
+        else:
+            _serial(store, todo, summary, total, progress)
+    summary.seconds += time.perf_counter() - started
+
+
+def _serial(store: Store, todo: list[Work], summary: IngestSummary, total: int, progress: ProgressFn | None) -> None:
+    """Read files one by one in this process, committing many reads per transaction."""
+    pending = Pending()
+    pending_bytes = done = 0
+    for work in todo:
+        for batch, mark, nbytes, reset in read_file(work):
+            if reset:
+                summary.files_reset += 1
+                continue
+            pending.add(mark, batch)
+            summary.add(batch)
+            summary.bytes_read += nbytes
+            pending_bytes += nbytes
+            if progress:
+                progress(done + max(mark.offset - work.start, 0), total)
+            if pending.rows >= FLUSH_ROWS or pending_bytes >= FLUSH_BYTES:
+                store.commit(pending)
+                pending, pending_bytes = Pending(), 0
+        count_read(work, pending, summary)
+        done += work.pending_bytes
+        if progress:
+            progress(done, total)
+    store.commit(pending)
+
+
+def count_read(work: Work, pending: Pending, summary: IngestSummary) -> None:
+    """Count the file as read, or as unreadable (quarantined with the reason, so `doctor` names it)."""
+    problem = work.problem
+    if problem is None:
+        summary.files_read += 1
+        return
+    summary.files_unreadable += 1
+    summary.unreadable.append(str(work.source.path))
+    pending.quarantine.append((str(work.source.path), -1, 0, f"cannot open: {problem}", ""))
+
+
+def read_file(work: Work, chunk: int | None = None) -> Iterator[tuple[Batch, FileMark, int, bool]]:
     """Parse a file's new complete lines: yields (batch, the file's mark after it, bytes read, reset).
 
-    Yields nothing if the file cannot be opened, else at least one item. A
-    file that shrank, changed inode or changed its head is read again from 0
-    with a fresh parse state: that yields one item with `reset=True` first.
-    `states` holds the parse state per path and is updated in place; `chunk`
-    is the read size (default CHUNK_BYTES).
+    Yields nothing if the file cannot be opened (then `work.problem` says why),
+    else at least one item. A file that shrank, changed inode, or whose consumed
+    head or tail changed is read again from 0 with a fresh parse state: that
+    yields one item with `reset=True` first. The parse state travels in the mark.
     """
-    source, st, mark = work.source, work.st, work.mark
-    path = str(source.path)
+    fmt = FORMATS[work.source.format]
     try:
-        fh = open(source.path, "rb")  # noqa: SIM115 - only the open may fail quietly; `with fh` below closes it
-    except OSError:
+        fh = open(work.source.path, "rb")  # noqa: SIM115 - only the open may fail quietly; `with fh` below closes it
+    except OSError as exc:
+        work.problem = exc.strerror or type(exc).__name__
         return
     with fh:
-        offset = mark.offset if mark else 0
-        lines = mark.lines if mark else 0
-        head = _head_hash(fh, min(HEAD_BYTES, offset)) if mark else ""
-        if mark is not None and (st.st_size < mark.offset or st.st_ino != mark.inode or head != mark.head_hash):
-            offset, lines = 0, 0
-            states.pop(path, None)
-            yield Batch(), mark, 0, True
-        state = states.setdefault(path, FileState())
-        start = offset
-        for buf, buf_offset, consumed_to, oversized in _complete_lines(fh, offset, st.st_size, chunk or CHUNK_BYTES):
-            batch = parser(buf, buf_offset, path, state)
-            for bad_offset, length in oversized:
-                batch.quarantine.append((bad_offset, length, f"line longer than {MAX_LINE_BYTES} bytes", ""))
-            lines += batch.lines + len(oversized)
-            offset = consumed_to
-            new_mark = FileMark(
-                path=path, source_kind=source.kind, dev=st.st_dev, inode=st.st_ino,
-                head_hash=_head_hash(fh, min(HEAD_BYTES, offset)), size=st.st_size,
-                mtime=st.st_mtime, offset=offset, lines=lines,
-            )  # fmt: skip
-            yield batch, new_mark, len(buf), False
-        if offset == start and (mark is None or mark.size != st.st_size or mark.mtime != st.st_mtime):
-            # Nothing complete to consume: remember size and mtime so an idle file is not re-read.
-            idle = FileMark(path, source.kind, st.st_dev, st.st_ino, _head_hash(fh, min(HEAD_BYTES, offset)),
-                            st.st_size, st.st_mtime, offset, lines)  # fmt: skip
-            yield Batch(), idle, 0, False
+        if fmt.whole_file:
+            yield from _read_whole(work, fmt, fh)
+        else:
+            yield from _read_lines(work, fmt, fh, chunk or CHUNK_BYTES)
 
 
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+def _read_lines(
+    work: Work, fmt: Format, fh: BufferedIOBase, chunk: int
+) -> Iterator[tuple[Batch, FileMark, int, bool]]:
+    source, st, mark = work.source, work.st, work.mark
+    path = str(source.path)
+    offset = mark.offset if mark else 0
+    lines = mark.lines if mark else 0
+    state = fmt.load_state(mark.state if mark else None)
+    if mark is not None and _replaced(fh, mark, st):
+        offset, lines, state = 0, 0, fmt.new_state()
+        yield Batch(), mark, 0, True
+    start = offset
+    for buf, buf_offset, consumed_to, oversized in _complete_lines(fh, offset, st.st_size, chunk):
+        batch = fmt.parse(buf, buf_offset, path, state)
+        for bad_offset, length in oversized:
+            batch.quarantine.append((bad_offset, length, f"line longer than {MAX_LINE_BYTES} bytes", ""))
+        lines += batch.lines + len(oversized)
+        offset = consumed_to
+        yield batch, _mark(source, st, fh, offset, lines, fmt, state), len(buf), False
+    if offset == start and (mark is None or mark.size != st.st_size or mark.mtime != st.st_mtime):
+        # Nothing complete to consume: remember size and mtime so an idle file is not re-read.
+        yield Batch(), _mark(source, st, fh, offset, lines, fmt, state), 0, False
+
+
+def _read_whole(work: Work, fmt: Format, fh: BufferedIOBase) -> Iterator[tuple[Batch, FileMark, int, bool]]:
+    """A document format: parse the whole file; its rows are keyed so that a re-read adds nothing."""
+    source, st = work.source, work.st
+    state = fmt.new_state()
+    if st.st_size > MAX_WHOLE_FILE_BYTES:
+        batch = Batch()
+        batch.quarantine.append((0, st.st_size, f"file larger than {MAX_WHOLE_FILE_BYTES} bytes", ""))
+        yield batch, _mark(source, st, fh, st.st_size, 0, fmt, state), 0, False
+        return
+    buf = _read_at(fh, 0, st.st_size)
+    batch = fmt.parse(buf, 0, str(source.path), state)
+    yield batch, _mark(source, st, fh, len(buf), batch.lines, fmt, state), len(buf), False
+
+
+def _mark(source: SourceFile, st: os.stat_result, fh: BinaryIO | BufferedIOBase, offset: int, lines: int,
+          fmt: Format, state: Any) -> FileMark:  # fmt: skip
+    return FileMark(
+        path=str(source.path), source_kind=source.kind, dev=st.st_dev, inode=st.st_ino,
+        head_hash=_head_hash(fh, offset), size=st.st_size, mtime=st.st_mtime, offset=offset, lines=lines,
+        tail_hash=_tail_hash(fh, offset), state=fmt.dump_state(state),
+    )  # fmt: skip
+
+
+def _replaced(fh: BufferedIOBase, mark: FileMark, st: os.stat_result) -> bool:
+    """True when the bytes already consumed are no longer the file's: shrunk, replaced, or rewritten in
+    place (even to the same size: the end of the consumed part tells what the head cannot)."""
+    if st.st_size < mark.offset or st.st_ino != mark.inode or _head_hash(fh, mark.offset) != mark.head_hash:
+        return True
+    return mark.tail_hash is not None and _tail_hash(fh, mark.offset) != mark.tail_hash
+
+
+def _head_hash(fh: BinaryIO | BufferedIOBase, offset: int) -> str:
+    """Hash of the consumed part's first HEAD_BYTES, which appends never change."""
+    fh.seek(0)
+    return hashlib.sha1(fh.read(min(HEAD_BYTES, offset))).hexdigest()
+
+
+def _tail_hash(fh: BinaryIO | BufferedIOBase, offset: int) -> str:
+    """Hash of the HEAD_BYTES just before `offset`."""
+    start = max(offset - HEAD_BYTES, 0)
+    fh.seek(start)
+    return hashlib.sha1(fh.read(offset - start)).hexdigest()
 
 
 def _start(mark: FileMark | None, st: os.stat_result) -> int:
     if mark is None or st.st_size < mark.offset or st.st_ino != mark.inode:
         return 0
     return mark.offset
-
-
-def _head_hash(fh: BinaryIO, length: int) -> str:
-    """Hash of the first `length` bytes: the part already consumed, which appends never change."""
-    fh.seek(0)
-    return hashlib.sha1(fh.read(length)).hexdigest()
 
 
 def _complete_lines(

@@ -20,11 +20,10 @@ import pytest
 
 import tiermon.samples
 from conftest import CliResult
-from tiermon.ingest.api_log import merge_stream, parse_api_chunk
 from tiermon.ingest.config import load_settings
-from tiermon.ingest.parse import FileState
 from tiermon.ingest.pricing import load_price_table
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
+from tiermon.ingest.sources.api_log import merge_stream, parse_api_chunk
 from tiermon.ingest.store import Store
 from tiermon.instrument import instrument
 from transcripts import assistant, write
@@ -264,7 +263,7 @@ def test_bad_lines_are_quarantined_and_the_rest_is_read(tmp_path: Path, db: Path
 
 def test_parser_alone_returns_a_batch_with_offsets() -> None:
     line = json.dumps(message("msg_p", "claude-opus-4-6", usage(1, 2))).encode()
-    batch = parse_api_chunk(b"junk\n" + line + b"\n", 100, "/logs/app.jsonl", FileState())
+    batch = parse_api_chunk(b"junk\n" + line + b"\n", 100, "/logs/app.jsonl", None)
     assert batch.lines == 2 and batch.response_count == 1
     assert batch.responses["line_offset"] == [105]
     assert batch.quarantine[0][:2] == (100, 4)

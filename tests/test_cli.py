@@ -134,7 +134,7 @@ def test_ingest_summary_prices_and_doctor(tiermon: Run, src: Path, db: Path) -> 
 
 def test_no_claude_data_is_a_clear_message(tiermon: Run, db: Path) -> None:
     result = tiermon("--db", str(db), "ingest", check=False)
-    assert result.returncode == 1 and "no Claude Code data found" in result.stderr
+    assert result.returncode == 1 and "no agent data found" in result.stderr
 
 
 def test_help_lists_every_command(tiermon: Run) -> None:

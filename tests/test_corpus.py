@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tiermon.ingest.config import load_settings
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.store import Store
 
 # (session prefix, model, requests, input, output, cache read, 5m write, 1h write, cost USD) from issue 2.

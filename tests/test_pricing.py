@@ -9,7 +9,7 @@ import pytest
 
 from tiermon.ingest.config import load_settings
 from tiermon.ingest.pricing import PriceFileError, load_price_table
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.store import Store
 from transcripts import assistant, usage, write
 

@@ -14,7 +14,7 @@ import pytest
 
 from tiermon.ingest import backfill
 from tiermon.ingest.config import load_settings
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.store import Store
 from transcripts import assistant, prompt, usage
 
@@ -36,7 +36,7 @@ _INGEST_AND_MEASURE = """
 import json, resource, sys
 from pathlib import Path
 from tiermon.ingest.config import load_settings
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
 
 def hwm_mb():  # this process's own peak (ru_maxrss would include the parent's, inherited over exec)
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))

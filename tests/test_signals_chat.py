@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from tiermon.ingest.config import load_settings
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.store import Store
-from tiermon.ingest.tailer import IngestSummary
+from tiermon.ingest.summary import IngestSummary
 from transcripts import assistant, envelope, prompt, ts, usage, write
 
 S = "5e551011-aaaa-4bbb-8ccc-000000000001"

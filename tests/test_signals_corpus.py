@@ -12,7 +12,7 @@ import pytest
 
 from tiermon.ingest.config import Thresholds, load_settings
 from tiermon.ingest.pricing import load_price_table
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.signals import engine, views
 from tiermon.ingest.store import Store
 

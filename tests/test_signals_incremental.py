@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from test_signals_chat import HAIKU, OPUS, Chat, S, agent_file, main_file, read, write_meta
+from tiermon.ingest import tailer
 from tiermon.ingest.config import load_settings
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.signals import engine, views
 from tiermon.ingest.store import Store
+from tiermon.ingest.summary import IngestSummary
 
 S2 = "5e551011-aaaa-4bbb-8ccc-000000000002"
 
@@ -136,7 +138,8 @@ def test_a_store_from_before_the_signals_is_filled_on_first_refresh(root: Path, 
     settings = load_settings(db=db, sources=[root])
     ingestor = Ingestor(settings)
     with Store.open(db) as store:
-        ingestor.tailer.ingest(store, ingestor.files())  # rows in, signals not yet computed
+        todo = tailer.plan(store, ingestor.files(), IngestSummary())
+        tailer.ingest(store, todo, IngestSummary(), parallel=False)  # rows in, signals not yet computed
         assert store.query("SELECT count(*) FROM alerts")[0][0] == 0
         assert engine.refresh(store, set(), settings.thresholds, ingestor.prices) == 1
         assert store.query("SELECT count(*) FROM alerts")[0][0] == 1

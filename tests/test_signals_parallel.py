@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tiermon.ingest.config import load_settings
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.signals import engine, pool
 from tiermon.ingest.store import Store
 

@@ -9,8 +9,15 @@ import pytest
 
 from tiermon.ingest import backfill
 from tiermon.ingest.config import load_settings
-from tiermon.ingest.schema import EVENT_COLUMNS, KEY_INDEXES, RESPONSE_COLUMNS, SCHEMA_VERSION, create_table_sql
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
+from tiermon.ingest.schema import (
+    EVENT_COLUMNS,
+    FILE_COLUMNS,
+    KEY_INDEXES,
+    RESPONSE_COLUMNS,
+    SCHEMA_VERSION,
+    create_table_sql,
+)
 from tiermon.ingest.store import Store
 from transcripts import assistant, prompt, usage, write
 
@@ -29,6 +36,7 @@ def _v2_store(db: Path) -> None:
     con.execute("CREATE TABLE meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     for table, columns in (("responses", RESPONSE_COLUMNS), ("events", EVENT_COLUMNS)):
         con.execute(create_table_sql(table, {**columns, "k": "VARCHAR PRIMARY KEY"}))
+    con.execute(create_table_sql("files", FILE_COLUMNS))
     values = {c: None for c in RESPONSE_COLUMNS} | {"k": "msg_1:req_1", "output_tokens": 5, "session_id": S}
     con.execute(f"INSERT INTO responses VALUES ({', '.join('?' * len(values))})", list(values.values()))
     con.execute("INSERT INTO meta VALUES ('schema_version', '2')")

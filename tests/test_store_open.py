@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tiermon.ingest.runner import LIMITS
 from tiermon.ingest.store import Store
-from tiermon.tui.ingest_runner import MEMORY_LIMIT
 
 
 def test_a_memory_limit_bounds_duckdb_for_that_hold_only(db: Path) -> None:
-    with Store.open(db, memory_limit=MEMORY_LIMIT) as store:
+    with Store.open(db, memory_limit=LIMITS.query_memory_limit) as store:
         limited = store.query("SELECT current_setting('memory_limit')")[0][0]
     with Store.open(db) as store:
         default = store.query("SELECT current_setting('memory_limit')")[0][0]

@@ -8,7 +8,7 @@ import pytest
 
 from tiermon.ingest import tailer as tailer_module
 from tiermon.ingest.config import load_settings
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.store import Store
 from transcripts import assistant, prompt, usage, write
 

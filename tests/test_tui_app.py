@@ -186,7 +186,7 @@ async def test_hostile_project_and_branch_on_the_live_pane(tmp_path: Path) -> No
         assistant(sid, "a1", 5, "msg_1", "req_1", "claude-sonnet-4-5", usage(100, 50), **env),
     ])  # fmt: skip
     settings = Settings(config_dir=tmp_path / "cfg", data_dir=tmp_path / "data", db_path=tmp_path / "t.duckdb",
-                        sources=[tmp_path / "claude"])  # fmt: skip
+                        sources=[("claude", tmp_path / "claude")])  # fmt: skip
     app = make_app(settings, clock=lambda: T0 + timedelta(minutes=1), watch=False)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)

@@ -36,7 +36,7 @@ def settings(tmp_path: Path) -> Settings:
 
 def append_steps(settings: Settings, steps: int) -> None:
     """Continue the live session as Claude Code would: a few lines at a time."""
-    root = settings.sources[0].parent  # type: ignore[index]
+    root = settings.sources[0][1].parent  # type: ignore[index]
     for path, lines in itertools.islice(live_script(root, now=NOW), steps):
         with open(path, "a", encoding="utf-8") as fh:
             fh.write("".join(line + "\n" for line in lines))
@@ -73,7 +73,7 @@ async def test_appended_lines_reach_the_live_pane(settings: Settings) -> None:
 
 async def test_report_export_and_a_second_dashboard_while_the_app_runs(settings: Settings, tmp_path: Path) -> None:
     exe = str(Path(sys.executable).with_name("tiermon"))
-    common = ["--db", str(settings.db_path), "--source", str(settings.sources[0])]  # type: ignore[index]
+    common = ["--db", str(settings.db_path), "--source", str(settings.sources[0][1])]  # type: ignore[index]
     env = {**os.environ, "TIERMON_LOCK_WAIT": "10"}
     app = app_for(settings, watch=True)
     async with app.run_test(size=SIZE) as pilot:
@@ -89,7 +89,7 @@ async def test_report_export_and_a_second_dashboard_while_the_app_runs(settings:
         report, export, second = await asyncio.gather(
             run(exe, *common, "report", "daily", "--json"),
             run(exe, *common, "export", "--out", str(tmp_path / "export"), "--format", "jsonl", "--json"),
-            run(sys.executable, "-c", SECOND_DASHBOARD, str(settings.db_path), str(settings.sources[0])),  # type: ignore[index]
+            run(sys.executable, "-c", SECOND_DASHBOARD, str(settings.db_path), str(settings.sources[0][1])),  # type: ignore[index]
         )
         assert report[0] == 0, report[2].decode()
         assert json.loads(report[1])

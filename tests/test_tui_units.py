@@ -10,14 +10,12 @@ import pytest
 
 from tiermon.ingest.config import Settings
 from tiermon.ingest.queries import cache_savings, live_sessions, spend_split
-from tiermon.ingest.service import Ingestor
 from tiermon.ingest.signals.views import session_timeline
 from tiermon.ingest.store import Store
 from tiermon.samples.generate import generate
-from tiermon.tui import demo, ingest_runner
-from tiermon.tui.ingest_runner import LiveIngest
+from tiermon.tui import demo
 from tiermon.tui.widgets.cells import fill_bar, model_short, money, plain
-from tui_support import COMPACT, DOWNGRADE, LIVE, NOW, build_store, sample_settings
+from tui_support import COMPACT, DOWNGRADE, LIVE, NOW, build_store
 
 NAIVE_NOW = NOW.replace(tzinfo=None)
 
@@ -110,37 +108,6 @@ def test_split_and_cache_savings(settings: Settings) -> None:
     assert {r["chain"] for r in split} == {"main", "subagent"}
     assert sum(r["cost_usd"] for r in split) == pytest.approx(total)
     assert saved["saved_usd"] > 0 and 0 < saved["hit_ratio"] < 1
-
-
-def test_chunked_ingest_matches_one_pass_and_lets_go_between_holds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(ingest_runner, "CHUNK_FILES", 2)
-    monkeypatch.setattr(ingest_runner, "HOLD_SECONDS", 0.0)
-    monkeypatch.setattr(ingest_runner, "PAUSE_SECONDS", 0.0)
-    settings = sample_settings(tmp_path / "chunked")
-    holds: list[int] = []
-    progress: list[tuple[int, int]] = []
-    summary = LiveIngest(settings).run(lambda d, t: progress.append((d, t)), lambda s: holds.append(s.responses))
-    reference = sample_settings(tmp_path / "whole")
-    Ingestor(reference).run()
-    assert len(holds) > 3 and sum(holds) == summary.responses
-    assert progress[-1][0] == progress[-1][1] > 0
-    count = "SELECT count(*), round(sum(cost_usd), 9) FROM responses"
-    with Store.open(settings.db_path) as a, Store.open(reference.db_path) as b:
-        assert a.query(count) == b.query(count)
-        assert a.query("SELECT count(*) FROM alerts") == b.query("SELECT count(*) FROM alerts")
-
-
-def test_ingest_stops_between_chunks_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ingest_runner, "CHUNK_FILES", 1)
-    monkeypatch.setattr(ingest_runner, "HOLD_SECONDS", 0.0)
-    monkeypatch.setattr(ingest_runner, "PAUSE_SECONDS", 0.0)
-    settings = sample_settings(tmp_path)
-    holds: list[int] = []
-    LiveIngest(settings).run(committed=lambda s: holds.append(s.files_read), stop=lambda: len(holds) >= 2)
-    assert len(holds) == 2
-    assert LiveIngest(settings).run().files_read > 0  # the rest is read by the next pass
 
 
 def test_demo_player_appends_the_live_script(tmp_path: Path) -> None:

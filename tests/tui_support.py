@@ -20,7 +20,7 @@ import pytest
 from textual.pilot import Pilot
 
 from tiermon.ingest.config import Settings, load_settings
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.store import Store
 from tiermon.samples.generate import DEFAULT_NOW, generate
 from tiermon.tui.app import TiermonApp, make_app

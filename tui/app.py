@@ -3,7 +3,7 @@
 Ingest runs in one thread worker at a time (group "ingest"); a file event or
 the periodic scan that arrives while it runs sets a flag and one more pass
 follows, so bursts of appends coalesce. Each pass commits in short holds of
-the database (see ingest_runner) and posts DataChanged after each, and the
+the database (see ingest/runner.py) and posts DataChanged after each, and the
 visible pane re-queries. Panes open the store per query and close it, so a
 second tiermon, `tiermon report` or `tiermon export` can use the same file.
 """
@@ -25,10 +25,10 @@ from textual.timer import Timer
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tiermon.ingest.config import Settings
+from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.store import StoreError
-from tiermon.ingest.tailer import IngestSummary
+from tiermon.ingest.summary import IngestSummary
 from tiermon.tui.demo import DemoWorkspace, play
-from tiermon.tui.ingest_runner import LiveIngest, source_paths
 from tiermon.tui.messages import (
     DataChanged,
     IngestFinished,
@@ -53,6 +53,8 @@ SCAN_SECONDS = 3.0
 """The safety-net scan: file events can be missed (network drives, editors that replace files)."""
 WATCH_DEBOUNCE_MS = 150
 """Short enough that a new line shows within a second, long enough to batch a streamed reply."""
+LOCK_WAIT = 2.0
+"""How long a dashboard pass waits for the database before giving up until the next tick."""
 QUERY_WAIT_SECONDS = 1.5
 """A pane waits this long for another process's write before skipping a refresh."""
 BACKFILL_BYTES = 2 * 1024 * 1024
@@ -110,7 +112,7 @@ class TiermonApp(App[None]):
         self.workspace = workspace
         self.query_wait = QUERY_WAIT_SECONDS
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
-        self.live_ingest = LiveIngest(settings)
+        self.ingestor = Ingestor(settings)
         self.add_mode("team", lambda: TeamScreen(self.settings, clock=self._clock))
         self.status = IngestStatus()
         self.status_signal: Signal[IngestStatus] = Signal(self, "status")
@@ -201,7 +203,9 @@ class TiermonApp(App[None]):
             if not self.store_ready:
                 self.post_message(StoreReady())
 
-        summary = self.live_ingest.run(progress, committed, stop=lambda: worker.is_cancelled, ready=ready)
+        summary = self.ingestor.run(
+            progress, committed, stop=lambda: worker.is_cancelled, ready=ready, parallel=False, lock_wait=LOCK_WAIT
+        )
         self.post_message(IngestFinished(summary))
 
     @on(StoreReady)
@@ -262,7 +266,7 @@ class TiermonApp(App[None]):
     async def _watch_sources(self) -> None:
         from watchfiles import awatch
 
-        paths = source_paths(self.settings, self.live_ingest.ingestor)
+        paths = self.ingestor.watch_paths()
         if not paths:
             return  # nothing to watch yet: the periodic scan notices new folders
         async for _changes in awatch(

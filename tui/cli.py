@@ -17,7 +17,7 @@ from tiermon import __version__
 from tiermon.ingest.config import ConfigError
 from tiermon.ingest.pricing import PriceFileError
 from tiermon.ingest.reports import ReportError
-from tiermon.ingest.sources import SourceError
+from tiermon.ingest.rows import SourceError
 from tiermon.ingest.store import StoreError
 from tiermon.tui.commands.common import ARGV, global_options, settings_from
 

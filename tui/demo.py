@@ -48,7 +48,7 @@ def demo_workspace(settings: Settings, now: datetime | None = None) -> Iterator[
         demo = replace(
             settings,
             db_path=root / "demo.duckdb",
-            sources=[samples / "claude"],
+            sources=[("claude", samples / "claude")],
             api_logs=[samples / "api"],
         )
         yield DemoWorkspace(demo, samples, now)

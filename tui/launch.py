@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from tiermon.ingest.config import Settings
-from tiermon.ingest.sources import claude_roots
+from tiermon.ingest.discovery import source_roots
 
 
 def run_dashboard(settings: Settings, *, demo: bool = False) -> None:
@@ -25,7 +25,7 @@ def run_dashboard(settings: Settings, *, demo: bool = False) -> None:
 
 
 def _has_data(settings: Settings) -> bool:
-    """Explicit sources always count; otherwise a discovered Claude Code folder or an API log."""
+    """Explicit sources always count; otherwise any agent's discovered home."""
     if settings.sources or settings.api_logs:
         return True
-    return bool(claude_roots(None))
+    return any(source_roots(None).values())

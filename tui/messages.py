@@ -7,7 +7,7 @@ from datetime import datetime
 
 from textual.message import Message
 
-from tiermon.ingest.tailer import IngestSummary
+from tiermon.ingest.summary import IngestSummary
 
 
 @dataclass

@@ -36,9 +36,8 @@ _FALLBACK_COLUMNS: dict[str, tuple[str, ...]] = {
 def collect(store: Store, selection: Selection, *, include_text: bool = False) -> ExportData:
     """Every table of the export for `selection`; EmptySelection when no API response matches."""
     where, params = selection.where()
-    con = store.con.cursor()  # a fresh cursor: relations must not meet an unfinished result
+    con = store.cursor()  # a fresh cursor: relations must not meet an unfinished result
     try:
-        con.execute("SET TimeZone = 'UTC'")
         responses = _fetch(con, f"SELECT r.* FROM responses r WHERE {where} ORDER BY r.ts NULLS LAST, r.k", params)
         if responses.num_rows == 0:
             raise EmptySelection("no API responses match these filters: nothing exported")

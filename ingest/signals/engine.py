@@ -33,7 +33,7 @@ import pyarrow as pa
 from tiermon.ingest.config import Thresholds
 from tiermon.ingest.gc_pause import paused_gc
 from tiermon.ingest.pricing import PriceTable
-from tiermon.ingest.schema import AGENT_COLUMNS, SIGNAL_TABLES, create_table_sql
+from tiermon.ingest.schema import AGENT_COLUMNS, SIGNAL_TABLES
 from tiermon.ingest.signals import pool
 from tiermon.ingest.signals.advice import Advice, find_advice
 from tiermon.ingest.signals.base import (
@@ -176,9 +176,7 @@ def refresh(
         # The fingerprint goes in with the last batch: a rebuild cut short is resumed next time.
         _write(store, chunk, tables, fingerprint if rebuild and n == len(batches) else None, replace=not rebuild)
     if rebuild and not ids:
-        store.con.execute(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)", [FINGERPRINT_KEY, fingerprint]
-        )
+        store.set_meta(FINGERPRINT_KEY, fingerprint)
     return len(ids)
 
 
@@ -275,8 +273,8 @@ def fetch(store: Store, session_ids: list[str], span: Span = None) -> Fetched:
     ids: list[Any] = [session_ids]
     sql = {"ids": _IDS, "span": _SPAN if span else ""}
     params = [session_ids, *span] if span else ids
-    responses = store.con.sql(_RESPONSES_SQL.format(**sql), params=params).to_arrow_table()
-    events = store.con.sql(_EVENTS_SQL.format(**sql), params=params).to_arrow_table()
+    responses = store.arrow(_RESPONSES_SQL.format(**sql), params)
+    events = store.arrow(_EVENTS_SQL.format(**sql), params)
     meta = {r[0]: AgentMeta(r[1], r[2], r[3]) for r in store.query(_META_SQL.format(ids=_IDS), ids)}
     return Fetched(responses, events, meta)
 
@@ -370,51 +368,33 @@ def signal_tables(sessions: list[SessionRows], thresholds: Thresholds, prices: P
 def _clear(store: Store) -> None:
     """Empty every owned table, before a rebuild of all sessions: dropped and created again, since
     deleting millions of rows one by one (and from their key index) took seconds."""
-    store.con.begin()
-    try:
-        for name, columns in OWNED_TABLES.items():
-            store.con.execute(f"DROP TABLE IF EXISTS {name}")
-            store.con.execute(create_table_sql(name, columns))
-        store.con.commit()
-    except BaseException:
-        store.con.rollback()
-        raise
+    store.recreate_tables(OWNED_TABLES)
 
 
 def _write(
     store: Store, session_ids: list[str], tables: SignalTables, fingerprint: str | None, *, replace: bool = True
 ) -> None:
     """Write the batch's rows in every owned table, replacing the sessions' old rows, in one transaction."""
-    con = store.con
-    con.begin()
-    try:
+    with store.transaction():
         for name, columns in OWNED_TABLES.items():
             if replace:
-                con.execute(f"DELETE FROM {name} WHERE session_id IN ({_IDS})", [session_ids])
+                store.execute(f"DELETE FROM {name} WHERE session_id IN ({_IDS})", [session_ids])
             if tables[name]:
                 _insert(store, name, columns, tables[name])
         if fingerprint is not None:
-            con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [FINGERPRINT_KEY, fingerprint])
-        con.commit()
-    except BaseException:
-        con.rollback()
-        raise
+            store.set_meta(FINGERPRINT_KEY, fingerprint)
 
 
 def _insert(store: Store, name: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
     """A few rows as one parameterised VALUES statement (cheapest for a live session), many via Arrow."""
     if len(rows) * len(columns) <= MAX_VALUES_PARAMS:
         one = "(" + ", ".join("?" * len(columns)) + ")"
-        store.con.execute(
+        store.execute(
             f"INSERT INTO {name} VALUES " + ", ".join([one] * len(rows)),
             [row[c] for row in rows for c in columns],
         )
         return
-    store.con.register("signal_rows", pa.Table.from_pylist(rows, schema=_schema(columns)))
-    try:
-        store.con.execute(f"INSERT INTO {name} SELECT * FROM signal_rows")
-    finally:
-        store.con.unregister("signal_rows")
+    store.insert_arrow(name, pa.Table.from_pylist(rows, schema=_schema(columns)))
 
 
 def _unique_keys(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

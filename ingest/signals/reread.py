@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tiermon.ingest.config import Thresholds
+from tiermon.ingest.rows import TOOL_READ
 from tiermon.ingest.signals.base import Alert, SessionRows, short_path
 
-READ = "Read"
+READ = TOOL_READ
 
 
 @dataclass(frozen=True, slots=True)

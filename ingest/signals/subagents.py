@@ -12,9 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tiermon.ingest.rows import TOOL_SPAWN
 from tiermon.ingest.signals.base import Event, Response, SessionRows, short
 
-SPAWN_TOOLS = frozenset({"Task", "Agent"})
+SPAWN_TOOLS = TOOL_SPAWN
 WARMUP = "Warmup"
 
 

@@ -3,7 +3,7 @@
 A switch is two consecutive main-chain responses whose model (without date
 or context suffix) differs. What lies between them names the cause:
 `command` (a /model command or its "Set model to" output), `skill` (a tool
-result carrying `toolUseResult.model`), else `automatic`. An automatic
+result whose `model` is set: a skill ran on another model), else `automatic`. An automatic
 downgrade is a drift alert.
 """
 

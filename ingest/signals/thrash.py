@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tiermon.ingest.config import Thresholds
+from tiermon.ingest.rows import TOOL_SHELL
 from tiermon.ingest.signals.base import Alert, Event, SessionRows, cost_between, short
 
-BASH = "Bash"
+BASH = TOOL_SHELL
 
 
 @dataclass

@@ -12,9 +12,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from tiermon.ingest.rows import TOOL_ASK
 from tiermon.ingest.signals.base import Response, SessionRows, turn_at
 
-ASK_TOOL = "AskUserQuestion"
+ASK_TOOL = TOOL_ASK
 
 
 @dataclass

@@ -42,7 +42,7 @@ def _changed_responses(store: Store, prefix: str, user: str, machine: str) -> pa
         params.append(prefix)
     else:
         seen = ""
-    return store.con.sql(
+    return store.arrow(
         f"""WITH q AS (
               SELECT r.k, ?::VARCHAR AS user_name, ?::VARCHAR AS machine, r.source_kind, r.session_id,
                      r.agent_id, a.agent_type, r.is_sidechain, r.ts, r.model, r.tier, {tokens},
@@ -50,8 +50,8 @@ def _changed_responses(store: Store, prefix: str, user: str, machine: str) -> pa
               FROM responses r LEFT JOIN agents a ON a.session_id = r.session_id AND a.agent_id = r.agent_id
             ), d AS (SELECT q.*, md5('{PUSH_FORMAT}' || list_value({digest})::VARCHAR) AS digest FROM q)
             SELECT d.* FROM d {seen} ORDER BY d.k""",
-        params=params,
-    ).to_arrow_table()
+        params,
+    )
 
 
 def _digest_table(pairs: list[tuple[str, str]]) -> pa.Table:
@@ -66,19 +66,13 @@ def _remember(db_path: Path, done: list[tuple[str, pa.Table]]) -> None:
     if not done:
         return
     with Store.open(db_path) as store:
-        store.con.execute(f"CREATE TABLE IF NOT EXISTS {LOCAL_TABLE} (k VARCHAR PRIMARY KEY, digest VARCHAR)")
-        store.con.begin()
-        try:
+        store.execute(f"CREATE TABLE IF NOT EXISTS {LOCAL_TABLE} (k VARCHAR PRIMARY KEY, digest VARCHAR)")
+        with store.transaction():
             for prefix, table in done:
-                store.con.register("pushed_rows", table)
-                store.con.execute(
-                    f"INSERT OR REPLACE INTO {LOCAL_TABLE} SELECT ? || k, digest FROM pushed_rows", [prefix]
+                store.insert_arrow(
+                    LOCAL_TABLE, table.append_column("prefix", pa.array([prefix] * table.num_rows, pa.string())),
+                    f"INSERT OR REPLACE INTO {LOCAL_TABLE} SELECT prefix || k, digest FROM arrow_rows",
                 )
-                store.con.unregister("pushed_rows")
-            store.con.commit()
-        except BaseException:
-            store.con.rollback()
-            raise
 
 
 def _changed_signals(store: Store, prefix: str, user: str, machine: str) -> tuple[list[SignalRow], bool]:

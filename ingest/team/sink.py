@@ -268,7 +268,7 @@ def push_settings(settings: Settings, *, refresh: bool = True) -> PushResult:
     with TeamSink.open(settings.team_url) as sink:
         sink.ready_to_push()
         if refresh:
-            from tiermon.ingest.service import Ingestor
+            from tiermon.ingest.runner import Ingestor
 
             Ingestor(settings).run()
         return sink.push(settings.db_path, settings.user, settings.machine)

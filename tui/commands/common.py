@@ -17,8 +17,10 @@ import click
 from rich.console import Console
 
 from tiermon.ingest.config import Settings, load_settings
+from tiermon.ingest.discovery import parse_source
+from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.store import Store
-from tiermon.ingest.tailer import IngestSummary
+from tiermon.ingest.summary import IngestSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -44,8 +46,9 @@ def global_options(func: F) -> F:
     options = [
         click.option("--db", type=click.Path(path_type=Path, dir_okay=False), expose_value=False,
                      callback=_remember, help="Database file (default: the user data dir)."),
-        click.option("--source", type=click.Path(path_type=Path), multiple=True, expose_value=False,
-                     callback=_remember, help="Read transcripts below DIR instead of discovering them (repeatable)."),
+        click.option("--source", metavar="[KIND=]DIR", multiple=True, expose_value=False, callback=_remember,
+                     help="Read this folder instead of discovering the agents' homes (repeatable); KIND is "
+                          f"{', '.join(SOURCES)} (default claude)."),
         click.option("--api-log", "api_log", type=click.Path(path_type=Path), multiple=True, expose_value=False,
                      callback=_remember, help="An Anthropic API log file or folder (repeatable)."),
     ]  # fmt: skip
@@ -59,8 +62,9 @@ def settings_from(ctx: click.Context) -> Settings:
     root = ctx.find_root()
     if "settings" not in root.meta:
         opts = root.meta.get(_GLOBALS, {})
+        sources = [parse_source(value) for value in opts.get("source") or ()]
         root.meta["settings"] = load_settings(
-            db=opts.get("db"), sources=opts.get("source") or None, api_logs=opts.get("api_log") or None
+            db=opts.get("db"), sources=sources or None, api_logs=opts.get("api_log") or None
         )
     settings: Settings = root.meta["settings"]
     return settings
@@ -82,7 +86,7 @@ def console(stderr: bool = False) -> Console:
 
 def ingest_quietly(settings: Settings) -> IngestSummary:
     """Reports answer over everything on disk: read what is new first (fast when nothing is)."""
-    from tiermon.ingest.service import Ingestor
+    from tiermon.ingest.runner import Ingestor
 
     return Ingestor(settings).run()
 

@@ -11,9 +11,9 @@ from rich.table import Table
 from rich.text import Text
 
 from tiermon.ingest.pricing import load_price_table
-from tiermon.ingest.service import Ingestor
+from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.store import Store
-from tiermon.ingest.tailer import IngestSummary
+from tiermon.ingest.summary import IngestSummary
 from tiermon.tui.commands.common import console, emit_json, global_options, settings_from, tokens
 
 
@@ -25,10 +25,10 @@ def ingest(ctx: click.Context, as_json: bool) -> None:
     """Read everything new from the sources into the store, with a progress bar."""
     settings = settings_from(ctx)
     ingestor = Ingestor(settings)
-    roots = ingestor.roots()
-    if not roots and not settings.api_logs:
+    if not any(ingestor.roots().values()):
         raise click.ClickException(
-            "no Claude Code data found (looked in CLAUDE_CONFIG_DIR, ~/.config/claude, ~/.claude); use --source DIR"
+            "no agent data found (looked for Claude Code in CLAUDE_CONFIG_DIR, ~/.config/claude, ~/.claude);"
+            " use --source [KIND=]DIR"
         )
     summary = _with_progress(ingestor) if sys.stderr.isatty() and not as_json else ingestor.run()
     if as_json:
@@ -115,7 +115,8 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     with Store.open(settings.db_path, read_only=True) as store:
         report = health_report(store)
     report.update({"db": str(settings.db_path), "config_dir": str(settings.config_dir),
-                   "claude_roots": [str(r) for r in roots], "api_logs": [str(p) for p in settings.api_logs],
+                   "claude_roots": [str(r) for r in roots["claude"]], "api_logs": [str(p) for p in settings.api_logs],
+                   "sources": {kind: [str(r) for r in paths] for kind, paths in roots.items()},
                    "last_pass": summary_dict(summary, settings.db_path)})  # fmt: skip
     if as_json:
         emit_json(report)

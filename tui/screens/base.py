@@ -22,8 +22,8 @@ from textual.timer import Timer
 from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
+from tiermon.ingest.runner import LIMITS
 from tiermon.ingest.store import Store, StoreError
-from tiermon.tui.ingest_runner import MEMORY_LIMIT
 from tiermon.tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class DataScreen(Screen[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="query", description="pane query")
     def _fetch_in_thread(self) -> None:
         with Store.open(
-            self.tiermon.settings.db_path, wait=self.tiermon.query_wait, memory_limit=MEMORY_LIMIT
+            self.tiermon.settings.db_path, wait=self.tiermon.query_wait, memory_limit=LIMITS.query_memory_limit
         ) as store:
             data = self.fetch(store)
         self.post_message(self.Fetched(data))

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from tiermon.ingest.queries import files_by_source
 from tiermon.ingest.signals.views import health
+from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.store import Store
 from tiermon.tui.commands.common import tokens
 from tiermon.tui.screens.base import DataScreen
@@ -33,16 +34,15 @@ class HealthScreen(DataScreen):
             yield Static(id="health-problems", classes="panel")
 
     def fetch(self, store: Store) -> dict[str, Any]:
-        ingestor = self.tiermon.live_ingest.ingestor
+        ingestor = self.tiermon.ingestor
         try:
-            roots = [str(r) for r in ingestor.roots()]
+            roots = {SOURCES[kind].label: [str(r) for r in paths] for kind, paths in ingestor.roots().items()}
         except ValueError as exc:  # a --source folder that went away
-            roots = [f"({exc})"]
+            roots = {"Sources": [f"({exc})"]}
         return {
             "report": health(store),
             "files": files_by_source(store),
             "roots": roots,
-            "api_logs": [str(p) for p in self.tiermon.settings.api_logs],
             "db": str(self.tiermon.settings.db_path),
         }
 
@@ -54,11 +54,11 @@ class HealthScreen(DataScreen):
 
 def _sources(data: dict[str, Any]) -> Text:
     text = Text("Sources\n", style="bold")
-    text.append("Claude Code  ")
-    text.append_text(plain(", ".join(data["roots"]) or "none found (set CLAUDE_CONFIG_DIR or --source)"))
-    text.append("\nAPI logs     ")
-    text.append_text(plain(", ".join(data["api_logs"]) or "none (--api-log PATH)"))
-    text.append("\nDatabase     ")
+    for label, roots in data["roots"].items():
+        text.append(f"{label:<12} ")
+        text.append_text(plain(", ".join(roots) or "none found"))
+        text.append("\n")
+    text.append("Database     ")
     text.append_text(plain(data["db"]))
     return text
 

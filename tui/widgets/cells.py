@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
-from tiermon.ingest.parse import clean_text
+from tiermon.ingest.sanitize import clean_text
 from tiermon.tui.commands.common import usd
 
 TIER_STYLES = {"haiku": "green", "sonnet": "blue", "opus": "magenta", "other": "yellow"}

@@ -1,4 +1,4 @@
-"""Transcript bytes -> column batches for the store.
+"""Claude Code transcript lines -> rows of the source contract (`ingest/rows.py`).
 
 A chunk of complete lines goes in; out come deduplicated API responses, the
 events the signals need (prompts, tool calls, results, commands, system
@@ -15,14 +15,15 @@ line costs only itself.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
 
 from tiermon.ingest.models import model_base, tier_of
-from tiermon.ingest.records import (
+from tiermon.ingest.rows import PROMPT_LIMIT, SUMMARY_LIMIT, TEXT_TAIL_LIMIT, Batch, better_copy
+from tiermon.ingest.sanitize import clean_text
+from tiermon.ingest.sources.anthropic_usage import cache_writes
+from tiermon.ingest.sources.claude.records import (
     ENTRY_DECODER,
     GENERIC_DECODER,
     TOOL_INPUT_DECODER,
@@ -33,13 +34,6 @@ from tiermon.ingest.records import (
     ToolUseResult,
 )
 
-PROMPT_LIMIT = 2000
-"""Characters of a human prompt kept: enough to show and classify it, never whole pastes."""
-TEXT_TAIL_LIMIT = 400
-"""Characters kept from the end of assistant text: question churn reads how it ends."""
-SUMMARY_LIMIT = 300
-"""Characters of a tool input summary or tool result error."""
-
 KNOWN_TYPES = frozenset(
     {
         "user", "assistant", "system", "summary", "file-history-snapshot", "queue-operation",
@@ -49,78 +43,22 @@ KNOWN_TYPES = frozenset(
 )  # fmt: skip
 """Entry types seen in real transcripts; anything else is counted as unknown (SPEC §4.9)."""
 
-RESPONSE_FIELDS = (
-    "k", "source_kind", "session_id", "agent_id", "is_sidechain", "ts", "model", "model_base", "tier",
-    "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
-    "web_search_requests", "speed", "inference_geo", "service_tier", "is_batch", "stop_reason", "project",
-    "git_branch", "version", "request_id", "message_id", "uuid", "parent_uuid", "file_path", "line_offset",
-)  # fmt: skip
-"""Columns of a response row, in store order (the store adds cost_usd and priced)."""
-EVENT_FIELDS = (
-    "k", "session_id", "agent_id", "is_sidechain", "ts", "uuid", "parent_uuid", "kind", "subtype", "name",
-    "tool_use_id", "text", "is_error", "model", "ref_agent_id", "pre_tokens", "trigger", "message_id",
-    "file_path", "line_offset",
-)  # fmt: skip
-"""Columns of an event row, in store order."""
-
 _COMMAND_NAME = re.compile(r"<command-name>\s*(/?[^<\s]+)\s*</command-name>")
 _COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
 _STDOUT = re.compile(r"<local-command-stdout>(.*?)</local-command-stdout>", re.S)
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_CONTROL_BYTES = bytes(b for b in range(32) if b not in (9, 10))
-"""C0 controls except tab and newline; they never occur inside a multi-byte UTF-8 sequence."""
 
 
-@dataclass
-class FileState:
-    """What parsing one file needs to remember between tail reads."""
+AGENT = "claude-code"
+VENDOR = "anthropic"
+SOURCE_KIND = "claude"
+
+
+class FileState(msgspec.Struct):
+    """What parsing one file needs to remember between reads; stored with the file's mark."""
 
     session_id: str | None = None
-    sidechain_roots: dict[str, str] = field(default_factory=dict)
-    """uuid -> inline sidechain id, so 1.0.x sidechain entries group per agent."""
-
-
-@dataclass
-class Batch:
-    """Column-oriented rows ready for Arrow, plus bookkeeping."""
-
-    responses: dict[str, list[Any]] = field(default_factory=dict)
-    events: dict[str, list[Any]] = field(default_factory=dict)
-    quarantine: list[tuple[int, int, str, str]] = field(default_factory=list)
-    entry_types: Counter[tuple[str, str]] = field(default_factory=Counter)
-    lines: int = 0
-    _response_index: dict[str, int] = field(default_factory=dict)
-
-    def add_response(self, row: dict[str, Any]) -> None:
-        """Keep one row per key: the copy with most output tokens, then the main-chain one (see _better)."""
-        key = row["k"]
-        cols = self.responses
-        at = self._response_index.get(key)
-        if at is None:
-            self._response_index[key] = len(cols.get("k", ()))
-            for col, value in row.items():
-                cols.setdefault(col, []).append(value)
-            return
-        paths, offsets = cols.get("file_path"), cols.get("line_offset")
-        if _better(
-            row["output_tokens"], row["is_sidechain"], row.get("file_path"), row.get("line_offset"),
-            cols["output_tokens"][at], cols["is_sidechain"][at],
-            paths[at] if paths else None, offsets[at] if offsets else None,
-        ):  # fmt: skip
-            for col, value in row.items():
-                cols[col][at] = value
-
-    def add_event(self, row: dict[str, Any]) -> None:
-        for col, value in row.items():
-            self.events.setdefault(col, []).append(value)
-
-    @property
-    def response_count(self) -> int:
-        return len(self.responses.get("k", ()))
-
-    @property
-    def event_count(self) -> int:
-        return len(self.events.get("k", ()))
+    sidechain_roots: dict[str, str] = {}
+    """uuid -> inline sidechain id, so 1.0.x sidechain entries group per agent across reads."""
 
 
 class _Rows:
@@ -141,47 +79,14 @@ class _Rows:
         """Remember this line's response if it beats the copy seen so far (same file: same path)."""
         out = usage.output_tokens or 0
         seen = self.best.get(key)
-        if seen is None or _better(out, ctx.is_sidechain, ctx.path, ctx.offset, seen[0], seen[1], ctx.path, seen[2]):
+        if seen is None or better_copy(
+            out, ctx.is_sidechain, ctx.path, ctx.offset, seen[0], seen[1], ctx.path, seen[2]
+        ):
             self.best[key] = (out, ctx.is_sidechain, ctx.offset, entry, msg, usage, ctx)
 
     def finish(self, batch: Batch) -> None:
-        if self.events:
-            cols = batch.events
-            for name, column in zip(EVENT_FIELDS, zip(*self.events, strict=True), strict=True):
-                cols.setdefault(name, []).extend(column)
-        if self.best:
-            rows = [_response_values(key, b[3], b[4], b[5], b[6]) for key, b in self.best.items()]
-            cols = batch.responses
-            start = len(cols.get("k", ()))
-            for name, column in zip(RESPONSE_FIELDS, zip(*rows, strict=True), strict=True):
-                cols.setdefault(name, []).extend(column)
-            for i, key in enumerate(self.best, start):
-                batch._response_index[key] = i
-
-
-def _better(
-    out: int, side: bool, path: Any, offset: Any, old_out: int, old_side: bool, old_path: Any, old_offset: Any
-) -> bool:
-    """SPEC §3: more output wins, then the main-chain copy, then the earliest place (path, offset).
-
-    The last rule makes the kept copy independent of the order files are read in.
-    """
-    if out != old_out:
-        return out > old_out
-    if bool(side) != bool(old_side):
-        return bool(old_side)
-    if path is None or old_path is None or offset is None or old_offset is None:
-        return False
-    return (path, offset) < (old_path, old_offset)
-
-
-def clean_text(text: str) -> str:
-    """Strip ANSI sequences and control characters: transcript text is hostile (SPEC §8)."""
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
-    raw = text.encode("utf-8", "surrogatepass")
-    kept = raw.translate(None, _CONTROL_BYTES)
-    return text if len(kept) == len(raw) else kept.decode("utf-8", "surrogatepass")
+        batch.add_event_tuples(self.events)
+        batch.add_response_tuples(_response_values(key, b[3], b[4], b[5], b[6]) for key, b in self.best.items())
 
 
 def parse_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: FileState) -> Batch:
@@ -193,10 +98,11 @@ def parse_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: File
         _parse_line_by_line(buf, base_offset, path, state, batch)
         return batch
     batch.lines = len(starts)
-    counts: dict[tuple[str, str], int] = {}
+    counts: dict[tuple[str, str, bool], int] = {}
     rows = _Rows()
     for entry, start in zip(entries, starts, strict=True):
-        key = (entry.type or "<none>", entry.version or "")
+        etype = entry.type or "<none>"
+        key = (etype, entry.version or "", etype in KNOWN_TYPES)
         counts[key] = counts.get(key, 0) + 1
         _handle_entry(entry, rows, path, base_offset + start, state)
     rows.finish(batch)
@@ -244,9 +150,10 @@ def _parse_line_by_line(buf: bytes | bytearray, base_offset: int, path: str, sta
         batch.lines += 1
         entry, problem = decode_entry(line)
         if entry is None:
-            batch.quarantine.append((line_offset, len(line), problem, line[:200].decode("utf-8", "replace")))
+            batch.quarantine_line(line_offset, line, problem)
             continue
-        batch.entry_types[(entry.type or "<none>", entry.version or "")] += 1
+        etype = entry.type or "<none>"
+        batch.entry_types[(etype, entry.version or "", etype in KNOWN_TYPES)] += 1
         _handle_entry(entry, rows, path, line_offset, state)
     rows.finish(batch)
 
@@ -324,19 +231,6 @@ class _Context:
         self.path = path
         self.offset = offset
 
-    def event(self, index: int, kind: str, **values: Any) -> dict[str, Any]:
-        key = f"{self.uuid}:{index}" if self.uuid else f"{self.path}:{self.offset}:{index}"
-        row = {
-            "k": key, "session_id": self.session_id, "agent_id": self.agent_id,
-            "is_sidechain": self.is_sidechain, "ts": self.ts, "uuid": self.uuid,
-            "parent_uuid": self.parent, "kind": kind, "subtype": None, "name": None,
-            "tool_use_id": None, "text": None, "is_error": None, "model": None,
-            "ref_agent_id": None, "pre_tokens": None, "trigger": None, "message_id": None,
-            "file_path": self.path, "line_offset": self.offset,
-        }  # fmt: skip
-        row.update(values)
-        return row
-
 
 def _event(
     batch: _Rows,
@@ -359,6 +253,7 @@ def _event(
     batch.events.append((
         key, ctx.session_id, ctx.agent_id, ctx.is_sidechain, ctx.ts, ctx.uuid, ctx.parent, kind, subtype, name,
         tool_use_id, text, is_error, model, ref_agent_id, pre_tokens, trigger, message_id, ctx.path, ctx.offset,
+        AGENT,
     ))  # fmt: skip
 
 
@@ -387,12 +282,6 @@ def _assistant(entry: Entry, ctx: _Context, batch: _Rows) -> None:
     batch.response(f"{msg.id}:{entry.requestId or ''}", entry, msg, usage, ctx)
 
 
-def response_row(entry: Entry, msg: Message, usage: Any, ctx: _Context) -> dict[str, Any]:
-    """One API response's usage, with cache writes split by lifetime (SPEC §3)."""
-    key = f"{msg.id}:{entry.requestId or ''}"
-    return dict(zip(RESPONSE_FIELDS, _response_values(key, entry, msg, usage, ctx), strict=True))
-
-
 def _response_values(key: str, entry: Entry, msg: Message, usage: Any, ctx: _Context) -> tuple[Any, ...]:
     """A response row in RESPONSE_FIELDS order."""
     w5, w1h = cache_writes(usage)
@@ -400,25 +289,12 @@ def _response_values(key: str, entry: Entry, msg: Message, usage: Any, ctx: _Con
     stu = usage.server_tool_use
     tier = usage.service_tier
     return (
-        key, "claude", ctx.session_id, ctx.agent_id, ctx.is_sidechain, ctx.ts, model, model_base(model),
+        key, SOURCE_KIND, ctx.session_id, ctx.agent_id, ctx.is_sidechain, ctx.ts, model, model_base(model),
         tier_of(model), usage.input_tokens or 0, usage.output_tokens or 0, usage.cache_read_input_tokens or 0,
         w5, w1h, (stu.web_search_requests or 0) if stu else 0, usage.speed, usage.inference_geo, tier,
         tier == "batch", msg.stop_reason, entry.cwd, entry.gitBranch or None, entry.version, entry.requestId,
-        msg.id, entry.uuid, entry.parentUuid, ctx.path, ctx.offset,
+        msg.id, entry.uuid, entry.parentUuid, ctx.path, ctx.offset, AGENT, VENDOR, None,
     )  # fmt: skip
-
-
-def cache_writes(usage: Any) -> tuple[int, int]:
-    """The 5-minute and 1-hour writes: the breakdown when present, else the flat field as 5m."""
-    flat = usage.cache_creation_input_tokens or 0
-    cc = usage.cache_creation
-    if cc is not None and (cc.ephemeral_5m_input_tokens is not None or cc.ephemeral_1h_input_tokens is not None):
-        w5 = cc.ephemeral_5m_input_tokens or 0
-        w1h = cc.ephemeral_1h_input_tokens or 0
-        if w5 + w1h == 0 and flat:
-            return flat, 0
-        return w5, w1h
-    return flat, 0
 
 
 def _block_text(msg: Message) -> str | None:

@@ -12,26 +12,7 @@ from datetime import datetime
 
 import msgspec
 
-
-class CacheCreation(msgspec.Struct):
-    ephemeral_5m_input_tokens: int | None = None
-    ephemeral_1h_input_tokens: int | None = None
-
-
-class ServerToolUse(msgspec.Struct):
-    web_search_requests: int | None = None
-
-
-class Usage(msgspec.Struct):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
-    cache_creation: CacheCreation | None = None
-    server_tool_use: ServerToolUse | None = None
-    service_tier: str | None = None
-    inference_geo: str | None = None
-    speed: str | None = None
+from tiermon.ingest.sources.anthropic_usage import Usage
 
 
 class Block(msgspec.Struct):

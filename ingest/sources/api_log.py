@@ -28,6 +28,7 @@ status, `text` a one-line summary, `model` the requested model.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,14 +37,18 @@ from typing import Any
 import msgspec
 
 from tiermon.ingest.models import model_base, tier_of
-from tiermon.ingest.parse import SUMMARY_LIMIT, Batch, FileState, cache_writes, clean_text
-from tiermon.ingest.records import GENERIC_DECODER, Usage
+from tiermon.ingest.rows import SUMMARY_LIMIT, Batch, Format, SourceFile
+from tiermon.ingest.sanitize import clean_text
+from tiermon.ingest.sources.anthropic_usage import Usage, cache_writes
+from tiermon.ingest.walk import walk
 
 SOURCE_KIND = "api"
-"""`responses.source_kind` of every row this module makes."""
-
-SNIPPET_LIMIT = 200
-"""Bytes of a quarantined line kept to show what was wrong with it."""
+"""`responses.source_kind` of every row this module makes, and `--source api=PATH`."""
+AGENT = "api"
+VENDOR = "anthropic"
+SUFFIXES = (".jsonl", ".ndjson", ".log")
+"""Files read below a folder given as an API log."""
+_DECODER = msgspec.json.Decoder()
 
 BATCH_FAILURES = frozenset({"errored", "canceled", "expired"})
 """Message Batches result types that carry no message: counted as api_error events."""
@@ -80,7 +85,7 @@ class _Meta:
         return f"api:{self.app}"
 
 
-def parse_api_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: FileState) -> Batch:
+def parse_api_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: Any) -> Batch:
     """Parse complete API log lines of `buf`, which starts at byte `base_offset` of `path`."""
     del state  # API lines stand alone: nothing carries over between reads
     batch = Batch()
@@ -94,7 +99,7 @@ def parse_api_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: 
             continue
         batch.lines += 1
         try:
-            _handle_line(GENERIC_DECODER.decode(line), where, batch)
+            _handle_line(_DECODER.decode(line), where, batch)
         except msgspec.DecodeError as exc:
             _quarantine(batch, where, line, f"invalid JSON: {exc}")
         except LineProblem as exc:
@@ -103,8 +108,7 @@ def parse_api_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: 
 
 
 def _quarantine(batch: Batch, where: _Where, line: bytes | bytearray, reason: str) -> None:
-    snippet = line[:SNIPPET_LIMIT].decode("utf-8", "replace")
-    batch.quarantine.append((where.offset, len(line), reason, snippet))
+    batch.quarantine_line(where.offset, line, reason)
 
 
 def _handle_line(obj: object, where: _Where, batch: Batch) -> None:
@@ -228,6 +232,9 @@ def _response_row(
         "parent_uuid": None,
         "file_path": where.path,
         "line_offset": where.offset,
+        "agent": AGENT,
+        "vendor": VENDOR,
+        "reasoning_tokens": None,
     }
 
 
@@ -252,7 +259,7 @@ def _error_event(
         "name": str(meta.status) if meta.status is not None else None, "tool_use_id": None,
         "text": clean_text(summary)[:SUMMARY_LIMIT], "is_error": True,
         "model": _str(model), "ref_agent_id": None, "pre_tokens": None, "trigger": None,
-        "message_id": _str(msg_id), "file_path": where.path, "line_offset": where.offset,
+        "message_id": _str(msg_id), "file_path": where.path, "line_offset": where.offset, "agent": AGENT,
     }  # fmt: skip
 
 
@@ -337,3 +344,35 @@ def _error_fields(error: object) -> tuple[str | None, str | None]:
 
 def _str(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+# -- the source --------------------------------------------------------------------
+
+API_LOG = Format("api-log", parse_api_chunk)
+
+
+class ApiLogs:
+    """Logs the user names with `--api-log PATH`; there is no default home."""
+
+    kind: str = SOURCE_KIND
+    agent: str = AGENT
+    label: str = "API logs"
+    formats: tuple[Format, ...] = (API_LOG,)
+
+    def default_roots(self, env: dict[str, str]) -> list[Path]:
+        del env
+        return []
+
+    def root_for(self, path: Path) -> Path:
+        return path
+
+    def files(self, root: Path) -> Iterator[SourceFile]:
+        if root.is_file():
+            yield SourceFile(root, SOURCE_KIND, API_LOG.name)
+            return
+        for entry in walk(root):
+            if entry.name.endswith(SUFFIXES):
+                yield SourceFile(Path(entry.path), SOURCE_KIND, API_LOG.name)
+
+
+SOURCE = ApiLogs()

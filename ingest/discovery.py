@@ -1,0 +1,69 @@
+"""Which files an ingest pass reads: every registered source's files below its roots (SPEC §2).
+
+`--source` given anywhere replaces discovery for every agent: nothing from the
+user's own homes is read then. API logs are only ever the ones named.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tiermon.ingest.rows import SourceError, SourceFile
+from tiermon.ingest.sources import DEFAULT_KIND, SOURCES
+from tiermon.ingest.walk import absolute
+
+SourceRoot = tuple[str, Path]
+"""(source kind, folder or file) as the user named it."""
+
+
+def parse_source(value: str) -> SourceRoot:
+    """`DIR` (Claude Code) or `KIND=DIR` -> (kind, DIR); an unknown kind is a SourceError."""
+    kind, sep, rest = value.partition("=")
+    if sep and kind in SOURCES:
+        return kind, Path(rest)
+    if sep and kind.isidentifier() and not Path(value).exists():
+        raise SourceError(f"unknown source kind {kind!r} (known: {', '.join(SOURCES)})")
+    return DEFAULT_KIND, Path(value)
+
+
+def source_roots(
+    explicit: list[SourceRoot] | None, api_logs: list[Path] | None = None, env: dict[str, str] | None = None
+) -> dict[str, list[Path]]:
+    """Kind -> the absolute folders (or files) to read, named or discovered."""
+    env = dict(os.environ) if env is None else env
+    roots: dict[str, list[Path]] = {kind: [] for kind in SOURCES}
+    if explicit:
+        for kind, path in explicit:
+            if not path.exists():
+                raise SourceError(f"source folder not found: {path}")
+            root = SOURCES[kind].root_for(absolute(path))
+            if root not in roots[kind]:
+                roots[kind].append(root)
+    else:
+        for kind, source in SOURCES.items():
+            roots[kind] = source.default_roots(env)
+    for log in api_logs or []:
+        if not log.exists():
+            raise SourceError(f"API log not found: {log}")
+        if absolute(log) not in roots["api"]:
+            roots["api"].append(absolute(log))
+    return roots
+
+
+def scan(roots: dict[str, list[Path]]) -> list[SourceFile]:
+    """Every file of every source below its roots, without following symlinks (SPEC §8)."""
+    files: list[SourceFile] = []
+    seen: set[Path] = set()
+    for kind, paths in roots.items():
+        for root in paths:
+            for file in SOURCES[kind].files(root):
+                if file.path not in seen:
+                    seen.add(file.path)
+                    files.append(file)
+    return files
+
+
+def watch_paths(roots: dict[str, list[Path]]) -> list[str]:
+    """Existing folders and files a watcher should observe."""
+    return [str(p) for paths in roots.values() for p in paths if os.path.exists(p)]

@@ -1,0 +1,159 @@
+"""The one ingest path: plan, read, write, then the signals — for the CLI, the dashboard and reports.
+
+A pass finds every registered source's files (`discovery`), reads what is new
+in each (`tailer`, in worker processes for a large first load when the caller
+allows it), commits rows with the files' new marks, and brings the signals of
+the sessions it touched up to date.
+
+DuckDB lets one process open the file at a time. A pass therefore works in
+*holds*: it keeps the store open for at most `Limits.hold_seconds`, then
+closes it and pauses long enough for another tiermon's lock retry to get in,
+so a report or a second dashboard answers while a backfill runs. After each
+hold it reports what was committed, so panes fill as it goes. A parallel
+first load is one hold: its key indexes are built once, at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from tiermon.ingest import backfill, tailer
+from tiermon.ingest.config import Settings
+from tiermon.ingest.discovery import scan, source_roots, watch_paths
+from tiermon.ingest.pricing import PriceTable, load_price_table
+from tiermon.ingest.rows import SourceFile
+from tiermon.ingest.store import LOCK_WAIT_SECONDS, Store
+from tiermon.ingest.summary import IngestSummary, ProgressFn
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The one set of limits every pass runs under."""
+
+    memory_limit: str = "512MB"
+    """DuckDB's buffer pool during a pass. The signals pass reads short stretches of time, so caching
+    every block it touched (up to 80 % of RAM by default) only grew a rebuild of a 5 M-response store
+    to 2.4 GB; a backfill stays far below it."""
+    query_memory_limit: str = "256MB"
+    """DuckDB's buffer pool for the dashboard's pane queries: queries over millions of rows stream
+    through it instead of caching every block they read."""
+    hold_seconds: float = 1.5
+    """Longest a pass keeps the database open before letting other processes in."""
+    pause_seconds: float = 0.35
+    """Gap between holds; longer than the 0.25 s lock retry step of another tiermon."""
+    chunk_bytes: int = 8 * 1024 * 1024
+    chunk_files: int = 64
+    """A chunk is the unit between hold-time checks: at most this many bytes or files."""
+    separate_signals_bytes: int = 64 * 1024 * 1024
+    """From this many bytes read in one hold, the signals get a hold of their own: after a large
+    load DuckDB keeps ~100 MB that it hands back only on close."""
+
+
+LIMITS = Limits()
+
+Committed = Callable[[IngestSummary], None]
+"""Called after each hold that wrote something, with what that hold committed."""
+
+
+class Ingestor:
+    """Runs passes for one process; holds the price table compiled once for the run."""
+
+    def __init__(self, settings: Settings, limits: Limits = LIMITS) -> None:
+        self.settings = settings
+        self.limits = limits
+        self.prices: PriceTable = load_price_table(settings.price_file)
+
+    def roots(self) -> dict[str, list[Path]]:
+        return source_roots(self.settings.sources, self.settings.api_logs)
+
+    def files(self) -> list[SourceFile]:
+        return scan(self.roots())
+
+    def watch_paths(self) -> list[str]:
+        """Existing folders and files a watcher should observe."""
+        return watch_paths(self.roots())
+
+    def run(
+        self,
+        progress: ProgressFn | None = None,
+        committed: Committed | None = None,
+        stop: Callable[[], bool] = lambda: False,
+        ready: Callable[[], None] | None = None,
+        *,
+        parallel: bool = True,
+        lock_wait: float | None = None,
+    ) -> IngestSummary:
+        """Read whatever is new, in holds, then bring the signals of the touched sessions up to date.
+
+        `parallel` allows worker processes for a large first load (the CLI; the dashboard
+        keeps to threads). `ready` is called once the store is open and migrated, before any
+        reading: from then on other threads of this process may open it too.
+        """
+        started = time.perf_counter()
+        files = self.files()
+        total = IngestSummary()
+        todo: list[tailer.Work] | None = None
+        done = size = 0
+        wait = LOCK_WAIT_SECONDS if lock_wait is None else lock_wait
+        while todo is None or todo:
+            if todo is not None:
+                time.sleep(self.limits.pause_seconds)
+            held = time.monotonic()
+            hold = IngestSummary()
+            with Store.open(self.settings.db_path, memory_limit=self.limits.memory_limit, wait=wait) as store:
+                if todo is None:
+                    store.sync_prices(self.prices)
+                    if ready:
+                        ready()
+                    todo = tailer.plan(store, files, total)
+                    size = sum(w.pending_bytes for w in todo)
+                    if parallel and backfill.worth_it(size, len(todo)):
+                        tailer.ingest(store, todo, hold, progress, parallel=True)
+                        todo = []
+                while todo and not stop():
+                    chunk, todo = self._next_chunk(todo)
+                    tailer.ingest(store, chunk, hold, _offset(progress, done, size), parallel=False)
+                    done += sum(w.pending_bytes for w in chunk)
+                    if time.monotonic() - held > self.limits.hold_seconds:
+                        break
+                if hold.bytes_read < self.limits.separate_signals_bytes:
+                    self._signals(store, hold, parallel)
+            if hold.bytes_read >= self.limits.separate_signals_bytes:
+                with Store.open(self.settings.db_path, memory_limit=self.limits.memory_limit) as store:
+                    self._signals(store, hold, parallel)
+            total.merge(hold)
+            total.seconds += hold.seconds
+            total.signals_seconds += hold.signals_seconds
+            if committed and (hold.files_read or hold.files_unreadable):
+                committed(hold)
+            if stop():
+                break
+        total.seconds = time.perf_counter() - started - total.signals_seconds
+        return total
+
+    def _next_chunk(self, todo: list[tailer.Work]) -> tuple[list[tailer.Work], list[tailer.Work]]:
+        """The next files up to chunk_bytes or chunk_files (at least one), and the rest."""
+        size = 0
+        for n, work in enumerate(todo):
+            if n and (n >= self.limits.chunk_files or size + work.pending_bytes > self.limits.chunk_bytes):
+                return todo[:n], todo[n:]
+            size += work.pending_bytes
+        return todo, []
+
+    def _signals(self, store: Store, summary: IngestSummary, parallel: bool) -> None:
+        """Signals of the sessions the hold touched (all of them when the rules changed)."""
+        from tiermon.ingest.signals.engine import refresh
+
+        started = time.perf_counter()
+        refresh(store, summary.changed_sessions, self.settings.thresholds, self.prices, parallel=parallel)
+        summary.signals_seconds = time.perf_counter() - started
+
+
+def _offset(progress: ProgressFn | None, base: int, total: int) -> ProgressFn | None:
+    """`progress` for one chunk, whose bytes count on from `base` of the whole pass's `total`."""
+    if progress is None:
+        return None
+    return lambda done, _total: progress(base + done, total)

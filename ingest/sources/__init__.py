@@ -1,0 +1,17 @@
+"""The sources tiermon reads. Adding one is a module (or folder) of its own and one line here."""
+
+from __future__ import annotations
+
+from tiermon.ingest.rows import Format, Source
+from tiermon.ingest.sources import api_log, claude
+
+_REGISTERED: tuple[Source, ...] = (claude.SOURCE, api_log.SOURCE)
+
+SOURCES: dict[str, Source] = {source.kind: source for source in _REGISTERED}
+"""Kind (`--source KIND=DIR`) -> source, in the order their files are listed."""
+
+FORMATS: dict[str, Format] = {fmt.name: fmt for source in SOURCES.values() for fmt in source.formats}
+"""Format name (`SourceFile.format`) -> how to read it."""
+
+DEFAULT_KIND = "claude"
+"""What a bare `--source DIR` names."""
