@@ -45,7 +45,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import msgspec
 
@@ -64,6 +64,12 @@ EVENT_FIELDS = (
     "file_path", "line_offset", "agent",
 )  # fmt: skip
 """Columns of an event row, in store order."""
+
+MAX_TOKENS = 2**53
+"""Largest token count a source may report (SPEC §8): anything else is a quarantined line, so no
+value or sum of a few values can overflow the store's 64-bit integers."""
+Tokens = Annotated[int, msgspec.Meta(ge=0, le=MAX_TOKENS)]
+"""A token count as msgspec validates it while decoding."""
 
 PROMPT_LIMIT = 2000
 """Characters of a human prompt kept: enough to show and classify it, never whole pastes."""

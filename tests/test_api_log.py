@@ -257,7 +257,7 @@ def test_bad_lines_are_quarantined_and_the_rest_is_read(tmp_path: Path, db: Path
     assert reasons[0].startswith("invalid JSON")
     assert reasons[1:4] == ["not a JSON object", "not an API response, batch result or middleware line",
                             "response without usage"]  # fmt: skip
-    assert reasons[4].startswith("usage has a field of the wrong type")
+    assert reasons[4].startswith("bad token count")
     assert reasons[5] == "batch result of unknown type 'mystery'"
 
 

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import msgspec
 
+from tiermon.ingest.rows import Tokens
+
 
 class CacheCreation(msgspec.Struct):
-    ephemeral_5m_input_tokens: int | None = None
-    ephemeral_1h_input_tokens: int | None = None
+    ephemeral_5m_input_tokens: Tokens | None = None
+    ephemeral_1h_input_tokens: Tokens | None = None
 
 
 class ServerToolUse(msgspec.Struct):
-    web_search_requests: int | None = None
+    web_search_requests: Tokens | None = None
 
 
 class Usage(msgspec.Struct):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
+    """Every count is bounded (rows.Tokens): a value out of range fails the decode of its line."""
+
+    input_tokens: Tokens | None = None
+    output_tokens: Tokens | None = None
+    cache_creation_input_tokens: Tokens | None = None
+    cache_read_input_tokens: Tokens | None = None
     cache_creation: CacheCreation | None = None
     server_tool_use: ServerToolUse | None = None
     service_tier: str | None = None

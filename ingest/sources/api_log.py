@@ -102,6 +102,8 @@ def parse_api_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: 
             _handle_line(_DECODER.decode(line), where, batch)
         except msgspec.DecodeError as exc:
             _quarantine(batch, where, line, f"invalid JSON: {exc}")
+        except RecursionError:
+            _quarantine(batch, where, line, "JSON nested too deeply")
         except LineProblem as exc:
             _quarantine(batch, where, line, str(exc))
     return batch
@@ -191,7 +193,7 @@ def _message(message: Json, meta: _Meta, where: _Where, batch: Batch, *, is_batc
     try:
         usage = msgspec.convert(usage_obj, Usage, strict=False)
     except msgspec.ValidationError as exc:
-        raise LineProblem(f"usage has a field of the wrong type: {exc}") from exc
+        raise LineProblem(f"bad token count: {exc}") from exc
     batch.add_response(_response_row(msg_id, model, usage, meta, where, message, is_batch=is_batch))
 
 

@@ -43,6 +43,8 @@ KNOWN_TYPES = frozenset(
 )  # fmt: skip
 """Entry types seen in real transcripts; anything else is counted as unknown (SPEC §4.9)."""
 
+_COUNT_PATHS = re.compile(r"\$\.message\.usage\.|\$\.compactMetadata\.preTokens|\$\.timestamp\b")
+"""Fields whose bad value quarantines the line (their path in a msgspec validation error)."""
 _COMMAND_NAME = re.compile(r"<command-name>\s*(/?[^<\s]+)\s*</command-name>")
 _COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
 _STDOUT = re.compile(r"<local-command-stdout>(.*?)</local-command-stdout>", re.S)
@@ -100,11 +102,16 @@ def parse_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: File
     batch.lines = len(starts)
     counts: dict[tuple[str, str, bool], int] = {}
     rows = _Rows()
-    for entry, start in zip(entries, starts, strict=True):
-        etype = entry.type or "<none>"
-        key = (etype, entry.version or "", etype in KNOWN_TYPES)
-        counts[key] = counts.get(key, 0) + 1
-        _handle_entry(entry, rows, path, base_offset + start, state)
+    try:
+        for entry, start in zip(entries, starts, strict=True):
+            etype = entry.type or "<none>"
+            key = (etype, entry.version or "", etype in KNOWN_TYPES)
+            counts[key] = counts.get(key, 0) + 1
+            _handle_entry(entry, rows, path, base_offset + start, state)
+    except Exception:  # noqa: BLE001 - a surprise in one line must cost only that line: go line by line
+        batch = Batch()
+        _parse_line_by_line(buf, base_offset, path, state, batch)
+        return batch
     rows.finish(batch)
     batch.entry_types.update(counts)
     return batch
@@ -134,7 +141,7 @@ def _decode_all(buf: bytes | bytearray, lines: int) -> list[Entry] | None:
     """
     try:
         entries: list[Entry] = ENTRY_DECODER.decode_lines(buf)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None
     return entries if len(entries) == lines else None
 
@@ -154,22 +161,37 @@ def _parse_line_by_line(buf: bytes | bytearray, base_offset: int, path: str, sta
             continue
         etype = entry.type or "<none>"
         batch.entry_types[(etype, entry.version or "", etype in KNOWN_TYPES)] += 1
-        _handle_entry(entry, rows, path, line_offset, state)
+        events = len(rows.events)
+        try:
+            _handle_entry(entry, rows, path, line_offset, state)
+        except Exception as exc:  # noqa: BLE001 - no line may stop a pass (SPEC §8): it is quarantined instead
+            del rows.events[events:]
+            batch.quarantine_line(line_offset, line, f"entry could not be read ({type(exc).__name__})")
     rows.finish(batch)
 
 
 def decode_entry(line: bytes | bytearray) -> tuple[Entry | None, str]:
-    """Typed decode first; on a type surprise, a lenient field-by-field decode."""
+    """Typed decode first; on a type surprise, a lenient field-by-field decode.
+
+    A usage or compaction count that is not a non-negative integer up to 2^53
+    makes the line unusable (SPEC §8): it is quarantined with the field named,
+    never stored with a wrong number or dropped without trace.
+    """
     try:
         return ENTRY_DECODER.decode(line), ""
-    except msgspec.ValidationError:
-        pass
+    except msgspec.ValidationError as exc:
+        if _COUNT_PATHS.search(str(exc)):
+            return None, f"bad value: {exc}"
     except msgspec.DecodeError as exc:
         return None, f"invalid JSON: {exc}"
+    except RecursionError:
+        return None, "JSON nested too deeply"
     try:
         obj = GENERIC_DECODER.decode(line)
     except msgspec.DecodeError as exc:
         return None, f"invalid JSON: {exc}"
+    except RecursionError:
+        return None, "JSON nested too deeply"
     if not isinstance(obj, dict):
         return None, "not a JSON object"
     return lenient_entry(obj), ""

@@ -12,6 +12,7 @@ from datetime import datetime
 
 import msgspec
 
+from tiermon.ingest.rows import Tokens
 from tiermon.ingest.sources.anthropic_usage import Usage
 
 
@@ -47,7 +48,7 @@ class ToolUseResult(msgspec.Struct):
 
 class CompactMetadata(msgspec.Struct):
     trigger: str | None = None
-    preTokens: int | None = None
+    preTokens: Tokens | None = None
 
 
 class Entry(msgspec.Struct):
