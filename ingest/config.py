@@ -65,6 +65,8 @@ class Settings:
     """Explicit (source kind, folder) pairs from --source [KIND=]DIR or the config file; None means
     discover every source's default home (SPEC §2)."""
     api_logs: list[Path] = field(default_factory=list)
+    agents: tuple[str, ...] = ()
+    """Source kinds `--agent KIND` narrows every report, pane and export to; empty means all."""
     thresholds: Thresholds = field(default_factory=Thresholds)
     team_url: str | None = None
     user: str = ""
@@ -93,6 +95,7 @@ def load_settings(
     db: Path | None = None,
     sources: list[Path] | list[tuple[str, Path]] | None = None,
     api_logs: list[Path] | None = None,
+    agents: tuple[str, ...] = (),
     env: dict[str, str] | None = None,
 ) -> Settings:
     """Merge the config file, the environment and command-line values."""
@@ -113,6 +116,7 @@ def load_settings(
         db_path=db_path or data_dir / "tiermon.duckdb",
         sources=[_source_root(s) for s in sources] if sources else file_sources,
         api_logs=[absolute(p) for p in [*file_logs, *(api_logs or [])]],  # files are known by path: one form
+        agents=agents,
         thresholds=_thresholds(data.get("thresholds", {})),
         team_url=env.get("TIERMON_TEAM_URL") or team.get("url"),
         user=str(team.get("user") or _whoami()),

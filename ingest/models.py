@@ -32,7 +32,7 @@ BUILTIN_RULES: tuple[tuple[str, str, str], ...] = (
     ("*haiku*", "anthropic", "haiku"),
     ("*sonnet*", "anthropic", "sonnet"),
     ("*opus*", "anthropic", "opus"),
-    ("*claude-fable*", "anthropic", "opus"),
+    ("claude-*", "anthropic", "other"),
     ("gpt-*-mini*", "openai", "small"),
     ("gpt-*-nano*", "openai", "small"),
     ("gpt-oss*", "openai", "small"),

@@ -27,6 +27,8 @@ GROUPS: dict[str, str] = {
     "branch": "coalesce(r.git_branch, '')",
     "model": "r.model",
     "tier": "r.tier",
+    "agent": "r.agent",
+    "vendor": "r.vendor",
     "agent-type": "CASE WHEN NOT r.is_sidechain THEN 'main' ELSE coalesce(a.agent_type, 'subagent') END",
 }
 """SQL for each --by dimension."""
@@ -39,6 +41,7 @@ BLOCK_HOURS = 5
 _SUMS = ",\n".join(f"sum(r.{f})::BIGINT AS {f}" for f in TOKEN_FIELDS)
 _AGGREGATES = f"""count(*) AS requests,
 {_SUMS},
+sum(r.reasoning_tokens)::BIGINT AS reasoning_tokens,
 sum(r.cost_usd) AS cost_usd,
 count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests"""
 
@@ -65,6 +68,8 @@ class ReportFilter:
     tz: str = "UTC"
     source_kind: str | None = None
     session: str | None = None
+    agents: tuple[str, ...] = ()
+    """`agent` values to keep (`--agent KIND`); empty keeps every agent."""
 
     def zone(self) -> ZoneInfo:
         try:
@@ -95,6 +100,9 @@ class ReportFilter:
         if self.session:
             clauses.append("r.session_id LIKE ?")
             params.append(f"{self.session}%")
+        if self.agents:
+            clauses.append("r.agent IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(self.agents))
         return (" AND ".join(clauses) or "TRUE"), params
 
 
@@ -135,7 +143,8 @@ def period_rows(
     if breakdown:
         models = store.query_dicts(
             f"""SELECT date_trunc('{unit}', {_local(f.tz)})::DATE AS period, {_group_sql(by)} AS "group",
-                       r.model, any_value(r.tier) AS tier, bool_and(r.priced) AS priced, {_AGGREGATES}
+                       r.model, any_value(r.tier) AS tier, any_value(r.vendor) AS vendor,
+                       bool_and(r.priced) AS priced, {_AGGREGATES}
                 {_from(by)} WHERE {where}
                 GROUP BY period, "group", r.model ORDER BY cost_usd DESC NULLS LAST, r.model""",
             params,
@@ -154,7 +163,8 @@ def model_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[dic
     """One row per model (and group), with every token class and the cost."""
     where, params = f.where()
     rows = store.query_dicts(
-        f"""SELECT r.model, any_value(r.tier) AS tier, {_group_sql(by)} AS "group", {_AGGREGATES},
+        f"""SELECT r.model, any_value(r.tier) AS tier, any_value(r.vendor) AS vendor, {_group_sql(by)} AS "group",
+                   {_AGGREGATES},
                    bool_and(r.priced) AS priced
             {_from(by)} WHERE {where}
             GROUP BY r.model, "group" ORDER BY cost_usd DESC NULLS LAST, r.model""",
@@ -168,7 +178,8 @@ def session_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[d
     where, params = f.where()
     sessions = store.query_dicts(
         f"""SELECT r.session_id, arg_min(r.project, r.ts) AS project, arg_max(r.git_branch, r.ts) AS git_branch,
-                   any_value(r.source_kind) AS source_kind, min(r.ts) AS start, max(r.ts) AS "end",
+                   any_value(r.source_kind) AS source_kind, any_value(r.agent) AS agent,
+                   any_value(r.vendor) AS vendor, min(r.ts) AS start, max(r.ts) AS "end",
                    {_group_sql(by)} AS "group", {_AGGREGATES}
             {_from(by)} WHERE {where}
             GROUP BY r.session_id, "group" ORDER BY start""",
@@ -176,6 +187,7 @@ def session_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[d
     )
     models = store.query_dicts(
         f"""SELECT r.session_id, {_group_sql(by)} AS "group", r.model, any_value(r.tier) AS tier,
+                   any_value(r.vendor) AS vendor,
                    bool_and(r.priced) AS priced, {_AGGREGATES}
             {_from(by)} WHERE {where}
             GROUP BY r.session_id, "group", r.model ORDER BY cost_usd DESC NULLS LAST, r.model""",
@@ -267,7 +279,7 @@ def attach_models(parents: list[dict[str, Any]], children: list[dict[str, Any]],
 def tidy_row(row: dict[str, Any], by: str | None) -> dict[str, Any]:
     """Integers for token sums, rounded cost, no `group` key unless grouping."""
     out = dict(row)
-    for field in TOKEN_FIELDS:
+    for field in (*TOKEN_FIELDS, "reasoning_tokens"):
         out[field] = int(out.get(field) or 0)
     out["requests"] = int(out.get("requests") or 0)
     cost = out.get("cost_usd")
@@ -286,8 +298,10 @@ def model_row(row: dict[str, Any], by: str | None) -> dict[str, Any]:
     out = {
         "model": row["model"],
         "tier": row["tier"],
+        "vendor": row.get("vendor"),
         "requests": int(row["requests"]),
         **{f: int(row.get(f) or 0) for f in TOKEN_FIELDS},
+        "reasoning_tokens": int(row.get("reasoning_tokens") or 0),
         "cost_usd": round(row["cost_usd"], 6) if row.get("cost_usd") is not None and row.get("priced") else None,
         "priced": bool(row.get("priced")),
     }

@@ -46,7 +46,7 @@ def _changed_responses(store: Store, prefix: str, user: str, machine: str) -> pa
         f"""WITH q AS (
               SELECT r.k, ?::VARCHAR AS user_name, ?::VARCHAR AS machine, r.source_kind, r.session_id,
                      r.agent_id, a.agent_type, r.is_sidechain, r.ts, r.model, r.tier, {tokens},
-                     r.cost_usd, r.priced, {_PROJECT_NAME} AS project, r.git_branch
+                     r.cost_usd, r.priced, {_PROJECT_NAME} AS project, r.git_branch, r.agent, r.vendor
               FROM responses r LEFT JOIN agents a ON a.session_id = r.session_id AND a.agent_id = r.agent_id
             ), d AS (SELECT q.*, md5('{PUSH_FORMAT}' || list_value({digest})::VARCHAR) AS digest FROM q)
             SELECT d.* FROM d {seen} ORDER BY d.k""",

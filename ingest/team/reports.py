@@ -34,6 +34,8 @@ GROUPS: dict[str, str] = {
     "branch": "coalesce(r.git_branch, '')",
     "model": "r.model",
     "tier": "r.tier",
+    "agent": "r.agent",
+    "vendor": "r.vendor",
     "agent-type": "CASE WHEN NOT r.is_sidechain THEN 'main' ELSE coalesce(r.agent_type, 'subagent') END",
     "user": "r.user_name",
     "machine": "r.machine",
@@ -69,6 +71,7 @@ def team_where(f: ReportFilter) -> tuple[str, dict[str, Any]]:
         ("tier", "r.tier = %(tier)s", f.tier),
         ("source_kind", "r.source_kind = %(source_kind)s", f.source_kind),
         ("session", "r.session_id LIKE %(session)s", f"{f.session}%" if f.session else None),
+        ("agents", "r.agent = ANY(%(agents)s)", list(f.agents) if f.agents else None),
     ):
         if value:
             clauses.append(sql)
@@ -100,7 +103,7 @@ def period_rows(
     if breakdown:
         models = sink.query_dicts(
             f"""SELECT {bucket} AS period, {group} AS "group", r.model, min(r.tier) AS tier,
-                       bool_and(r.priced) AS priced, {_AGGREGATES}
+                       bool_and(r.priced) AS priced, {_AGGREGATES}, min(r.vendor) AS vendor
                 {_FROM} WHERE {where} GROUP BY 1, 2, 3 ORDER BY cost_usd DESC NULLS LAST, r.model""",
             params,
         )
@@ -119,7 +122,7 @@ def model_rows(sink: TeamSink, f: ReportFilter, by: str | None = None) -> list[d
     where, params = team_where(f)
     rows = sink.query_dicts(
         f"""SELECT r.model, min(r.tier) AS tier, {_group_sql(by)} AS "group", {_AGGREGATES},
-                   bool_and(r.priced) AS priced
+                   bool_and(r.priced) AS priced, min(r.vendor) AS vendor
             {_FROM} WHERE {where} GROUP BY r.model, 3 ORDER BY cost_usd DESC NULLS LAST, r.model""",
         params,
     )
@@ -134,13 +137,14 @@ def session_rows(sink: TeamSink, f: ReportFilter, by: str | None = None) -> list
         f"""SELECT r.session_id, (array_agg(r.project ORDER BY r.ts ASC NULLS LAST))[1] AS project,
                    (array_agg(r.git_branch ORDER BY r.ts DESC NULLS LAST))[1] AS git_branch,
                    min(r.source_kind) AS source_kind, min(r.ts) AS start, max(r.ts) AS "end",
-                   {group} AS "group", min(r.user_name) AS "user", min(r.machine) AS machine, {_AGGREGATES}
+                   {group} AS "group", min(r.user_name) AS "user", min(r.machine) AS machine, {_AGGREGATES},
+                   min(r.agent) AS agent, min(r.vendor) AS vendor
             {_FROM} WHERE {where} GROUP BY r.session_id, 7 ORDER BY start, r.session_id""",
         params,
     )
     models = sink.query_dicts(
         f"""SELECT r.session_id, {group} AS "group", r.model, min(r.tier) AS tier,
-                   bool_and(r.priced) AS priced, {_AGGREGATES}
+                   bool_and(r.priced) AS priced, {_AGGREGATES}, min(r.vendor) AS vendor
             {_FROM} WHERE {where} GROUP BY r.session_id, 2, r.model ORDER BY cost_usd DESC NULLS LAST, r.model""",
         params,
     )

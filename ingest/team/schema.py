@@ -10,9 +10,9 @@ from tiermon.ingest.reports import TOKEN_FIELDS
 
 SCHEMA = "tiermon"
 """The PostgreSQL schema tiermon owns on the team server."""
-TEAM_SCHEMA_VERSION = 1
+TEAM_SCHEMA_VERSION = 2
 """Bumped whenever MIGRATIONS gains a step."""
-PUSH_FORMAT = "1"
+PUSH_FORMAT = "2"
 """Part of every row digest: changing what a row holds re-sends every row once."""
 _LOCK_ID = 0x74696572_6D6F6E
 """pg_advisory_xact_lock key that serialises migrations of concurrent first pushes."""
@@ -35,6 +35,8 @@ RESPONSE_COLUMNS: dict[str, str] = {
     "priced": "BOOLEAN",
     "project": "TEXT",  # the last part of the project's path only
     "git_branch": "TEXT",
+    "agent": "TEXT",  # claude-code | codex | gemini-cli | ... (SPEC §2.4)
+    "vendor": "TEXT",
 }
 """One row per response; what a push sends, in this order."""
 
@@ -83,7 +85,15 @@ def _v1() -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, list[str]] = {1: _v1()}
+def _v2() -> list[str]:
+    """Rows name their agent and vendor."""
+    return [
+        f"ALTER TABLE {SCHEMA}.responses ADD COLUMN IF NOT EXISTS agent TEXT",
+        f"ALTER TABLE {SCHEMA}.responses ADD COLUMN IF NOT EXISTS vendor TEXT",
+    ]
+
+
+MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2()}
 """Schema version -> statements that bring the server from version-1 to it."""
 
 _RESPONSE_UPDATE_WHEN = """

@@ -51,6 +51,8 @@ def global_options(func: F) -> F:
                           f"{', '.join(SOURCES)} (default claude)."),
         click.option("--api-log", "api_log", type=click.Path(path_type=Path), multiple=True, expose_value=False,
                      callback=_remember, help="An Anthropic API log file or folder (repeatable)."),
+        click.option("--agent", "agent", type=click.Choice(list(SOURCES)), multiple=True, expose_value=False,
+                     callback=_remember, help="Only this agent's rows (repeatable)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -64,10 +66,16 @@ def settings_from(ctx: click.Context) -> Settings:
         opts = root.meta.get(_GLOBALS, {})
         sources = [parse_source(value) for value in opts.get("source") or ()]
         root.meta["settings"] = load_settings(
-            db=opts.get("db"), sources=sources or None, api_logs=opts.get("api_log") or None
+            db=opts.get("db"), sources=sources or None, api_logs=opts.get("api_log") or None,
+            agents=tuple(opts.get("agent") or ()),
         )
     settings: Settings = root.meta["settings"]
     return settings
+
+
+def agent_values(settings: Settings) -> tuple[str, ...]:
+    """The rows' `agent` values the `--agent` kinds name."""
+    return tuple(SOURCES[kind].agent for kind in settings.agents)
 
 
 def invocation_argv(ctx: click.Context) -> list[str] | None:

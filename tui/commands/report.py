@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -12,9 +13,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tiermon.ingest.models import TIERS
 from tiermon.ingest.reports import GROUPS, ReportFilter, blocks, model_rows, period_rows, session_rows, totals
+from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.zone import local_timezone
 from tiermon.tui.commands.common import (
+    agent_values,
     console,
     csv_text,
     global_options,
@@ -42,10 +46,10 @@ def filter_options(groups: list[str]) -> Callable[[F], F]:
         click.option("--since", help="First day (YYYY-MM-DD or YYYYMMDD)."),
         click.option("--until", help="Last day, inclusive."),
         click.option("--project", help="Only projects whose path contains this."),
-        click.option("--tier", type=click.Choice(["haiku", "sonnet", "opus", "other"])),
+        click.option("--tier", type=click.Choice(list(TIERS))),
         click.option("--by", "by", type=click.Choice(groups), help="Group rows by this dimension."),
         click.option("--breakdown", is_flag=True, help="Per-model figures inside each row."),
-        click.option("--source-kind", type=click.Choice(["claude", "api"]), help="Only transcripts or only API logs."),
+        click.option("--source-kind", type=click.Choice(list(SOURCES)), help="Only rows of this source."),
         click.option("--session", help="Only this session (id or prefix)."),
         click.option("--json", "as_json", is_flag=True, help="JSON (SPEC §5 contract)."),
         click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per line."),
@@ -99,8 +103,8 @@ def render(kind: str, data: dict[str, Any], opts: dict[str, Any]) -> str:
 @click.pass_context
 def report(ctx: click.Context, /, kind: str, **opts: Any) -> None:
     """Spend per day, week, month, session, model or 5-hour block."""
-    f = report_filter(opts)
     settings = settings_from(ctx)
+    f = replace(report_filter(opts), agents=agent_values(settings))
     with reading(settings) as store:
         data = build(store, kind, f, opts["by"], opts["breakdown"])
     sys.stdout.write(render(kind, data, opts))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import click
@@ -11,7 +11,7 @@ from rich.text import Text
 
 from tiermon.ingest.reports import ReportError
 from tiermon.ingest.team import GROUPS, TEAM_KINDS, PushResult, TeamError
-from tiermon.tui.commands.common import console, emit_json, global_options, settings_from
+from tiermon.tui.commands.common import agent_values, console, emit_json, global_options, settings_from
 from tiermon.tui.commands.report import emit, filter_options, report_filter
 
 
@@ -82,7 +82,7 @@ def report(ctx: click.Context, /, kind: str, **opts: Any) -> None:
 
     settings = settings_from(ctx)
     try:
-        f = report_filter(opts)
+        f = replace(report_filter(opts), agents=agent_values(settings))
         with TeamSink.open(settings.team_url) as sink:
             sink.ready_to_read()
             data = build_report(sink, kind, f, opts["by"], opts["breakdown"])
