@@ -1,8 +1,7 @@
 """Where transcripts live (SPEC §2.1) and how the files below a folder are walked.
 
-Kept to `os` and `pathlib` so that the answer cache's fast path
-(`tiermon.ingest.answers`) can discover and walk the same folders as an
-ingest pass without importing anything slow: the two must agree exactly.
+Kept to `os` and `pathlib`: every command discovers its sources, so this
+must stay cheap to import.
 """
 
 from __future__ import annotations

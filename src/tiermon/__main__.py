@@ -1,5 +1,7 @@
+"""`python -m tiermon`: the same CLI as the console script."""
+
 import sys
 
-from tiermon.entry import main
+from tiermon.tui.cli import main
 
 sys.exit(main())

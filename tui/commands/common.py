@@ -18,13 +18,10 @@ from rich.console import Console
 
 from tiermon.ingest.config import Settings, load_settings
 from tiermon.ingest.store import Store
-from tiermon.ingest.tailer import IngestSummary
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _GLOBALS = "tiermon_globals"
-ARGV = "argv"
-"""Key of the command line in the root context's `obj`, as `tui.cli.main` received it."""
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -66,13 +63,6 @@ def settings_from(ctx: click.Context) -> Settings:
     return settings
 
 
-def invocation_argv(ctx: click.Context) -> list[str] | None:
-    """The command line this run was started with, when `tui.cli.main` started it."""
-    obj = ctx.find_root().obj
-    argv = obj.get(ARGV) if isinstance(obj, dict) else None
-    return list(argv) if isinstance(argv, (list, tuple)) else None
-
-
 def console(stderr: bool = False) -> Console:
     """A Rich console that honours NO_COLOR and plain pipes."""
     stream = sys.stderr if stderr else sys.stdout
@@ -80,18 +70,12 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False, width=width)
 
 
-def ingest_quietly(settings: Settings) -> IngestSummary:
-    """Reports answer over everything on disk: read what is new first (fast when nothing is)."""
+@contextmanager
+def reading(settings: Settings) -> Iterator[Store]:
+    """Read what is new on disk first (fast when nothing is), then a read-only connection for the answer."""
     from tiermon.ingest.service import Ingestor
 
-    return Ingestor(settings).run()
-
-
-@contextmanager
-def reading(settings: Settings, *, refresh: bool = True) -> Iterator[Store]:
-    """Ingest what is new, then a read-only connection for the answer."""
-    if refresh:
-        ingest_quietly(settings)
+    Ingestor(settings).run()
     with Store.open(settings.db_path, read_only=True) as store:
         yield store
 

@@ -12,16 +12,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tiermon.ingest.answer_recorder import Recorder
-from tiermon.ingest.config import default_dirs
 from tiermon.ingest.reports import GROUPS, ReportFilter, blocks, model_rows, period_rows, session_rows, totals
 from tiermon.ingest.zone import local_timezone
 from tiermon.tui.commands.common import (
     console,
     csv_text,
     global_options,
-    ingest_quietly,
-    invocation_argv,
     json_text,
     parse_day,
     reading,
@@ -85,7 +81,7 @@ def emit(kind: str, data: dict[str, Any], opts: dict[str, Any]) -> None:
 
 
 def render(kind: str, data: dict[str, Any], opts: dict[str, Any]) -> str:
-    """The exact text `emit` writes: the answer cache stores it as it is."""
+    """The exact text `emit` writes."""
     if opts["as_json"]:
         return json_text(data)
     if opts["as_csv"]:
@@ -104,18 +100,9 @@ def render(kind: str, data: dict[str, Any], opts: dict[str, Any]) -> str:
 def report(ctx: click.Context, /, kind: str, **opts: Any) -> None:
     """Spend per day, week, month, session, model or 5-hour block."""
     f = report_filter(opts)
-    answer = Recorder.start(invocation_argv(ctx), default_dirs()[0])  # idle unless the answer can be cached
-    settings = settings_from(ctx)
-    answer.sources(settings.sources, settings.api_logs)
-    ingest_quietly(settings)
-    with reading(settings, refresh=False) as store:
-        answer.before_query(settings.db_path)  # no process can write while this connection is open
+    with reading(settings_from(ctx)) as store:
         data = build(store, kind, f, opts["by"], opts["breakdown"])
-        answer.after_query()
-    text = render(kind, data, opts)
-    sys.stdout.write(text)
-    sys.stdout.flush()
-    answer.save(text)
+    emit(kind, data, opts)
 
 
 def build(store: Any, kind: str, f: ReportFilter, by: str | None, breakdown: bool) -> dict[str, Any]:
