@@ -59,17 +59,18 @@ class Ingestor:
 
 
 def _extra_parsers() -> dict[str, Parser]:
-    try:
-        from tiermon.ingest.api_log import parse_api_chunk
-    except ImportError:
-        return {}
+    from tiermon.ingest.api_log import parse_api_chunk
+
     return {"api": parse_api_chunk}
 
 
 def update_signals(store: Store, summary: IngestSummary, ingestor: Ingestor, *, parallel: bool = False) -> None:
     """Signals of the sessions the pass touched; `parallel` only for callers without threads of their own."""
-    try:
-        from tiermon.ingest.signals.engine import refresh
-    except ImportError:
-        return
-    refresh(store, summary.changed_sessions, ingestor.settings.thresholds, ingestor.prices, parallel=parallel)
+    from tiermon.ingest.signals.staleness import up_to_date
+
+    thresholds, prices = ingestor.settings.thresholds, ingestor.prices
+    if not summary.changed_sessions and up_to_date(store, thresholds, prices):
+        return  # the common pass over unchanged data: the engine (and pyarrow) stay unimported
+    from tiermon.ingest.signals.engine import refresh
+
+    refresh(store, summary.changed_sessions, thresholds, prices, parallel=parallel)
