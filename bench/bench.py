@@ -458,13 +458,7 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
     """
     from tiermon.ingest.queries import cache_savings, files_by_source, live_sessions, spend_split
     from tiermon.ingest.reports import ReportFilter, blocks, period_rows, totals
-
-    def views() -> Any:
-        try:
-            from tiermon.ingest.signals import views as v
-        except ImportError:
-            return None
-        return v
+    from tiermon.ingest.signals import views as v
 
     today = now.date()
     monday = today - timedelta(days=today.weekday())
@@ -487,20 +481,16 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
         )  # fmt: skip
 
     def session(store: Any) -> Any:
-        v = views()
-        return v.session_timeline(store, session_id) if v is not None and session_id else None
+        return v.session_timeline(store, session_id) if session_id else None
 
     def health(store: Any) -> Any:
-        v = views()
-        return (v.health(store) if v else None), files_by_source(store)
+        return v.health(store), files_by_source(store)
 
     def alerts(store: Any) -> Any:
-        v = views()
-        return v.list_alerts(store, limit=2000) if v else None
+        return v.list_alerts(store, limit=2000)
 
     def advice(store: Any) -> Any:
-        v = views()
-        return v.list_advice(store, limit=2000) if v else None
+        return v.list_advice(store, limit=2000)
 
     def report_30d(store: Any) -> Any:
         f = ReportFilter(since=today - timedelta(days=29), tz="UTC")
@@ -839,11 +829,11 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
         store = out / f"store-{args.synthetic_store}.duckdb"
         meta_path = out / f"store-{args.synthetic_store}.json"
         from tiermon.ingest.schema import SCHEMA_VERSION
-        from tiermon.ingest.signals.engine import _rules_fingerprint
+        from tiermon.ingest.signals.staleness import rules_fingerprint
 
         # A store built by other signal rules would recompute every session on its first live pass.
         key = {"n": args.synthetic_store, "corpus": manifest.to_json()["size"], "gen": corpus_mod.GENERATOR_VERSION,
-               "schema": SCHEMA_VERSION, "rules": _rules_fingerprint(),
+               "schema": SCHEMA_VERSION, "rules": rules_fingerprint(),
                "day": datetime.now(UTC).date().isoformat()}  # fmt: skip
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         if meta.get("key") != key or not store.exists():

@@ -64,7 +64,6 @@ def render_html(data: ExportData) -> str:
         _tiers(data.rows("tiers")),
         f"<h2>Sessions ({len(sessions)})</h2>",
         _sessions_table(sessions),
-        _signals_note(data.signals_available),
         "<h2>Alerts</h2>",
         _signal_table(data.rows("alerts"), ("session_id", "kind", "severity", "start", "end")),
         "<h2>Advice</h2>",
@@ -107,13 +106,6 @@ def _meta(data: ExportData) -> str:
         f'<dl class="meta">{items}</dl>'
         '<p class="muted">Costs are estimates at list price. API keys and common secrets are always scrubbed.</p>'
     )
-
-
-def _signals_note(available: bool) -> str:
-    if available:
-        return ""
-    return ('<p class="warn">The signals engine is not installed in this tiermon: model switches, alerts '
-            "and advice are not part of this export.</p>")
 
 
 def _tiers(rows: list[dict[str, Any]]) -> str:
@@ -198,7 +190,7 @@ def _session_details(data: ExportData, sessions: list[dict[str, Any]]) -> str:
             f'<p class="muted">{_t(s.get("project"))} · {_when(s["start"])} → {_when(s["end"])} · '
             f"{_usd(s['cost_usd'])} · models: {_t(s.get('models'))}</p>"
             f"{_strip(segments.get(sid, []), s['start'], s['end'])}"
-            f"{_switch_list(switches.get(sid, []), data.signals_available)}{_timeline(events.get(sid, []))}</section>"
+            f"{_switch_list(switches.get(sid, []))}{_timeline(events.get(sid, []))}</section>"
         )
     if len(sessions) > MAX_SESSIONS:
         out.append(f'<p class="muted">{len(sessions) - MAX_SESSIONS} more sessions are in the data files.</p>')
@@ -238,9 +230,9 @@ def _strip(runs: list[tuple[datetime, datetime, str]], start: datetime, end: dat
             f"<div>{legend}</div>")  # fmt: skip
 
 
-def _switch_list(rows: list[dict[str, Any]], available: bool) -> str:
+def _switch_list(rows: list[dict[str, Any]]) -> str:
     if not rows:
-        return f'<p class="muted">{"No model switches." if available else ""}</p>'
+        return '<p class="muted">No model switches.</p>'
     items = "".join(
         f"<tr><td>{_when(r.get('at'))}</td><td class=\"mono\">{_t(r.get('from_model'))} → {_t(r.get('to_model'))}</td>"
         f"<td>{_t(r.get('direction'))}</td><td>{_t(r.get('cause'))}</td></tr>"

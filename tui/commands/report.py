@@ -120,16 +120,12 @@ def build(store: Any, kind: str, f: ReportFilter, by: str | None, breakdown: boo
 
 
 def _add_signals(store: Any, rows: list[dict[str, Any]]) -> None:
-    """Subagents and switches per session, once the signals engine provides them."""
+    """Subagents and switches per session (SPEC §5 session report)."""
+    from tiermon.ingest.signals.views import session_subagents, session_switches
+
     ids = [r["session_id"] for r in rows]
-    try:
-        from tiermon.ingest.signals.views import session_subagents, session_switches
-    except ImportError:
-        subagents: dict[str, list[Any]] = {}
-        switches: dict[str, list[Any]] = {}
-    else:
-        subagents = session_subagents(store, ids)
-        switches = session_switches(store, ids)
+    subagents = session_subagents(store, ids)
+    switches = session_switches(store, ids)
     for row in rows:
         row["subagents"] = subagents.get(row["session_id"], [])
         row["switches"] = switches.get(row["session_id"], [])
