@@ -11,13 +11,15 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from tiermon.ingest.config import Settings, load_settings
 from tiermon.ingest.store import Store
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,7 +66,9 @@ def settings_from(ctx: click.Context) -> Settings:
 
 
 def console(stderr: bool = False) -> Console:
-    """A Rich console that honours NO_COLOR and plain pipes."""
+    """A Rich console that honours NO_COLOR and plain pipes (rich is imported here: JSON output skips it)."""
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or os.environ.get("COLUMNS") else 160  # pipes and files get full rows
     return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False, width=width)
