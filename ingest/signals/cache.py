@@ -13,6 +13,7 @@ from bisect import bisect_right
 from itertools import pairwise
 
 from tiermon.ingest.config import Thresholds
+from tiermon.ingest.formatting import duration, money
 from tiermon.ingest.pricing import PriceTable
 from tiermon.ingest.signals.base import Alert, Response, SessionRows
 from tiermon.ingest.signals.costs import rebuild_costs
@@ -43,9 +44,9 @@ def rebuild_alerts(rows: SessionRows, thresholds: Thresholds, prices: PriceTable
             continue
         costs = rebuild_costs(prices, cur)
         written, read = costs if costs else (None, None)
-        text = f"Cache rebuilt after {_duration(idle)} idle (lifetime {_duration(ttl)}): {cur.writes:,} tokens written"
+        text = f"Cache rebuilt after {duration(idle)} idle (lifetime {duration(ttl)}): {cur.writes:,} tokens written"
         if written is not None and read is not None:
-            text += f" for ${written:,.2f} instead of read for ${read:,.2f}"
+            text += f" for {money(written)} instead of read for {money(read)}"
         alerts.append(
             Alert(
                 kind="cache_rebuild", severity="info", start=cur.ts, end=cur.ts, message=text,
@@ -65,11 +66,3 @@ def hit_ratio(responses: list[Response]) -> float | None:
     """Cache read ÷ all prompt tokens."""
     prompt = sum(r.context for r in responses)
     return sum(r.read for r in responses) / prompt if prompt else None
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds:.0f} s"

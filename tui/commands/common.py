@@ -140,16 +140,3 @@ def emit_csv(rows: list[dict[str, Any]]) -> None:
     sys.stdout.write(csv_text(rows))
 
 
-def usd(value: float | None) -> str:
-    if value is None:
-        return "unpriced"
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
-
-
-def tokens(value: int | None) -> str:
-    if not value:
-        return "0"
-    for unit, size in (("M", 1_000_000), ("k", 1_000)):
-        if value >= size:
-            return f"{value / size:.1f}{unit}"
-    return str(value)

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from tiermon.tui.commands.common import tokens, usd
+from tiermon.ingest import formatting as fmt
 
 ESTIMATE_NOTE = "Figures are estimates at list price."
 
@@ -34,8 +34,8 @@ def print_table(out: Console, kind: str, data: dict[str, Any], breakdown: bool) 
                         ("c.read", "cache_read_tokens"), ("w.5m", "cache_write_5m_tokens"),
                         ("w.1h", "cache_write_1h_tokens")):  # fmt: skip
         table.add_column(name, justify="right", no_wrap=True,
-                         footer=tokens(t.get(field)) if field != "requests" else str(t["requests"]))
-    table.add_column("cost", justify="right", no_wrap=True, footer=usd(t["cost_usd"]))
+                         footer=fmt.tokens(t.get(field)) if field != "requests" else str(t["requests"]))
+    table.add_column("cost", justify="right", no_wrap=True, footer=fmt.money(t["cost_usd"]))
     for row in rows:
         _add_row(table, kind, row, grouped)
         if breakdown and kind not in ("model", "blocks"):
@@ -67,9 +67,9 @@ def _add_row(table: Table, kind: str, row: dict[str, Any], grouped: bool) -> Non
     if kind == "session":
         cells.append(Text(project_name(row.get("project"))))
     if kind == "blocks":
-        cells += [str(row["requests"]), "", "", "", "", tokens(row["tokens"]), usd(row["cost_usd"])]
+        cells += [str(row["requests"]), "", "", "", "", fmt.tokens(row["tokens"]), fmt.money(row["cost_usd"])]
     else:
-        cells += [str(row["requests"])] + [tokens(row.get(f)) for f in (
+        cells += [str(row["requests"])] + [fmt.tokens(row.get(f)) for f in (
             "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
             "cache_write_1h_tokens")]  # fmt: skip
         cells.append(_cost_cell(row))
@@ -79,8 +79,8 @@ def _add_row(table: Table, kind: str, row: dict[str, Any], grouped: bool) -> Non
 def _cost_cell(row: dict[str, Any]) -> str:
     """Dollars, `unpriced` when nothing has a price, and a `+?` when part of it has none."""
     if row.get("cost_usd") is None or row.get("priced") is False:
-        return "unpriced"
-    return usd(row["cost_usd"]) + (" +?" if row.get("unpriced_requests") else "")
+        return fmt.UNPRICED
+    return fmt.money(row["cost_usd"]) + (" +?" if row.get("unpriced_requests") else "")
 
 
 def _model_cells(m: dict[str, Any], grouped: bool, kind: str) -> list[Any]:
@@ -89,10 +89,10 @@ def _model_cells(m: dict[str, Any], grouped: bool, kind: str) -> list[Any]:
         cells.append("")
     if kind == "session":
         cells.append("")
-    cells += [str(m["requests"])] + [tokens(m.get(f)) for f in (
+    cells += [str(m["requests"])] + [fmt.tokens(m.get(f)) for f in (
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
         "cache_write_1h_tokens")]  # fmt: skip
-    cells.append(usd(m["cost_usd"]) if m.get("priced") else "unpriced")
+    cells.append(fmt.money(m["cost_usd"]) if m.get("priced") else fmt.UNPRICED)
     return cells
 
 
