@@ -22,21 +22,28 @@ TTL_5M = 300
 TTL_1H = 3600
 
 
+def lifetime(one_hour_writes: bool | None) -> int:
+    """The prompt cache's lifetime (SPEC §4.8): 1 h when the last cache writes were 1-hour writes, else 5 min.
+
+    The one statement of the rule: the rebuild alerts, the stored `cache_ttl_seconds`, the Live
+    pane's warm/expiring/expired hint and the expiring-cache list all ask here.
+    """
+    return TTL_1H if one_hour_writes else TTL_5M
+
+
 def cache_ttl(previous: list[Response]) -> int:
-    """Lifetime of the cache the last writing response left: 1 h if it wrote 1-hour entries."""
-    for r in reversed(previous):
-        if r.writes:
-            return TTL_1H if r.w1h else TTL_5M
-    return TTL_5M
+    """Lifetime of the cache the last writing response left."""
+    last = next((r for r in reversed(previous) if r.writes), None)
+    return lifetime(last is not None and last.w1h > 0)
 
 
 def rebuild_alerts(rows: SessionRows, thresholds: Thresholds, prices: PriceTable) -> list[Alert]:
     cuts = rows.compaction_times()
     alerts = []
-    ttl = TTL_5M
+    ttl = lifetime(False)
     for prev, cur in pairwise(rows.main):
         if prev.writes:
-            ttl = TTL_1H if prev.w1h else TTL_5M
+            ttl = lifetime(prev.w1h > 0)
         idle = (cur.ts - prev.ts).total_seconds()
         if idle <= ttl or cur.writes < thresholds.cache_rebuild_tokens:
             continue
