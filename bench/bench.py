@@ -79,7 +79,7 @@ def tiermon_cmd() -> list[str]:
     exe = Path(sys.executable).with_name("tiermon")
     if exe.exists():
         return [str(exe)]
-    return [sys.executable, "-c", "from tiermon.tui.cli import main; raise SystemExit(main())"]
+    return [sys.executable, "-m", "tiermon"]
 
 
 def bench_env(home: Path) -> dict[str, str]:
@@ -88,7 +88,7 @@ def bench_env(home: Path) -> dict[str, str]:
     PYTHONDONTWRITEBYTECODE is dropped: a user's install keeps compiled bytecode,
     and without it every run recompiles tiermon's modules (20-40 ms a command).
     """
-    dropped = ("CLAUDE_CONFIG_DIR", "TIERMON_DB", "XDG_CONFIG_HOME", "PYTHONDONTWRITEBYTECODE", "TIERMON_ANSWER_CACHE")
+    dropped = ("CLAUDE_CONFIG_DIR", "TIERMON_DB", "XDG_CONFIG_HOME", "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in dropped}
     env.update(TZ="UTC", TIERMON_CONFIG_DIR=str(home / "config"), TIERMON_DATA_DIR=str(home / "data"), NO_COLOR="1")
     return env
@@ -458,13 +458,7 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
     """
     from tiermon.ingest.queries import cache_savings, files_by_source, live_sessions, spend_split
     from tiermon.ingest.reports import ReportFilter, blocks, period_rows, totals
-
-    def views() -> Any:
-        try:
-            from tiermon.ingest.signals import views as v
-        except ImportError:
-            return None
-        return v
+    from tiermon.ingest.signals import views as v
 
     today = now.date()
     monday = today - timedelta(days=today.weekday())
@@ -487,20 +481,16 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
         )  # fmt: skip
 
     def session(store: Any) -> Any:
-        v = views()
-        return v.session_timeline(store, session_id) if v is not None and session_id else None
+        return v.session_timeline(store, session_id) if session_id else None
 
     def health(store: Any) -> Any:
-        v = views()
-        return (v.health(store) if v else None), files_by_source(store)
+        return v.health(store), files_by_source(store)
 
     def alerts(store: Any) -> Any:
-        v = views()
-        return v.list_alerts(store, limit=2000) if v else None
+        return v.list_alerts(store, limit=2000)
 
     def advice(store: Any) -> Any:
-        v = views()
-        return v.list_advice(store, limit=2000) if v else None
+        return v.list_advice(store, limit=2000)
 
     def report_30d(store: Any) -> Any:
         f = ReportFilter(since=today - timedelta(days=29), tz="UTC")
@@ -792,7 +782,7 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
             res.failures.append(f"tiermon ingest exited {run.rc}: {run.stderr[-500:]}")
             return
         report_cmd = [*tiermon_cmd(), "report", "daily", "--json", "--db", str(db), "--source", str(corpus_root)]
-        rep = measure_rusage(report_cmd, env)  # the first report after the ingest computes and stores the answer
+        rep = measure_rusage(report_cmd, env)  # the first report after the ingest
         res.add("report_first", rep)
         if rep.rc != 0:
             res.failures.append(f"tiermon report exited {rep.rc}: {rep.stderr[-500:]}")
@@ -801,11 +791,10 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
         if got != expected:
             res.failures.append(f"tiermon totals {got} differ from the generator's {expected}")
         for _ in range(max(args.runs, 1)):
-            cached = measure_rusage(report_cmd, env)  # unchanged data: answered from the answer cache
-            res.add("report", cached)
-            if cached.rc == 0 and cached.stdout != rep.stdout:
-                res.failures.append("tiermon report from the answer cache differs from the computed one")
-            res.add("report_uncached", measure_rusage(report_cmd, {**env, "TIERMON_ANSWER_CACHE": "0"}))
+            again = measure_rusage(report_cmd, env)  # unchanged data: start-up, a stat per file, the query
+            res.add("report", again)
+            if again.rc == 0 and again.stdout != rep.stdout:
+                res.failures.append("tiermon report over unchanged data differs from the first one")
         if ccusage:
             cc = measure_rusage([ccusage, "daily", "--json", "--offline"], cc_env)
             res.add("ccusage", cc)
@@ -840,11 +829,11 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
         store = out / f"store-{args.synthetic_store}.duckdb"
         meta_path = out / f"store-{args.synthetic_store}.json"
         from tiermon.ingest.schema import SCHEMA_VERSION
-        from tiermon.ingest.signals.engine import _rules_fingerprint
+        from tiermon.ingest.signals.staleness import rules_fingerprint
 
         # A store built by other signal rules would recompute every session on its first live pass.
         key = {"n": args.synthetic_store, "corpus": manifest.to_json()["size"], "gen": corpus_mod.GENERATOR_VERSION,
-               "schema": SCHEMA_VERSION, "rules": _rules_fingerprint(),
+               "schema": SCHEMA_VERSION, "rules": rules_fingerprint(),
                "day": datetime.now(UTC).date().isoformat()}  # fmt: skip
         meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
         if meta.get("key") != key or not store.exists():
@@ -859,11 +848,10 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
         work_store = out / f"store-{args.synthetic_store}-tail.duckdb"
         try:
             shutil.copy(store, work_store)
-            uncached = {**env, "TIERMON_ANSWER_CACHE": "0"}  # the query on a big store, not the answer cache
             synthetic_report = [
                 *tiermon_cmd(), "report", "daily", "--json", "--db", str(work_store), "--source", str(corpus_root)
             ]
-            reps = [measure_rusage(synthetic_report, uncached) for _ in range(args.runs)]
+            reps = [measure_rusage(synthetic_report, env) for _ in range(args.runs)]
             for r in reps:
                 res.add("report_synthetic", r)
             tail = run_probe(work_store, corpus_root, victim, args.tail_trials, 1, env)
@@ -918,9 +906,8 @@ def render(res: Results, args: argparse.Namespace) -> str:
         ("cat", "cat of the transcripts (read floor)", None, None),
         ("ccusage", "ccusage daily --json --offline", None, None),
         ("ingest", "tiermon ingest, new DB (cold)", "≤ 1.0 × ccusage; RSS ≤ 400 MB", 1.0),
-        ("report", "tiermon report daily --json, unchanged data (answer cache)", "≤ 0.05 × ccusage", 0.05),
-        ("report_uncached", "tiermon report daily --json, unchanged data, TIERMON_ANSWER_CACHE=0", None, None),
-        ("report_first", "tiermon report daily --json, first after the ingest (stores the answer)", None, None),
+        ("report", "tiermon report daily --json, unchanged data", None, None),
+        ("report_first", "tiermon report daily --json, first after the ingest", None, None),
         ("report_synthetic", "tiermon report daily --json, synthetic store", None, None),
     ):
         if name not in res.runs:

@@ -14,10 +14,9 @@ from typing import Any, NamedTuple
 
 from tiermon.ingest.pricing import BATCH_MULTIPLIER, LONG_CONTEXT_THRESHOLD, US_GEO_MULTIPLIER
 from tiermon.ingest.reports import ReportFilter, blocks
+from tiermon.ingest.signals.cache import lifetime as cache_lifetime
 from tiermon.ingest.store import PRICE_JOIN, Store
 
-CACHE_5M_SECONDS = 5 * 60
-CACHE_1H_SECONDS = 60 * 60
 CACHE_WARN_SHARE = 0.8
 """SPEC §4.8: idle for this share of the cache lifetime means the cache is about to expire."""
 CACHE_HINT_MIN_TOKENS = 20_000
@@ -165,7 +164,7 @@ def span_rows(
 
 def _cache_hint(row: dict[str, Any], now: datetime) -> None:
     """How long the session has been idle against its prompt-cache lifetime (SPEC §4.8)."""
-    lifetime = CACHE_1H_SECONDS if row.pop("one_hour", False) else CACHE_5M_SECONDS
+    lifetime = cache_lifetime(row.pop("one_hour", False))
     last = row.pop("last_response", None)
     row["cache_lifetime"] = lifetime
     row["idle_seconds"] = max((now - last).total_seconds(), 0.0) if last else None

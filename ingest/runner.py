@@ -145,10 +145,15 @@ class Ingestor:
 
     def _signals(self, store: Store, summary: IngestSummary, parallel: bool) -> None:
         """Signals of the sessions the hold touched (all of them when the rules changed)."""
+        from tiermon.ingest.signals.staleness import up_to_date
+
+        thresholds, prices = self.settings.thresholds, self.prices
+        if not summary.changed_sessions and up_to_date(store, thresholds, prices):
+            return  # the common pass over unchanged data: the engine (and pyarrow) stay unimported
         from tiermon.ingest.signals.engine import refresh
 
         started = time.perf_counter()
-        refresh(store, summary.changed_sessions, self.settings.thresholds, self.prices, parallel=parallel)
+        refresh(store, summary.changed_sessions, thresholds, prices, parallel=parallel)
         summary.signals_seconds = time.perf_counter() - started
 
 

@@ -18,11 +18,11 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from tiermon.ingest.pricing import COST_SQL, PriceTable
 from tiermon.ingest.rows import AgentMeta, Batch
@@ -39,6 +39,9 @@ from tiermon.ingest.schema import (
     key_index_sql,
 )
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 LOCK_WAIT_SECONDS = float(os.environ.get("TIERMON_LOCK_WAIT", "10"))
 SLOW_MIGRATIONS: dict[int, tuple[str, ...]] = {3: ("responses", "events")}
 """Schema steps that copy whole tables: worth a word to the user when the store is big."""
@@ -47,34 +50,32 @@ ANNOUNCE_ROWS = 1_000_000
 log = logging.getLogger("tiermon")
 """How long an operation waits for another tiermon to release the database."""
 
-_ARROW_TYPES = {
-    "VARCHAR": pa.string(),
-    "BIGINT": pa.int64(),
-    "INTEGER": pa.int32(),
-    "BOOLEAN": pa.bool_(),
-    "TIMESTAMP": pa.timestamp("us"),
-    "DOUBLE": pa.float64(),
-    "BLOB": pa.binary(),
-}
-
-
 class StoreError(Exception):
     """A store problem the user can act on; the message is one line."""
 
 
-def arrow_schema(columns: dict[str, str], skip: tuple[str, ...] = ()) -> pa.Schema:
-    return pa.schema(
-        [(name, _ARROW_TYPES[ddl.split()[0]]) for name, ddl in columns.items() if name not in skip]
-    )
+_SCHEMA_COLUMNS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
+    "responses": (RESPONSE_COLUMNS, ("cost_usd", "priced")),  # priced by SQL on insert
+    "events": (EVENT_COLUMNS, ()),
+    "prices": (PRICE_COLUMNS, ()),
+    "files": (FILE_COLUMNS, ()),
+    "agent_meta": (AGENT_META_COLUMNS, ()),
+}
+_RESPONSE_BATCH_COLS = [name for name in RESPONSE_COLUMNS if name not in _SCHEMA_COLUMNS["responses"][1]]
+_EVENT_COLS = list(EVENT_COLUMNS)
 
 
-_RESPONSE_BATCH_SCHEMA = arrow_schema(RESPONSE_COLUMNS, skip=("cost_usd", "priced"))
-_EVENT_SCHEMA = arrow_schema(EVENT_COLUMNS)
-_PRICE_SCHEMA = arrow_schema(PRICE_COLUMNS)
-_RESPONSE_BATCH_COLS = [f.name for f in _RESPONSE_BATCH_SCHEMA]
-_EVENT_COLS = [f.name for f in _EVENT_SCHEMA]
-_FILE_SCHEMA = arrow_schema(FILE_COLUMNS)
-_AGENT_META_SCHEMA = arrow_schema(AGENT_META_COLUMNS)
+@cache
+def _schema(table: str) -> pa.Schema:
+    """The Arrow schema `table`'s rows are written in. pyarrow (~25 ms to import) loads on the first
+    write, so a pass that finds nothing new, like a report's over unchanged data, never pays for it."""
+    import pyarrow as pa
+
+    types = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(),
+             "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(), "BLOB": pa.binary()}  # fmt: skip
+    columns, skip = _SCHEMA_COLUMNS[table]
+    return pa.schema([(name, types[ddl.split()[0]]) for name, ddl in columns.items() if name not in skip])
+
 
 PRICE_JOIN = """
 LEFT JOIN prices p_exact ON p_exact.model = r.model
@@ -174,11 +175,13 @@ class Pending:
 
     def seal(self) -> None:
         """Turn the gathered column lists into Arrow tables."""
+        import pyarrow as pa
+
         if self._response_cols:
-            self.responses.append(pa.Table.from_pydict(self._response_cols, schema=_RESPONSE_BATCH_SCHEMA))
+            self.responses.append(pa.Table.from_pydict(self._response_cols, schema=_schema("responses")))
             self._response_cols = {}
         if self._event_cols:
-            self.events.append(pa.Table.from_pydict(self._event_cols, schema=_EVENT_SCHEMA))
+            self.events.append(pa.Table.from_pydict(self._event_cols, schema=_schema("events")))
             self._event_cols = {}
 
     def __bool__(self) -> bool:
@@ -342,8 +345,10 @@ class Store:
         """Install the price table and re-price stored rows if it changed. Returns True if it did."""
         if self.meta("price_fingerprint") == table.fingerprint:
             return False
+        import pyarrow as pa
+
         rows = [p.as_row() for p in table.prices.values()]
-        arrow = pa.Table.from_pylist(rows, schema=_PRICE_SCHEMA)
+        arrow = pa.Table.from_pylist(rows, schema=_schema("prices"))
         self.con.begin()
         self.con.execute("DELETE FROM prices")
         self.con.register("price_rows", arrow)
@@ -394,6 +399,8 @@ class Store:
             raise
 
     def _write_pending(self, pending: Pending) -> None:
+        import pyarrow as pa
+
         pending.seal()
         if pending.responses:
             self.upsert_responses(_concat(pending.responses), unique=False)
@@ -462,9 +469,11 @@ class Store:
             self.con.unregister(name)
 
     def _write_marks(self, marks: list[FileMark]) -> None:
+        import pyarrow as pa
+
         now = _utcnow()
         rows = pa.Table.from_pylist(
-            [{**mark.__dict__, "first_ingest": now, "last_ingest": now} for mark in marks], schema=_FILE_SCHEMA
+            [{**mark.__dict__, "first_ingest": now, "last_ingest": now} for mark in marks], schema=_schema("files")
         )
         sets = ", ".join(f'"{c}" = excluded."{c}"' for c in FILE_COLUMNS if c not in ("path", "first_ingest"))
         self._insert_arrow(
@@ -474,10 +483,11 @@ class Store:
 
     def upsert_agent_meta(self, rows: list[AgentMeta]) -> None:
         """Sidecar rows, the last one of an agent id winning."""
+        import pyarrow as pa
+
         latest = list({row[0]: row for row in rows}.values())
-        table = pa.table(
-            {name: [row[i] for row in latest] for i, name in enumerate(AGENT_META_COLUMNS)}, schema=_AGENT_META_SCHEMA
-        )
+        columns = {name: [row[i] for row in latest] for i, name in enumerate(AGENT_META_COLUMNS)}
+        table = pa.table(columns, schema=_schema("agent_meta"))
         self._insert_arrow("agent_meta_rows", table, "INSERT OR REPLACE INTO agent_meta SELECT * FROM agent_meta_rows")
 
     # -- writing for the signals and the team push ---------------------------------
@@ -549,6 +559,8 @@ def _unique_keys(arrow: pa.Table) -> bool:
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
+    import pyarrow as pa
+
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
 
 

@@ -319,23 +319,6 @@ def test_real_signals_reach_the_export(tiermon: Run, db: Path, source: Path, tmp
     assert sessions[A]["switches"] == 1 and sessions[B]["switches"] == 0
 
 
-def test_export_works_without_the_signals_engine(db: Path, source: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch, tiermon: Run) -> None:  # fmt: skip
-    from tiermon.ingest.export import Selection, collect, write_export
-    from tiermon.ingest.store import Store
-
-    tiermon("--db", str(db), "--source", str(source), "ingest")
-    monkeypatch.setitem(sys.modules, "tiermon.ingest.signals.views", None)  # importing it raises ImportError
-    with Store.open(db, read_only=True) as store:
-        data = collect(store, Selection())
-    assert not data.signals_available
-    assert data.tables["switches"].num_rows == 0 and "from_tier" in data.tables["switches"].column_names
-    m = write_export(data, tmp_path / "out", ["csv", "html"])
-    assert m["signals_available"] is False
-    assert "signals engine is not installed" in (tmp_path / "out" / "report.html").read_text()
-    assert (tmp_path / "out" / "alerts.csv").read_text().startswith("session_id,kind,severity,start,end")
-
-
 # -- selection ---------------------------------------------------------------------
 
 

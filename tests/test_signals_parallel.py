@@ -11,7 +11,7 @@ import pytest
 
 from tiermon.ingest.config import load_settings
 from tiermon.ingest.runner import Ingestor
-from tiermon.ingest.signals import engine, pool
+from tiermon.ingest.signals import engine, pool, staleness
 from tiermon.ingest.store import Store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "claude"
@@ -24,7 +24,7 @@ def _signal_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 def _recompute(db: Path, ingestor: Ingestor, *, parallel: bool) -> int:
     with Store.open(db) as store:
-        store.con.execute("DELETE FROM meta WHERE key = ?", [engine.FINGERPRINT_KEY])  # forces a full rebuild
+        store.con.execute("DELETE FROM meta WHERE key = ?", [staleness.FINGERPRINT_KEY])  # forces a full rebuild
         return engine.refresh(store, set(), ingestor.settings.thresholds, ingestor.prices, parallel=parallel)
 
 
@@ -89,7 +89,7 @@ def test_parts_come_back_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_only_rule_modules_make_stored_signals_stale() -> None:
     """Editing how signals are read (views) or scheduled (pool) must not recompute every store's signals."""
     signals_dir = Path(engine.__file__).parent
-    rules = {p.name for p in signals_dir.glob("*.py")} - engine._NOT_RULES
+    rules = {p.name for p in signals_dir.glob("*.py")} - staleness.NOT_RULES
     assert {"views.py", "pool.py"}.isdisjoint(rules)
     assert {"engine.py", "turns.py", "advice.py", "switches.py"} <= rules
 

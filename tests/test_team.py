@@ -22,7 +22,7 @@ from textual.screen import Screen
 import transcripts as tx
 from conftest import CliResult
 from tiermon.ingest.config import Settings, load_settings
-from tiermon.ingest.team import mask_url, push_settings, redact_signal
+from tiermon.ingest.team import mask_url, push as push_module, push_settings, redact_signal
 
 if TYPE_CHECKING:
     from pg import PgServer, TeamDb
@@ -404,7 +404,7 @@ def test_signal_text_is_dropped_and_figures_kept(
     views.session_switches = lambda store, ids: {s: [  # type: ignore[attr-defined]
         {"at": start, "from_model": OPUS, "to_model": SONNET, "from_tier": "opus", "to_tier": "sonnet",
          "direction": "down", "cause": "automatic", "detail": SECRET, "turn": 1}]}  # fmt: skip
-    monkeypatch.setitem(sys.modules, "tiermon.ingest.signals.views", views)
+    monkeypatch.setattr(push_module, "views", views)  # the push reads signals through this module
 
     result = push_settings(alice.settings(team_db.push_url))
     assert result.signals_available and result.signals_sent == 3
@@ -544,9 +544,11 @@ async def test_team_screen_shows_people_weeks_alerts_and_advice(
     views.list_advice = lambda store, **kw: [  # type: ignore[attr-defined]
         {"session_id": sid("s3"), "kind": "de-escalate", "from_tier": "opus", "to_tier": "haiku", "turn": 2,
          "start": start, "end": start, "cost_usd": 2.0, "counterfactual_cost_usd": 0.4, "figures": {}}]  # fmt: skip
-    monkeypatch.setitem(sys.modules, "tiermon.ingest.signals.views", views)
+    views.session_switches = lambda store, ids: {}  # type: ignore[attr-defined]
+    real_views = sys.modules["tiermon.ingest.signals.views"]
+    monkeypatch.setattr(push_module, "views", views)
     push_settings(alice.settings(team_db.push_url))
-    monkeypatch.delitem(sys.modules, "tiermon.ingest.signals.views")
+    monkeypatch.setattr(push_module, "views", real_views)
     run(tiermon, bob, team_db.push_url, "team", "push")
 
     now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)

@@ -19,7 +19,7 @@ from tiermon.ingest.pricing import PriceFileError
 from tiermon.ingest.reports import ReportError
 from tiermon.ingest.rows import SourceError
 from tiermon.ingest.store import StoreError
-from tiermon.tui.commands.common import ARGV, global_options, settings_from
+from tiermon.tui.commands.common import global_options, settings_from
 
 USER_ERRORS = (StoreError, SourceError, ConfigError, PriceFileError, ReportError, duckdb.Error, OSError)
 """Failures that are the user's input or environment, reported in one line."""
@@ -72,8 +72,7 @@ def cli(ctx: click.Context, demo: bool) -> None:
 def main(argv: list[str] | None = None) -> Any:
     """Entry point: run the CLI and turn expected failures into one line and exit 2."""
     try:
-        invocation = {ARGV: list(sys.argv[1:] if argv is None else argv)}
-        return cli.main(args=argv, prog_name="tiermon", standalone_mode=False, obj=invocation)
+        return cli.main(args=argv, prog_name="tiermon", standalone_mode=False)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

@@ -23,14 +23,14 @@ from tiermon.ingest.times import naive_utc
 
 TIERS = ("haiku", "sonnet", "opus", "other")
 
-_FALLBACK_COLUMNS: dict[str, tuple[str, ...]] = {
+_SIGNAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "switches": ("session_id", "at", "from_model", "to_model", "from_tier", "to_tier", "direction", "cause"),
     "subagents": ("session_id", "agent_id", "agent_type", "model", "tier", "requests", "cost_usd"),
     "alerts": ("session_id", "kind", "severity", "start", "end"),
     "advice": ("session_id", "kind", "from_tier", "to_tier", "turn", "start", "end", "cost_usd",
                "counterfactual_cost_usd"),
 }  # fmt: skip
-"""Columns of a signal table that came back empty, so every file still has a header."""
+"""Columns of a signal table that comes back empty, so every file still has a header."""
 
 
 def collect(store: Store, selection: Selection, *, include_text: bool = False) -> ExportData:
@@ -44,8 +44,6 @@ def collect(store: Store, selection: Selection, *, include_text: bool = False) -
         ids = sorted(set(responses.column("session_id").to_pylist()) - {None})
         events = _events(con, selection, ids)
         signals = _signals(store, ids, selection)
-        available = signals is not None
-        signals = signals or {name: [] for name in _FALLBACK_COLUMNS}
         tables = {
             "responses": responses, "events": events, "sessions": _sessions(con, where, params, signals),
             "tiers": _fetch(con, _TIERS_SQL.format(where=where), params),
@@ -55,12 +53,11 @@ def collect(store: Store, selection: Selection, *, include_text: bool = False) -
     tables = {name: _clean(table, redacting=not include_text) for name, table in tables.items()}
     for name, rows in signals.items():
         cleaned = [_clean_value(row, redacting=not include_text) for row in rows]
-        tables[name] = _clean(_records_table(cleaned, _FALLBACK_COLUMNS[name]), redacting=False)
+        tables[name] = _clean(_records_table(cleaned, _SIGNAL_COLUMNS[name]), redacting=False)
     tables = {name: tables[name] for name in TABLES}
     return ExportData(
         selection=selection, include_text=include_text, tables=tables,
         price_version=store.meta("price_version"), schema_version=store.schema_version(),
-        signals_available=available,
     )  # fmt: skip
 
 
@@ -120,12 +117,10 @@ def _sessions(con: duckdb.DuckDBPyConnection, where: str, params: list[Any],
     return table
 
 
-def _signals(store: Store, ids: list[str], selection: Selection) -> dict[str, list[dict[str, Any]]] | None:
-    """Switches, subagents, alerts and advice of the sessions; None if the signals engine is missing."""
-    try:
-        from tiermon.ingest.signals.views import list_advice, list_alerts, session_subagents, session_switches
-    except ImportError:
-        return None
+def _signals(store: Store, ids: list[str], selection: Selection) -> dict[str, list[dict[str, Any]]]:
+    """Switches, subagents, alerts and advice of the sessions."""
+    from tiermon.ingest.signals.views import list_advice, list_alerts, session_subagents, session_switches
+
     wanted = set(ids)
     out: dict[str, list[dict[str, Any]]] = {}
     for name, per_session in (("switches", session_switches(store, ids)), ("subagents", session_subagents(store, ids))):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from tiermon.ingest.formatting import money, timestamp
 from tiermon.ingest.reports import TOKEN_FIELDS
 
 if TYPE_CHECKING:
@@ -64,7 +65,6 @@ def render_html(data: ExportData) -> str:
         _tiers(data.rows("tiers")),
         f"<h2>Sessions ({len(sessions)})</h2>",
         _sessions_table(sessions),
-        _signals_note(data.signals_available),
         "<h2>Alerts</h2>",
         _signal_table(data.rows("alerts"), ("session_id", "kind", "severity", "start", "end")),
         "<h2>Advice</h2>",
@@ -109,13 +109,6 @@ def _meta(data: ExportData) -> str:
     )
 
 
-def _signals_note(available: bool) -> str:
-    if available:
-        return ""
-    return ('<p class="warn">The signals engine is not installed in this tiermon: model switches, alerts '
-            "and advice are not part of this export.</p>")
-
-
 def _tiers(rows: list[dict[str, Any]]) -> str:
     total = sum(r["cost_usd"] or 0 for r in rows)
     header = "".join(f'<th class="n">{_t(h)}</th>' for h in ("requests", "input", "output", "cache read",
@@ -128,11 +121,11 @@ def _tiers(rows: list[dict[str, Any]]) -> str:
         body.append(
             f'<tr data-tier="{_a(r["tier"])}">'
             f"<td>{_chip(r['tier'])}{unpriced}<br><span class=\"muted mono\">{_t(r.get('models'))}</span></td>"
-            f'{cells}<td class="n" data-usd="{round(r["cost_usd"] or 0, 6)}">{_usd(r["cost_usd"])}</td>'
+            f'{cells}<td class="n" data-usd="{round(r["cost_usd"] or 0, 6)}">{money(r["cost_usd"])}</td>'
             f'<td>{_bar(share, r["tier"])} {share:.0%}</td></tr>'
         )
     body.append(
-        f'<tr><th>Total</th><td colspan="6"></td><th class="n" data-usd="{round(total, 6)}">{_usd(total)}</th>'
+        f'<tr><th>Total</th><td colspan="6"></td><th class="n" data-usd="{round(total, 6)}">{money(total)}</th>'
         "<td></td></tr>"
     )
     return f"<table><tr><th>tier</th>{header}</tr>{''.join(body)}</table>"
@@ -142,12 +135,12 @@ def _sessions_table(sessions: list[dict[str, Any]]) -> str:
     tiers = "".join(f'<th class="n">{t}</th>' for t in TIER_COLOURS)
     rows = []
     for s in sessions:
-        per_tier = "".join(f'<td class="n">{_usd(s[f"cost_{t}"])}</td>' for t in TIER_COLOURS)
+        per_tier = "".join(f'<td class="n">{money(s[f"cost_{t}"])}</td>' for t in TIER_COLOURS)
         rows.append(
             f'<tr data-session="{_a(s["session_id"])}"><td class="mono">{_t(s["session_id"])}</td>'
             f"<td>{_t(s.get('project'))}</td><td>{_when(s['start'])}</td><td>{_when(s['end'])}</td>"
             f'<td class="n">{s["requests"]:,}</td><td class="n" data-usd="{round(s["cost_usd"], 6)}">'
-            f"{_usd(s['cost_usd'])}</td>{per_tier}"
+            f"{money(s['cost_usd'])}</td>{per_tier}"
             f'<td class="n">{s["switches"]}</td><td class="n">{s["alerts"]}</td></tr>'
         )
     head = ("<tr><th>session</th><th>project</th><th>start (UTC)</th><th>end (UTC)</th>"
@@ -196,9 +189,9 @@ def _session_details(data: ExportData, sessions: list[dict[str, Any]]) -> str:
         out.append(
             f'<section class="session" data-session="{_a(sid)}"><h3 class="mono">{_t(sid)}</h3>'
             f'<p class="muted">{_t(s.get("project"))} · {_when(s["start"])} → {_when(s["end"])} · '
-            f"{_usd(s['cost_usd'])} · models: {_t(s.get('models'))}</p>"
+            f"{money(s['cost_usd'])} · models: {_t(s.get('models'))}</p>"
             f"{_strip(segments.get(sid, []), s['start'], s['end'])}"
-            f"{_switch_list(switches.get(sid, []), data.signals_available)}{_timeline(events.get(sid, []))}</section>"
+            f"{_switch_list(switches.get(sid, []))}{_timeline(events.get(sid, []))}</section>"
         )
     if len(sessions) > MAX_SESSIONS:
         out.append(f'<p class="muted">{len(sessions) - MAX_SESSIONS} more sessions are in the data files.</p>')
@@ -238,9 +231,9 @@ def _strip(runs: list[tuple[datetime, datetime, str]], start: datetime, end: dat
             f"<div>{legend}</div>")  # fmt: skip
 
 
-def _switch_list(rows: list[dict[str, Any]], available: bool) -> str:
+def _switch_list(rows: list[dict[str, Any]]) -> str:
     if not rows:
-        return f'<p class="muted">{"No model switches." if available else ""}</p>'
+        return '<p class="muted">No model switches.</p>'
     items = "".join(
         f"<tr><td>{_when(r.get('at'))}</td><td class=\"mono\">{_t(r.get('from_model'))} → {_t(r.get('to_model'))}</td>"
         f"<td>{_t(r.get('direction'))}</td><td>{_t(r.get('cause'))}</td></tr>"
@@ -299,21 +292,12 @@ def _cell(value: Any) -> str:
     if isinstance(value, datetime):
         return _when(value)
     if isinstance(value, float):
-        return f'<span data-usd="{round(value, 6)}">{_usd(value)}</span>'
+        return f'<span data-usd="{round(value, 6)}">{money(value)}</span>'
     return _t(value)
 
 
 def _when(value: Any) -> str:
-    if isinstance(value, datetime):
-        moment: datetime = value.astimezone(UTC) if value.tzinfo is not None else value
-        return moment.strftime("%Y-%m-%d %H:%M:%S")
-    return _t(value)
-
-
-def _usd(value: float | None) -> str:
-    if value is None:
-        return "unpriced"
-    return f"${value:,.2f}" if value >= 1 or value == 0 else f"${value:.4f}"
+    return timestamp(value, seconds=True) if isinstance(value, datetime) else _t(value)
 
 
 def _chip(tier: Any) -> str:

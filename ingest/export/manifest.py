@@ -25,7 +25,6 @@ def _manifest(data: ExportData, formats: list[str], records: list[FileRecord]) -
         "created_at": _json_default(data.created_at),
         "filters": data.selection.as_dict(),
         "redaction": {"text_redacted": not data.include_text, "secrets_scrubbed": True},
-        "signals_available": data.signals_available,
         "formats": formats,
         "totals": {
             "sessions": data.tables["sessions"].num_rows,

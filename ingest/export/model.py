@@ -42,8 +42,6 @@ class ExportData:
     tables: dict[str, pa.Table]
     price_version: str | None
     schema_version: int
-    signals_available: bool = True
-    """False when `tiermon.ingest.signals.views` is missing: no switches, subagents, alerts or advice."""
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
 
     def rows(self, name: str) -> list[dict[str, Any]]:

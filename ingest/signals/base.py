@@ -168,11 +168,5 @@ def short_path(path: str | None, limit: int = 60) -> str:
     return line if len(line) <= limit else "…" + line[-(limit - 1) :]
 
 
-def usd(value: float | None) -> str:
-    if value is None:
-        return "unpriced"
-    return f"${value:,.2f}" if abs(value) >= 0.01 or value == 0 else f"${value:.4f}"
-
-
 def rounded(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)

@@ -13,6 +13,7 @@ from bisect import bisect_right
 from itertools import pairwise
 
 from tiermon.ingest.config import Thresholds
+from tiermon.ingest.formatting import duration, money
 from tiermon.ingest.pricing import PriceTable
 from tiermon.ingest.signals.base import Alert, Response, SessionRows
 from tiermon.ingest.signals.costs import rebuild_costs
@@ -21,21 +22,28 @@ TTL_5M = 300
 TTL_1H = 3600
 
 
+def lifetime(one_hour_writes: bool | None) -> int:
+    """The prompt cache's lifetime (SPEC §4.8): 1 h when the last cache writes were 1-hour writes, else 5 min.
+
+    The one statement of the rule: the rebuild alerts, the stored `cache_ttl_seconds`, the Live
+    pane's warm/expiring/expired hint and the expiring-cache list all ask here.
+    """
+    return TTL_1H if one_hour_writes else TTL_5M
+
+
 def cache_ttl(previous: list[Response]) -> int:
-    """Lifetime of the cache the last writing response left: 1 h if it wrote 1-hour entries."""
-    for r in reversed(previous):
-        if r.writes:
-            return TTL_1H if r.w1h else TTL_5M
-    return TTL_5M
+    """Lifetime of the cache the last writing response left."""
+    last = next((r for r in reversed(previous) if r.writes), None)
+    return lifetime(last is not None and last.w1h > 0)
 
 
 def rebuild_alerts(rows: SessionRows, thresholds: Thresholds, prices: PriceTable) -> list[Alert]:
     cuts = rows.compaction_times()
     alerts = []
-    ttl = TTL_5M
+    ttl = lifetime(False)
     for prev, cur in pairwise(rows.main):
         if prev.writes:
-            ttl = TTL_1H if prev.w1h else TTL_5M
+            ttl = lifetime(prev.w1h > 0)
         idle = (cur.ts - prev.ts).total_seconds()
         if idle <= ttl or cur.writes < thresholds.cache_rebuild_tokens:
             continue
@@ -43,9 +51,9 @@ def rebuild_alerts(rows: SessionRows, thresholds: Thresholds, prices: PriceTable
             continue
         costs = rebuild_costs(prices, cur)
         written, read = costs if costs else (None, None)
-        text = f"Cache rebuilt after {_duration(idle)} idle (lifetime {_duration(ttl)}): {cur.writes:,} tokens written"
+        text = f"Cache rebuilt after {duration(idle)} idle (lifetime {duration(ttl)}): {cur.writes:,} tokens written"
         if written is not None and read is not None:
-            text += f" for ${written:,.2f} instead of read for ${read:,.2f}"
+            text += f" for {money(written)} instead of read for {money(read)}"
         alerts.append(
             Alert(
                 kind="cache_rebuild", severity="info", start=cur.ts, end=cur.ts, message=text,
@@ -65,11 +73,3 @@ def hit_ratio(responses: list[Response]) -> float | None:
     """Cache read ÷ all prompt tokens."""
     prompt = sum(r.context for r in responses)
     return sum(r.read for r in responses) / prompt if prompt else None
-
-
-def _duration(seconds: float) -> str:
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    if seconds >= 60:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds:.0f} s"

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tiermon.ingest.config import Thresholds
+from tiermon.ingest.formatting import money
 from tiermon.ingest.pricing import PriceTable
 from tiermon.ingest.signals.base import Alert, Response, SessionRows
 from tiermon.ingest.signals.costs import context_window
@@ -95,7 +96,7 @@ def compaction_alerts(compactions: list[Compaction]) -> list[Alert]:
         if c.post_tokens is not None:
             text += f", next request {c.post_tokens:,} tokens"
         if c.cost is not None:
-            text += f"; the compaction call cost ${c.cost:,.2f}"
+            text += f"; the compaction call cost {money(c.cost)}"
         alerts.append(
             Alert(
                 kind="compaction", severity="info", start=c.ts, end=c.ts, message=text,

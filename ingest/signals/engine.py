@@ -1,6 +1,6 @@
 """Provides `refresh`: every signal of SPEC §4 recomputed for the sessions an ingest pass touched.
 
-The ingest service calls `refresh` inside its write connection after each
+The ingest runner calls `refresh` inside its write connection after each
 pass. For each batch of sessions it reads their responses and events with one
 query per table (fetched as Arrow, turned into Python rows column by column),
 computes every signal in plain Python (a session of a few hundred responses
@@ -14,18 +14,15 @@ ingest, a rules change) computes in forked workers (`pool`), one batch of
 sessions each, while this process keeps the single store connection.
 
 When the thresholds, the prices or the rules themselves change (a fingerprint
-kept in `meta`), every session is recomputed once.
+kept in `meta`, see `staleness`), every session is recomputed once.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -51,25 +48,19 @@ from tiermon.ingest.signals.context import compaction_alerts, context_alerts, fi
 from tiermon.ingest.signals.costs import context_window
 from tiermon.ingest.signals.errors import api_error_alerts
 from tiermon.ingest.signals.reread import find_rereads, reread_alerts
+from tiermon.ingest.signals.staleness import FINGERPRINT_KEY, STALE_AGENTS_SQL, fingerprint as signals_fingerprint
 from tiermon.ingest.signals.subagents import Agent, AgentUsage, agent_usage, find_agents
 from tiermon.ingest.signals.switches import Switch, find_switches, switch_alerts
 from tiermon.ingest.signals.thrash import find_thrash, thrash_alerts
 from tiermon.ingest.signals.turns import Turn, build_turns
 from tiermon.ingest.store import Store
 
-RULES_VERSION = 1
-"""Bump when a signal's logic changes, so stored signals are recomputed once."""
-_RULES_SOURCE = Path(__file__).parent
-_NOT_RULES = frozenset({"__init__.py", "views.py", "pool.py"})
-"""Modules that read or schedule signals but do not decide what is stored: editing them must not
-make every store recompute its signals (at 5 M responses that is minutes)."""
 BATCH_ROWS = 40_000
 """Responses and events loaded per batch (per worker when parallel): bounds the Python rows held
 at once, whatever the sizes of the sessions. A single batch of 1 GiB of transcripts' 150 k rows,
 in two processes, pushed a first ingest's memory to 455 MB."""
 UNCOUNTED_SESSIONS = 64
 """Up to this many sessions form one batch without counting their rows first."""
-FINGERPRINT_KEY = "signals_fingerprint"
 MAX_VALUES_PARAMS = 4000
 """Up to this many values an INSERT binds parameters; beyond, rows go through Arrow."""
 
@@ -124,12 +115,6 @@ SELECT agent_id, agent_type, description, tool_use_id FROM agent_meta
 WHERE session_id IS NULL OR session_id IN ({ids})
 """
 
-_STALE_AGENTS_SQL = """
-SELECT DISTINCT a.session_id FROM agents a JOIN agent_meta m ON m.agent_id = a.agent_id
-WHERE m.agent_type IS NOT NULL AND a.agent_type IS DISTINCT FROM m.agent_type
-  AND a.agent_type NOT IN ('warmup', 'compact')
-"""
-"""Sessions whose agents were typed before their meta.json arrived (sidecars touch no session)."""
 
 
 @dataclass
@@ -156,12 +141,12 @@ def refresh(
     worker processes; callers that run threads of their own (the dashboard) leave
     it off, since forking a threaded process is only safe for a known caller.
     """
-    fingerprint = _fingerprint(thresholds, prices)
+    fingerprint = signals_fingerprint(thresholds, prices)
     todo = {s for s in sessions if s}
     rebuild = store.meta(FINGERPRINT_KEY) != fingerprint
     if rebuild:
         todo |= {r[0] for r in store.query(_ALL_SESSIONS_SQL) if r[0]}
-    todo |= {r[0] for r in store.query(_STALE_AGENTS_SQL) if r[0]}
+    todo |= {r[0] for r in store.query(STALE_AGENTS_SQL) if r[0]}
     ids = sorted(todo)
     workers = pool.workers() if parallel and len(ids) >= pool.PARALLEL_MIN_SESSIONS else 1
     batches = list(_batches(store, ids, BATCH_ROWS * workers))
@@ -194,26 +179,6 @@ def _parallel_tables(
         for name, rows in result.items():
             tables[name].extend(rows)
     return tables
-
-
-def _fingerprint(thresholds: Thresholds, prices: PriceTable) -> str:
-    data = {"rules": _rules_fingerprint(), "thresholds": asdict(thresholds), "prices": prices.fingerprint,
-            "reference": prices.reference_models}  # fmt: skip
-    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
-
-
-@lru_cache(maxsize=1)
-def _rules_fingerprint() -> str:
-    """RULES_VERSION and the signal modules' source: a new tiermon recomputes what an old one stored."""
-    digest = hashlib.sha256(str(RULES_VERSION).encode())
-    for path in sorted(_RULES_SOURCE.glob("*.py")):
-        if path.name in _NOT_RULES:
-            continue
-        try:
-            digest.update(path.read_bytes())
-        except OSError:
-            continue
-    return digest.hexdigest()[:16]
 
 
 Span = tuple[datetime, datetime] | None

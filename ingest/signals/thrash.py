@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tiermon.ingest.config import Thresholds
+from tiermon.ingest.formatting import money
 from tiermon.ingest.rows import TOOL_SHELL
 from tiermon.ingest.signals.base import Alert, Event, SessionRows, cost_between, short
 
@@ -136,7 +137,7 @@ def thrash_alerts(found: list[Thrash]) -> list[Alert]:
         alerts.append(
             Alert(
                 kind="thrash", severity="warn", start=t.start, end=t.end, agent_id=t.agent_id,
-                message=f"Thrash {where}: {' and '.join(parts)} ({t.tool_calls} tool calls, ${t.cost:,.2f})",
+                message=f"Thrash {where}: {' and '.join(parts)} ({t.tool_calls} tool calls, {money(t.cost)})",
                 figures={
                     "repeats": t.repeats, "command": t.command, "commands": t.commands,
                     "consecutive_errors": t.errors, "tool_calls": t.tool_calls,

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from tiermon.ingest.queries import span_rows
-from tiermon.ingest.signals.cache import TTL_5M
+from tiermon.ingest.signals.cache import lifetime
 from tiermon.ingest.store import Store
 
 ALERT_KINDS = (
@@ -235,7 +235,7 @@ def cache_expiring(
     )
     out = []
     for r in rows:
-        ttl = r["cache_ttl_seconds"] or TTL_5M
+        ttl = r["cache_ttl_seconds"] or lifetime(False)
         idle = (now - r["last_main_ts"]).total_seconds()
         if share * ttl < idle < ttl:
             r["idle_seconds"] = idle

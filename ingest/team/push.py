@@ -7,9 +7,7 @@ the user and the machine, so a push sends only rows that differ since.
 
 from __future__ import annotations
 
-import importlib
-import inspect
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import duckdb
 import pyarrow as pa
 
 from tiermon.ingest.reports import TOKEN_FIELDS
+from tiermon.ingest.signals import views
 from tiermon.ingest.store import Store
 from tiermon.ingest.team.redaction import SignalRow, redact_signal
 from tiermon.ingest.team.schema import PUSH_FORMAT, RESPONSE_COLUMNS
@@ -76,14 +75,10 @@ def _remember(db_path: Path, done: list[tuple[str, pa.Table]]) -> None:
 
 
 def _changed_signals(store: Store, prefix: str, user: str, machine: str) -> tuple[list[SignalRow], bool]:
-    """Redacted alerts, advice and switches that differ from what was sent; False when there is no engine."""
-    try:
-        views = importlib.import_module("tiermon.ingest.signals.views")
-    except ImportError:
-        return [], False
+    """Redacted alerts, advice and switches that differ from what was sent; False when the store has none yet."""
     rows: list[SignalRow] = []
     try:
-        for signal, raw in _signal_sources(store, views):
+        for signal, raw in _signal_sources(store):
             redacted = redact_signal(signal, raw, user, machine)
             if redacted is not None:
                 rows.append(redacted)
@@ -98,42 +93,13 @@ def _changed_signals(store: Store, prefix: str, user: str, machine: str) -> tupl
     return [r for k, r in sorted(unique.items()) if sent.get(k) != r.digest], True
 
 
-def _signal_sources(store: Store, views: Any) -> Iterator[tuple[str, dict[str, Any]]]:
-    for signal, name in (("alert", "list_alerts"), ("advice", "list_advice")):
-        lister = getattr(views, name, None)
-        if lister is not None:
-            for row in _call_lister(lister, store):
-                yield signal, _as_dict(row)
-    per_session = getattr(views, "session_switches", None)
-    if per_session is not None:
-        ids = [r[0] for r in store.query("SELECT DISTINCT session_id FROM responses WHERE session_id IS NOT NULL")]
-        for sid, switches in per_session(store, ids).items():
-            for row in switches:
-                yield "switch", {"session_id": sid, "kind": "model_switch", **_as_dict(row)}
-
-
-def _call_lister(lister: Callable[..., Any], store: Store) -> list[Any]:
-    """Every row of a signals view: no filter, and no row limit where the view has one."""
-    try:
-        wanted = inspect.signature(lister).parameters
-    except (TypeError, ValueError):
-        wanted = {}  # type: ignore[assignment]
-    kwargs: dict[str, Any] = {}
-    if "limit" in wanted:
-        kwargs["limit"] = 10_000_000
-    rows = lister(store, **kwargs)
-    if isinstance(rows, dict):
-        rows = next((v for v in rows.values() if isinstance(v, list)), [])
-    return list(rows)
-
-
-def _as_dict(row: Any) -> dict[str, Any]:
-    if isinstance(row, dict):
-        return row
-    if hasattr(row, "_asdict"):
-        return dict(row._asdict())
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(row) and not isinstance(row, type):
-        return asdict(row)
-    return {}
+def _signal_sources(store: Store) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every stored alert, advice and model switch, unfiltered."""
+    for row in views.list_alerts(store):
+        yield "alert", row
+    for row in views.list_advice(store):
+        yield "advice", row
+    ids = [r[0] for r in store.query("SELECT DISTINCT session_id FROM responses WHERE session_id IS NOT NULL")]
+    for sid, switches in views.session_switches(store, ids).items():
+        for row in switches:
+            yield "switch", {"session_id": sid, "kind": "model_switch", **row}

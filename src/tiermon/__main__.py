@@ -1,3 +1,5 @@
+"""`python -m tiermon`: the same CLI as the console script."""
+
 import sys
 
 from tiermon.tui.cli import main

@@ -11,22 +11,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
 
 from tiermon.ingest.config import Settings, load_settings
 from tiermon.ingest.discovery import parse_source
 from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.store import Store
-from tiermon.ingest.summary import IngestSummary
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _GLOBALS = "tiermon_globals"
-ARGV = "argv"
-"""Key of the command line in the root context's `obj`, as `tui.cli.main` received it."""
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -78,32 +77,22 @@ def agent_values(settings: Settings) -> tuple[str, ...]:
     return tuple(SOURCES[kind].agent for kind in settings.agents)
 
 
-def invocation_argv(ctx: click.Context) -> list[str] | None:
-    """The command line this run was started with, when `tui.cli.main` started it."""
-    obj = ctx.find_root().obj
-    argv = obj.get(ARGV) if isinstance(obj, dict) else None
-    return list(argv) if isinstance(argv, (list, tuple)) else None
-
 
 def console(stderr: bool = False) -> Console:
-    """A Rich console that honours NO_COLOR and plain pipes."""
+    """A Rich console that honours NO_COLOR and plain pipes (rich is imported here: JSON output skips it)."""
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or os.environ.get("COLUMNS") else 160  # pipes and files get full rows
     return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False, width=width)
 
 
-def ingest_quietly(settings: Settings) -> IngestSummary:
-    """Reports answer over everything on disk: read what is new first (fast when nothing is)."""
+@contextmanager
+def reading(settings: Settings) -> Iterator[Store]:
+    """Read what is new on disk first (fast when nothing is), then a read-only connection for the answer."""
     from tiermon.ingest.runner import Ingestor
 
-    return Ingestor(settings).run()
-
-
-@contextmanager
-def reading(settings: Settings, *, refresh: bool = True) -> Iterator[Store]:
-    """Ingest what is new, then a read-only connection for the answer."""
-    if refresh:
-        ingest_quietly(settings)
+    Ingestor(settings).run()
     with Store.open(settings.db_path, read_only=True) as store:
         yield store
 
@@ -164,16 +153,3 @@ def emit_csv(rows: list[dict[str, Any]]) -> None:
     sys.stdout.write(csv_text(rows))
 
 
-def usd(value: float | None) -> str:
-    if value is None:
-        return "unpriced"
-    return f"${value:,.2f}" if value >= 0.01 or value == 0 else f"${value:.4f}"
-
-
-def tokens(value: int | None) -> str:
-    if not value:
-        return "0"
-    for unit, size in (("M", 1_000_000), ("k", 1_000)):
-        if value >= size:
-            return f"{value / size:.1f}{unit}"
-    return str(value)

@@ -10,11 +10,12 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
+from tiermon.ingest import formatting as fmt
 from tiermon.ingest.pricing import load_price_table
 from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.store import Store
 from tiermon.ingest.summary import IngestSummary
-from tiermon.tui.commands.common import console, emit_json, global_options, settings_from, tokens
+from tiermon.tui.commands.common import console, emit_json, global_options, settings_from
 
 
 @click.command("ingest")
@@ -92,13 +93,13 @@ def prices(ctx: click.Context, as_json: bool) -> None:
         r, lc = p.rates, p.long_context
         grid.add_row(p.model, p.tier, f"{r.input:g}", f"{r.output:g}", f"{r.write_5m:g}", f"{r.write_1h:g}",
                      f"{r.cache_read:g}", f"{lc.input:g}/{lc.output:g}" if lc else "", f"{p.fast_multiplier:g}",
-                     tokens(p.context_window))  # fmt: skip
+                     fmt.tokens(p.context_window))  # fmt: skip
     out.print(grid)
     out.print(
         Text(f"Override or add models in {settings.price_file}. US-only inference ×1.1, batch ×0.5.", style="dim")
     )
     if unpriced:
-        seen = ", ".join(f"{u['model']} ({u['requests']} requests, {tokens(u['tokens'])} tokens)" for u in unpriced)
+        seen = ", ".join(f"{u['model']} ({u['requests']} requests, {fmt.tokens(u['tokens'])} tokens)" for u in unpriced)
         out.print(Text("Unpriced models seen: " + seen, style="yellow"))
 
 

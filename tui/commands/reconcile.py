@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 from rich.text import Text
 
+from tiermon.ingest import formatting as fmt
 from tiermon.ingest.reconcile import (
     AdminApi,
     ReconcileError,
@@ -20,15 +21,7 @@ from tiermon.ingest.reconcile import (
     fetch_theirs,
     reconcile as build_report,
 )
-from tiermon.tui.commands.common import (
-    console,
-    emit_json,
-    global_options,
-    parse_day,
-    reading,
-    settings_from,
-    usd,
-)
+from tiermon.tui.commands.common import console, emit_json, global_options, parse_day, reading, settings_from
 
 DEFAULT_DAYS = 7
 """Range when --since is not given: the last week of UTC days, today included."""
@@ -103,8 +96,8 @@ def print_report(report: Report) -> None:
     table.add_column("model")
     table.add_column("tokens ours", justify="right")
     table.add_column("tokens theirs", justify="right")
-    table.add_column("cost ours", justify="right", footer=usd(totals["cost_ours_usd"]))
-    table.add_column("cost theirs", justify="right", footer=usd(totals["cost_theirs_usd"]))
+    table.add_column("cost ours", justify="right", footer=fmt.money(totals["cost_ours_usd"]))
+    table.add_column("cost theirs", justify="right", footer=fmt.money(totals["cost_theirs_usd"]))
     table.add_column("delta", justify="right", footer=_signed(totals["cost_delta_usd"]))
     table.add_column("status")
     for row in report.rows:
@@ -122,8 +115,8 @@ def _cells(row: Row) -> list[Any]:
         Text(row.model),
         f"{row.ours.tokens:,}" if row.ours else "-",
         f"{row.theirs.tokens:,}" if row.theirs else "-",
-        usd(row.ours.cost_usd) if row.ours else "-",
-        usd(row.theirs.cost_usd) if row.theirs else "-",
+        fmt.money(row.ours.cost_usd) if row.ours else "-",
+        fmt.money(row.theirs.cost_usd) if row.theirs else "-",
         _signed(row.cost_delta),
         status,
     ]
@@ -134,12 +127,7 @@ def _short(reason: str) -> str:
 
 
 def _signed(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    if abs(value) < 0.00005:
-        return "$0.00"
-    sign = "+" if value > 0 else "-"
-    return sign + usd(abs(value))
+    return "n/a" if value is None else fmt.money(value, signed=True)
 
 
 def _note(report: Report, totals: dict[str, Any]) -> str:
@@ -153,7 +141,7 @@ def _note(report: Report, totals: dict[str, Any]) -> str:
     ]
     other = totals["other_cost_theirs_usd"]
     if other:
-        parts.append(f"Non-token charges billed (web search, code execution): {usd(other)}, not compared.")
+        parts.append(f"Non-token charges billed (web search, code execution): {fmt.money(other)}, not compared.")
     return " ".join(parts)
 
 

@@ -5,13 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
-from rich import box
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from tiermon.ingest.models import TIERS
 from tiermon.ingest.reports import GROUPS, ReportFilter, blocks, model_rows, period_rows, session_rows, totals
@@ -26,18 +22,12 @@ from tiermon.tui.commands.common import (
     parse_day,
     reading,
     settings_from,
-    tokens,
-    usd,
 )
-
-if TYPE_CHECKING:
-    from datetime import datetime
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 KINDS = ("daily", "weekly", "monthly", "session", "model", "blocks")
 _PERIOD = {"daily": "day", "weekly": "week", "monthly": "month"}
-ESTIMATE_NOTE = "Figures are estimates at list price."
 
 
 def filter_options(groups: list[str]) -> Callable[[F], F]:
@@ -90,6 +80,8 @@ def render(kind: str, data: dict[str, Any], opts: dict[str, Any]) -> str:
         return json_text(data)
     if opts["as_csv"]:
         return csv_text(flat_rows(kind, data))
+    from tiermon.tui.commands.report_table import print_table  # rich only when a table is asked for
+
     out = console()
     with out.capture() as captured:
         print_table(out, kind, data, opts["breakdown"])
@@ -107,8 +99,7 @@ def report(ctx: click.Context, /, kind: str, **opts: Any) -> None:
     f = replace(report_filter(opts), agents=agent_values(settings))
     with reading(settings) as store:
         data = build(store, kind, f, opts["by"], opts["breakdown"])
-    sys.stdout.write(render(kind, data, opts))
-    sys.stdout.flush()
+    emit(kind, data, opts)
 
 
 def build(store: Any, kind: str, f: ReportFilter, by: str | None, breakdown: bool) -> dict[str, Any]:
@@ -126,16 +117,12 @@ def build(store: Any, kind: str, f: ReportFilter, by: str | None, breakdown: boo
 
 
 def _add_signals(store: Any, rows: list[dict[str, Any]]) -> None:
-    """Subagents and switches per session, once the signals engine provides them."""
+    """Subagents and switches per session (SPEC §5 session report)."""
+    from tiermon.ingest.signals.views import session_subagents, session_switches
+
     ids = [r["session_id"] for r in rows]
-    try:
-        from tiermon.ingest.signals.views import session_subagents, session_switches
-    except ImportError:
-        subagents: dict[str, list[Any]] = {}
-        switches: dict[str, list[Any]] = {}
-    else:
-        subagents = session_subagents(store, ids)
-        switches = session_switches(store, ids)
+    subagents = session_subagents(store, ids)
+    switches = session_switches(store, ids)
     for row in rows:
         row["subagents"] = subagents.get(row["session_id"], [])
         row["switches"] = switches.get(row["session_id"], [])
@@ -156,101 +143,6 @@ def flat_rows(kind: str, data: dict[str, Any]) -> list[dict[str, Any]]:
                 base["models"] = " ".join(row["models"])
             out.append(base)
     return out
-
-
-def print_table(out: Console, kind: str, data: dict[str, Any], breakdown: bool) -> None:
-    key = next(k for k in data if k != "totals")
-    rows = data[key]
-    if not rows:
-        out.print("No usage in this range.")
-        return
-    table = Table(title=f"tiermon {kind} report", title_justify="left", show_footer=True, box=box.SIMPLE_HEAD)
-    first = {"session": "session", "model": "model", "blocks": "block start"}.get(kind, "period")
-    grouped = any("group" in r for r in rows)
-    table.add_column(first, footer="Total", no_wrap=True)
-    if grouped:
-        table.add_column("group", overflow="ellipsis", max_width=24)
-    if kind == "session":
-        table.add_column("project", overflow="ellipsis", max_width=20, no_wrap=True)
-    t = data["totals"]
-    for name, field in (("req", "requests"), ("input", "input_tokens"), ("output", "output_tokens"),
-                        ("c.read", "cache_read_tokens"), ("w.5m", "cache_write_5m_tokens"),
-                        ("w.1h", "cache_write_1h_tokens")):  # fmt: skip
-        table.add_column(name, justify="right", no_wrap=True,
-                         footer=tokens(t.get(field)) if field != "requests" else str(t["requests"]))
-    table.add_column("cost", justify="right", no_wrap=True, footer=usd(t["cost_usd"]))
-    for row in rows:
-        _add_row(table, kind, row, grouped)
-        if breakdown and kind not in ("model", "blocks"):
-            for m in row.get("models", []):
-                table.add_row(*_model_cells(m, grouped, kind), style="dim")
-    out.print(table)
-    notes = [ESTIMATE_NOTE]
-    if t["unpriced_models"]:
-        names = ", ".join(f"{m['model']} ({m['requests']} requests)" for m in t["unpriced_models"])
-        notes.append(f"Unpriced, not in the totals: {names}. Add them to prices.toml (see `tiermon prices`).")
-    out.print(Text(" ".join(notes), style="dim"))
-
-
-def _label(kind: str, row: dict[str, Any]) -> str:
-    if kind == "session":
-        return str(row["session_id"])[:8] if not str(row["session_id"]).startswith("api:") else str(row["session_id"])
-    if kind == "model":
-        return str(row["model"])
-    if kind == "blocks":
-        start: datetime = row["start"]
-        return start.strftime("%Y-%m-%d %H:%M") + (" (active)" if row["is_active"] else "")
-    return str(row["period"])
-
-
-def _add_row(table: Table, kind: str, row: dict[str, Any], grouped: bool) -> None:
-    cells: list[Any] = [Text(_label(kind, row))]
-    if grouped:
-        cells.append(Text(str(row.get("group") or "")))
-    if kind == "session":
-        cells.append(Text(project_name(row.get("project"))))
-    if kind == "blocks":
-        cells += [str(row["requests"]), "", "", "", "", tokens(row["tokens"]), usd(row["cost_usd"])]
-    else:
-        cells += [str(row["requests"])] + [tokens(row.get(f)) for f in (
-            "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
-            "cache_write_1h_tokens")]  # fmt: skip
-        cells.append(_cost_cell(row))
-    table.add_row(*cells)
-
-
-def _cost_cell(row: dict[str, Any]) -> str:
-    """Dollars, `unpriced` when nothing has a price, and a `+?` when part of it has none."""
-    if row.get("cost_usd") is None or row.get("priced") is False:
-        return "unpriced"
-    return usd(row["cost_usd"]) + (" +?" if row.get("unpriced_requests") else "")
-
-
-def _model_cells(m: dict[str, Any], grouped: bool, kind: str) -> list[Any]:
-    cells: list[Any] = [Text("  " + short_model(m["model"]))]
-    if grouped:
-        cells.append("")
-    if kind == "session":
-        cells.append("")
-    cells += [str(m["requests"])] + [tokens(m.get(f)) for f in (
-        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
-        "cache_write_1h_tokens")]  # fmt: skip
-    cells.append(usd(m["cost_usd"]) if m.get("priced") else "unpriced")
-    return cells
-
-
-def short_model(model: str) -> str:
-    """`claude-sonnet-4-5-20250929` -> `sonnet-4-5`: the part that tells models apart."""
-    from tiermon.ingest.models import model_base
-
-    return model_base(model).removeprefix("claude-")
-
-
-def project_name(path: str | None) -> str:
-    """The last part of a project's path: what people call the project."""
-    if not path:
-        return ""
-    return path.rstrip("/").rsplit("/", 1)[-1] or path
 
 
 def register(group: click.Group) -> None:

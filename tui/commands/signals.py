@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from tiermon.ingest import formatting as fmt
 from tiermon.ingest.models import model_base
 from tiermon.ingest.signals.views import (
     ADVICE_KINDS,
@@ -24,16 +25,7 @@ from tiermon.ingest.signals.views import (
     list_alerts,
     session_timeline,
 )
-from tiermon.tui.commands.common import (
-    console,
-    emit_json,
-    global_options,
-    parse_day,
-    reading,
-    settings_from,
-    tokens,
-    usd,
-)
+from tiermon.tui.commands.common import console, emit_json, global_options, parse_day, reading, settings_from
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -168,22 +160,22 @@ def print_timeline(
     out.print(Text(f"  {s.get('project') or '?'}  branch {s.get('git_branch') or '-'}  "
                    f"{_when(s.get('start'), zone)} → {_when(s.get('end'), zone)} ({_zone_name(zone)})"))  # fmt: skip
     models = ", ".join(
-        f"{m['model']} ×{m['requests']} {usd(m['cost_usd'])}" for m in s.get("model_breakdown", [])
+        f"{m['model']} ×{m['requests']} {fmt.money(m['cost_usd'])}" for m in s.get("model_breakdown", [])
     )
     out.print(
         Text(
-            f"  cost {usd(s.get('cost_usd'))}  (subagents {usd(s.get('subagent_cost_usd'))})  {models}"
+            f"  cost {fmt.money(s.get('cost_usd'))}  (subagents {fmt.money(s.get('subagent_cost_usd'))})  {models}"
         )
     )
     if s.get("context_tokens") is not None:
-        out.print(Text(f"  now on {s.get('current_model')}, context {tokens(s['context_tokens'])} of "
-                       f"{tokens(s.get('context_window'))}, "
+        out.print(Text(f"  now on {s.get('current_model')}, context {fmt.tokens(s['context_tokens'])} of "
+                       f"{fmt.tokens(s.get('context_window'))}, "
                        f"cache hit ratio {(s.get('cache_hit_ratio') or 0):.0%}"))  # fmt: skip
     runs = _model_runs(data, max(10, min(MODEL_RUNS_WIDTH, out.width - 68)))
     rows = [
         [str(t["turn"]), _when(t["start"], zone, "%H:%M"), runs.get(t["turn"], ""),
-         str(t["responses"]), str(t["tool_calls"]), str(t["tool_errors"]), usd(t["cost_usd"]),
-         tokens(t["output_tokens"]), tokens(t["max_context"])]
+         str(t["responses"]), str(t["tool_calls"]), str(t["tool_errors"]), fmt.money(t["cost_usd"]),
+         fmt.tokens(t["output_tokens"]), fmt.tokens(t["max_context"])]
         for t in data["turns"]
     ]  # fmt: skip
     prompts = [
@@ -199,16 +191,16 @@ def print_timeline(
         f"{_when(w['at'], zone)}  turn {w['turn']}  {w['from_model']} → {w['to_model']}  "
         f"{w['direction']}, {w['cause']}" + (f" ({w['detail']})" if w.get("detail") else "")))  # fmt: skip
     _section(out, "Subagents", data["subagents"], lambda a: (
-        f"{a['agent_id']}  {a['agent_type']}  {a['model']}  ×{a['requests']}  {usd(a['cost_usd'])}"
+        f"{a['agent_id']}  {a['agent_type']}  {a['model']}  ×{a['requests']}  {fmt.money(a['cost_usd'])}"
         + (f"  {a['description']}" if a.get("description") else "")))  # fmt: skip
     _section(out, "Compactions", data["compactions"], lambda c: (
         f"{_when(c['ts'], zone)}  {c['trigger'] or '?'}  "
-        f"{tokens(c['pre_tokens'])} → {tokens(c['post_tokens'])}"))  # fmt: skip
+        f"{fmt.tokens(c['pre_tokens'])} → {fmt.tokens(c['post_tokens'])}"))  # fmt: skip
     _section(out, "Alerts", data["alerts"], lambda a: (
         f"{_when(a['start'], zone)}  turn {a['turn']}  {a['severity']:4}  {a['kind']}: {a['message']}"))  # fmt: skip
     _section(out, "Advice", data["advice"], lambda a: (
-        f"turn {a['turn']}  {a['kind']} {a['from_tier']}→{a['to_tier']}  {usd(a['cost_usd'])} vs "
-        f"{usd(a['counterfactual_cost_usd'])} on {a['to_model']}  ({_saving(a)})  {a['reason']}"))  # fmt: skip
+        f"turn {a['turn']}  {a['kind']} {a['from_tier']}→{a['to_tier']}  {fmt.money(a['cost_usd'])} vs "
+        f"{fmt.money(a['counterfactual_cost_usd'])} on {a['to_model']}  ({_saving(a)})  {a['reason']}"))  # fmt: skip
     if data["advice"]:
         out.print(Text(ADVICE_NOTE, style="dim"))
 
@@ -239,7 +231,8 @@ def _response_table(rows: list[dict[str, Any]], zone: tzinfo) -> Table:
         )
     for r in rows:
         table.add_row(_when(r["ts"], zone, "%H:%M:%S"), r["agent_id"] or "main", r["model"],
-                      tokens(r["context_tokens"]), tokens(r["output_tokens"]), usd(r["cost_usd"]))  # fmt: skip
+                      fmt.tokens(r["context_tokens"]), fmt.tokens(r["output_tokens"]),
+                      fmt.money(r["cost_usd"]))  # fmt: skip
     return table
 
 
@@ -261,8 +254,8 @@ def _advice_table(rows: list[dict[str, Any]], zone: tzinfo) -> Table:
                         no_wrap=col != "why")  # fmt: skip
     for r in rows:
         grid.add_row(_when(r["start"], zone, _SHORT), r["session_id"][:8], str(r["turn"]),
-                     f"{r['kind']} {r['from_tier']}→{r['to_tier']}", usd(r["cost_usd"]),
-                     usd(r["counterfactual_cost_usd"]), _signed(r["saving_usd"]), Text(_why(r)))  # fmt: skip
+                     f"{r['kind']} {r['from_tier']}→{r['to_tier']}", fmt.money(r["cost_usd"]),
+                     fmt.money(r["counterfactual_cost_usd"]), _signed(r["saving_usd"]), Text(_why(r)))  # fmt: skip
     return grid
 
 
@@ -271,8 +264,8 @@ def _advice_blocks(out: Console, rows: list[dict[str, Any]], zone: tzinfo) -> No
     out.print(Text(f"Advice, newest first (times {_zone_name(zone)})", style="bold"))
     for r in rows:
         out.print(Text(f"{_when(r['start'], zone, _SHORT)}  {r['session_id'][:8]}  turn {r['turn']}  "
-                       f"{r['kind']} {r['from_tier']}→{r['to_tier']}  {usd(r['cost_usd'])} → "
-                       f"{usd(r['counterfactual_cost_usd'])}  saving {_signed(r['saving_usd'])}"))  # fmt: skip
+                       f"{r['kind']} {r['from_tier']}→{r['to_tier']}  {fmt.money(r['cost_usd'])} → "
+                       f"{fmt.money(r['counterfactual_cost_usd'])}  saving {_signed(r['saving_usd'])}"))  # fmt: skip
         out.print(Text("    " + _why(r), style="dim"))
 
 
@@ -295,22 +288,22 @@ def _saving(r: dict[str, Any]) -> str:
     if saving is None:
         return ""
     if saving >= 0:
-        return f"saves {usd(saving)}"
+        return f"saves {fmt.money(saving)}"
     waste = (r.get("figures") or {}).get("waste_usd")
-    return f"costs {usd(-saving)} more" + (f" (waste {usd(waste)})" if waste is not None else "")
+    return f"costs {fmt.money(-saving)} more" + (f" (waste {fmt.money(waste)})" if waste is not None else "")
 
 
 def _signed(value: float | None) -> str:
     if value is None:
         return ""
-    return usd(value) if value >= 0 else "−" + usd(-value)
+    return fmt.money(value)
 
 
 def _why(r: dict[str, Any]) -> str:
     waste = (r.get("figures") or {}).get("waste_usd")
     reason: str = r["reason"]
     return reason + (
-        f" (waste in the struggling span {usd(waste)})" if waste is not None else ""
+        f" (waste in the struggling span {fmt.money(waste)})" if waste is not None else ""
     )
 
 

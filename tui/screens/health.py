@@ -8,11 +8,11 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from tiermon.ingest import formatting as fmt
 from tiermon.ingest.queries import files_by_source
 from tiermon.ingest.signals.views import health
 from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.store import Store
-from tiermon.tui.commands.common import tokens
 from tiermon.tui.screens.base import DataScreen
 from tiermon.tui.widgets.cells import local, plain
 
@@ -97,7 +97,7 @@ def _problems(report: dict[str, Any]) -> Text:
     for model in report["unpriced_models"]:
         text.append("\n  ")
         text.append_text(plain(model["model"], 40, style="yellow"))
-        text.append(f"  {model['requests']} requests, {tokens(model['tokens'])} tokens", style="dim")
+        text.append(f"  {model['requests']} requests, {fmt.tokens(model['tokens'])} tokens", style="dim")
     if report["unpriced_models"]:
         text.append("\n  Add a price for them in prices.toml (see `tiermon prices`).", style="dim")
     if report.get("api_errors"):

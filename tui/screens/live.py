@@ -10,14 +10,14 @@ from textual import on
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Static
 
+from tiermon.ingest import formatting as fmt
 from tiermon.ingest.queries import current_block, live_sessions
 from tiermon.ingest.reports import ReportFilter, totals
 from tiermon.ingest.store import Store
 from tiermon.ingest.zone import local_timezone
-from tiermon.tui.commands.common import tokens, usd
 from tiermon.tui.messages import SessionRequested
 from tiermon.tui.screens.base import DataScreen
-from tiermon.tui.widgets.cells import ago, fill_bar, local_date, model_text, money, plain, safe
+from tiermon.tui.widgets.cells import fill_bar, local_date, model_text, money, plain, safe
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -102,7 +102,7 @@ class LiveScreen(DataScreen):
             money(row.get("cost_usd"), unpriced=bool(row.get("unpriced"))),
             fill_bar(row.get("context_tokens"), row.get("context_window"), width=bar),
             _cache_cell(row) if not dim else Text("–", style="dim"),
-            Text(ago(row.get("last_activity"), now), justify="right", style=style),
+            Text(fmt.ago(row.get("last_activity"), now), justify="right", style=style),
             _badges(row),
         ]
 
@@ -126,7 +126,7 @@ class LiveScreen(DataScreen):
         text.append("  session " + safe(row["session_id"][:8]), style="dim")
         text.append("  Enter: open", style="dim")
         if row.get("context_tokens"):
-            text.append(f"\ncontext {tokens(row['context_tokens'])} of {tokens(row.get('context_window'))}")
+            text.append(f"\ncontext {fmt.tokens(row['context_tokens'])} of {fmt.tokens(row.get('context_window'))}")
         if row.get("cache_hit_ratio") is not None:
             text.append(f" · cache hit {row['cache_hit_ratio']:.0%}")
         if row.get("unpriced"):
@@ -146,9 +146,9 @@ class LiveScreen(DataScreen):
 
 def _today(spent: float, block: dict[str, Any] | None) -> Text:
     """Today's spend and the 5-hour block in progress: the figures a developer glances at."""
-    text = Text.assemble("Today ", (usd(spent), "bold"))
+    text = Text.assemble("Today ", (fmt.money(spent), "bold"))
     if block is not None:
-        text.append(f" · block {usd(block['cost_usd'])} at {usd(block['burn_rate_per_hour'])}/h")
+        text.append(f" · block {fmt.money(block['cost_usd'])} at {fmt.money(block['burn_rate_per_hour'])}/h")
     return text
 
 

@@ -10,9 +10,9 @@ from textual import on
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static, TabbedContent, TabPane, Tree
 
+from tiermon.ingest import formatting as fmt
 from tiermon.ingest.signals.views import session_timeline
 from tiermon.ingest.store import Store
-from tiermon.tui.commands.common import tokens, usd
 from tiermon.tui.screens.base import DataScreen
 from tiermon.tui.screens.timeline import timeline_rows
 from tiermon.tui.widgets.cells import TIER_STYLES, clock_time, model_short, money, plain, safe
@@ -158,7 +158,7 @@ class SessionScreen(DataScreen):
         )
         label = Text("Main chain ", style="bold")
         label.append(", ".join(model_short(m) for m in main_models), style="dim")
-        label.append(f"  {usd(main_cost)}")
+        label.append(f"  {fmt.money(main_cost)}")
         tree.root.set_label(label)
         grouped: dict[str, list[dict[str, Any]]] = {}
         for agent in agents:
@@ -168,14 +168,14 @@ class SessionScreen(DataScreen):
             node_label = plain(first.get("agent_type") or "subagent", 24, style="bold")
             node_label.append(" " + safe(agent_id[:10]), style="dim")
             requests = sum(r.get("requests") or 0 for r in rows)
-            node_label.append(f"  {requests} req  {usd(sum(r.get('cost_usd') or 0.0 for r in rows))}")
+            node_label.append(f"  {requests} req  {fmt.money(sum(r.get('cost_usd') or 0.0 for r in rows))}")
             if first.get("description"):
                 node_label.append("  ")
                 node_label.append_text(plain(first["description"], 40, style="italic"))
             node = tree.root.add(node_label, expand=True)
             for row in rows:
                 leaf = Text(model_short(row.get("model")), style=TIER_STYLES.get(row.get("tier") or "", ""))
-                leaf.append(f"  {row.get('requests') or 0} req  {usd(row.get('cost_usd'))}")
+                leaf.append(f"  {row.get('requests') or 0} req  {fmt.money(row.get('cost_usd'))}")
                 node.add_leaf(leaf)
         if not agents:
             tree.root.add_leaf(Text("no subagents", style="dim"))
@@ -212,8 +212,8 @@ class SessionScreen(DataScreen):
 
 
 def _advice_line(row: dict[str, Any]) -> str:
-    return (f"{row.get('from_tier')}→{row.get('to_tier')}: turn cost {usd(row.get('cost_usd'))}, "
-            f"what-if {usd(row.get('counterfactual_cost_usd'))} · {row.get('reason') or ''}")
+    return (f"{row.get('from_tier')}→{row.get('to_tier')}: turn cost {fmt.money(row.get('cost_usd'))}, "
+            f"what-if {fmt.money(row.get('counterfactual_cost_usd'))} · {row.get('reason') or ''}")
 
 
 def _head(session_id: str, session: dict[str, Any], data: dict[str, Any]) -> Text:
@@ -230,6 +230,6 @@ def _head(session_id: str, session: dict[str, Any], data: dict[str, Any]) -> Tex
     text.append(f" · {len(data.get('turns') or [])} turns · {len(data.get('switches') or [])} switches"
                 f" · {len({a.get('agent_id') for a in data.get('subagents') or []})} subagents")
     if session.get("max_context"):
-        text.append(f" · peak context {tokens(session['max_context'])}")
+        text.append(f" · peak context {fmt.tokens(session['max_context'])}")
     return text
 

@@ -10,11 +10,11 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Static
 
+from tiermon.ingest import formatting as fmt
 from tiermon.ingest.queries import cache_savings, current_block, spend_split
 from tiermon.ingest.reports import ReportFilter, period_rows, totals
 from tiermon.ingest.store import Store
 from tiermon.ingest.zone import local_timezone
-from tiermon.tui.commands.common import usd
 from tiermon.tui.screens.base import DataScreen
 from tiermon.tui.widgets.cells import TIER_STYLES, local_date, money, plain
 from tiermon.tui.widgets.charts import TIERS, TierBars
@@ -136,7 +136,7 @@ def _summary(data: dict[str, Any]) -> Text:
     text = Text.assemble(
         (f"Week of {monday:%a %d %b %Y}", "bold"),
         "  ",
-        (usd(total["cost_usd"]), "bold"),
+        (fmt.money(total["cost_usd"]), "bold"),
         f" · {total['requests']:,} requests",
     )
     if total.get("unpriced_requests"):
@@ -144,12 +144,12 @@ def _summary(data: dict[str, Any]) -> Text:
     main = sum(r["cost_usd"] for r in data["split"] if r["chain"] == "main")
     sub = sum(r["cost_usd"] for r in data["split"] if r["chain"] == "subagent")
     sub_haiku = sum(r["cost_usd"] for r in data["split"] if r["chain"] == "subagent" and r["tier"] == "haiku")
-    text.append(f"\nMain chain {usd(main)} · subagents {usd(sub)}")
+    text.append(f"\nMain chain {fmt.money(main)} · subagents {fmt.money(sub)}")
     if sub:
-        text.append(f" (haiku {usd(sub_haiku)})")
+        text.append(f" (haiku {fmt.money(sub_haiku)})")
     savings = data["savings"]
     text.append(" · cache saved ")
-    text.append(usd(savings["saved_usd"]), style="green")
+    text.append(fmt.money(savings["saved_usd"]), style="green")
     text.append(f" (hit {savings['hit_ratio']:.0%})")
     block = data["block"]
     text.append("\n")
@@ -159,9 +159,10 @@ def _summary(data: dict[str, Any]) -> Text:
         start, end = block["start"], block["end"]
         text.append("5-hour block ", style="bold")
         text.append(
-            f"{_hm(start)}–{_hm(end)}: {usd(block['cost_usd'])} so far · burn {usd(block['burn_rate_per_hour'])}/h · "
+            f"{_hm(start)}–{_hm(end)}: {fmt.money(block['cost_usd'])} so far · "
+            f"burn {fmt.money(block['burn_rate_per_hour'])}/h · "
         )
-        text.append(f"projected {usd(block['projected_cost_usd'])}", style="bold")
+        text.append(f"projected {fmt.money(block['projected_cost_usd'])}", style="bold")
     return text
 
 

@@ -22,9 +22,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
 
+from tiermon.ingest import formatting as fmt
 from tiermon.ingest.team import TIERS, TeamError, TeamOverview, fetch_overview, mask_url
 from tiermon.ingest.zone import local_timezone
-from tiermon.tui.commands.common import usd
 from tiermon.tui.widgets.cells import money, plain
 
 if TYPE_CHECKING:
@@ -153,7 +153,7 @@ class TeamScreen(Screen[None]):
         total = sum(p["this_week"] for p in overview.people)
         people = len(overview.people)
         self._status(
-            f"Week of {overview.this_week:%Y-%m-%d}: {usd(total)} so far across {people} "
+            f"Week of {overview.this_week:%Y-%m-%d}: {fmt.money(total)} so far across {people} "
             f"{'person' if people == 1 else 'people'}. {ESTIMATE_NOTE} Updated {self._clock().astimezone():%H:%M}."
         )
         self._rearm()
@@ -200,9 +200,8 @@ def _change(delta: float | None, pct: float | None) -> Text:
         return Text("–", justify="right")
     if pct is None:
         return Text("new" if delta > 0 else "–", justify="right", style="dim")
-    sign = "+" if delta >= 0 else "-"
     style = "red" if delta > 0 else "green" if delta < 0 else ""
-    return Text(f"{sign}{usd(abs(delta))} ({pct:+.0%})", justify="right", style=style)
+    return Text(f"{fmt.money(delta, signed=True)} ({pct:+.0%})", justify="right", style=style)
 
 
 def _tiers(row: dict[str, Any]) -> list[Text]:
@@ -233,7 +232,7 @@ def _advice_row(a: dict[str, Any]) -> tuple[Any, ...]:
     return (plain(a["user"], 16), plain(a["project"], 16), plain(what, 18),
             Text(str(a["turn"]) if a["turn"] is not None else "–", justify="right"), money(a["cost_usd"]),
             money(a["counterfactual_cost_usd"]),
-            Text(("-" if saving < 0 else "") + usd(abs(saving)), justify="right", style="green" if saving > 0 else ""),
+            Text(fmt.money(saving), justify="right", style="green" if saving > 0 else ""),
             _when(a["start"], "%m-%d %H:%M"))  # fmt: skip
 
 

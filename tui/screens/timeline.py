@@ -13,7 +13,7 @@ from typing import Any
 
 from rich.text import Text
 
-from tiermon.tui.commands.common import tokens
+from tiermon.ingest import formatting as fmt
 from tiermon.tui.widgets.cells import TIER_STYLES, clock_time, model_short, model_text, money, plain, plain_block, safe
 
 _ORDER = {"turn": 0, "switch": 1, "compaction": 2, "response": 3}
@@ -48,8 +48,8 @@ def _turn(t: dict[str, Any], room: int) -> dict[str, Any]:
     cells = [
         Text(clock_time(t.get("start")), style="bold"),
         plain(models, 16, style="bold"),
-        Text(tokens(t.get("max_context")), justify="right"),
-        Text(tokens(t.get("output_tokens")), justify="right"),
+        Text(fmt.tokens(t.get("max_context")), justify="right"),
+        Text(fmt.tokens(t.get("output_tokens")), justify="right"),
         money(t.get("cost_usd")),
         what,
     ]
@@ -61,13 +61,13 @@ def _response(r: dict[str, Any]) -> dict[str, Any]:
     what = Text("  ↳ subagent " if side else "  ", style="dim")
     if side:
         what.append_text(plain(r.get("agent_type") or r.get("agent_id") or "", 24, style="dim"))
-    detail = Text(f"{safe(r.get('model'))} · context {tokens(r.get('context_tokens'))}"
-                  f" · output {tokens(r.get('output_tokens'))} · {money(r.get('cost_usd')).plain}", style="dim")
+    detail = Text(f"{safe(r.get('model'))} · context {fmt.tokens(r.get('context_tokens'))}"
+                  f" · output {fmt.tokens(r.get('output_tokens'))} · {money(r.get('cost_usd')).plain}", style="dim")
     cells = [
         Text(clock_time(r.get("ts")), style="dim"),
         model_text(r.get("model"), r.get("tier"), 16),
-        Text(tokens(r.get("context_tokens")), justify="right", style="dim" if side else ""),
-        Text(tokens(r.get("output_tokens")), justify="right"),
+        Text(fmt.tokens(r.get("context_tokens")), justify="right", style="dim" if side else ""),
+        Text(fmt.tokens(r.get("output_tokens")), justify="right"),
         money(r.get("cost_usd")),
         what,
     ]
@@ -102,7 +102,7 @@ def _switch(s: dict[str, Any]) -> dict[str, Any]:
 def _compaction(c: dict[str, Any]) -> dict[str, Any]:
     what = Text(f"⟲ compaction ({c.get('trigger') or '?'})", style="bold cyan")
     if c.get("pre_tokens"):
-        what.append(f" at {tokens(c['pre_tokens'])} tokens", style="cyan")
+        what.append(f" at {fmt.tokens(c['pre_tokens'])} tokens", style="cyan")
     cells = [
         Text(clock_time(c.get("ts")), style="cyan"), Text("compact", style="cyan"), Text(""), Text(""), Text(""), what
     ]

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
+from tiermon.ingest import formatting as fmt
 from tiermon.ingest.sanitize import clean_text
-from tiermon.tui.commands.common import usd
 
 TIER_STYLES = {"haiku": "green", "sonnet": "blue", "opus": "magenta", "other": "yellow"}
 """One colour per tier, used by tables and charts alike."""
@@ -49,12 +49,11 @@ def plain_block(value: object) -> Text:
 
 
 def money(value: float | None, *, unpriced: bool = False) -> Text:
-    """Dollars right-aligned. No cost at all is `unpriced`, never $0 (SPEC §3); a cost that
+    """`formatting.money` right-aligned: `unpriced` in yellow, never $0 (SPEC §3); a cost that
     leaves out unpriced requests carries a `*`."""
     if value is None:
-        return Text("unpriced", style="yellow", justify="right")
-    label = ("-" if value < 0 else "") + usd(abs(value))
-    return Text(label + ("*" if unpriced else ""), justify="right", style="yellow" if unpriced else "")
+        return Text(fmt.UNPRICED, style="yellow", justify="right")
+    return Text(fmt.money(value) + ("*" if unpriced else ""), justify="right", style="yellow" if unpriced else "")
 
 
 def tier_text(tier: str | None) -> Text:
@@ -86,19 +85,6 @@ def fill_bar(used: int | None, window: int | None, width: int = 6) -> Text:
     bar.append("░" * (width - filled), style="dim")
     bar.append(f" {share:>3.0%}")
     return bar
-
-
-def ago(moment: datetime | None, now: datetime) -> str:
-    """`now`, `42s`, `7m`, `3h`, `2d`: relative time that fits a narrow column."""
-    if moment is None:
-        return "–"
-    seconds = (now - moment).total_seconds()
-    if seconds < 5:
-        return "now"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{int(seconds // size)}{unit}"
-    return f"{int(seconds)}s"
 
 
 def local(moment: datetime) -> datetime:

@@ -1,0 +1,62 @@
+"""When stored signals are stale: the fingerprint of what computed them, and agents typed too early.
+
+Kept apart from the engine so that an ingest pass which read nothing new can
+tell, without importing the rules (pyarrow and every signal module), that
+there is nothing to recompute: the common case of a `tiermon report`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tiermon.ingest.config import Thresholds
+    from tiermon.ingest.pricing import PriceTable
+    from tiermon.ingest.store import Store
+
+RULES_VERSION = 1
+"""Bump when a signal's logic changes, so stored signals are recomputed once."""
+FINGERPRINT_KEY = "signals_fingerprint"
+"""The `meta` key holding the fingerprint the stored signals were computed under."""
+NOT_RULES = frozenset({"__init__.py", "views.py", "pool.py", "staleness.py"})
+"""Modules that read, schedule or date signals but do not decide what is stored: editing them must not
+make every store recompute its signals (at 5 M responses that is minutes)."""
+_RULES_SOURCE = Path(__file__).parent
+
+STALE_AGENTS_SQL = """
+SELECT DISTINCT a.session_id FROM agents a JOIN agent_meta m ON m.agent_id = a.agent_id
+WHERE m.agent_type IS NOT NULL AND a.agent_type IS DISTINCT FROM m.agent_type
+  AND a.agent_type NOT IN ('warmup', 'compact')
+"""
+"""Sessions whose agents were typed before their meta.json arrived (sidecars touch no session)."""
+
+
+def fingerprint(thresholds: Thresholds, prices: PriceTable) -> str:
+    """Everything stored signals depend on besides the rows: rules, thresholds, prices."""
+    data = {"rules": rules_fingerprint(), "thresholds": asdict(thresholds), "prices": prices.fingerprint,
+            "reference": prices.reference_models}  # fmt: skip
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def rules_fingerprint() -> str:
+    """RULES_VERSION and the signal modules' source: a new tiermon recomputes what an old one stored."""
+    digest = hashlib.sha256(str(RULES_VERSION).encode())
+    for path in sorted(_RULES_SOURCE.glob("*.py")):
+        if path.name in NOT_RULES:
+            continue
+        try:
+            digest.update(path.read_bytes())
+        except OSError:
+            continue
+    return digest.hexdigest()[:16]
+
+
+def up_to_date(store: Store, thresholds: Thresholds, prices: PriceTable) -> bool:
+    """True when, without new rows, the engine would find nothing to recompute."""
+    return store.meta(FINGERPRINT_KEY) == fingerprint(thresholds, prices) and not store.query(STALE_AGENTS_SQL)
