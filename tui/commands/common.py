@@ -7,18 +7,25 @@ import io
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.segment import Segment
+from rich.text import Text
 
 from tiermon.ingest.config import Settings, load_settings
+from tiermon.ingest.sanitize import json_safe, printable
 from tiermon.ingest.store import Store
 from tiermon.ingest.tailer import IngestSummary
+
+if TYPE_CHECKING:
+    from rich.console import ConsoleOptions, RenderableType
+    from rich.style import Style
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -73,11 +80,55 @@ def invocation_argv(ctx: click.Context) -> list[str] | None:
     return list(argv) if isinstance(argv, (list, tuple)) else None
 
 
+class SafeConsole(Console):
+    """The one way text reaches a terminal: never markup, never a control character from the data (SPEC §8).
+
+    Strings are plain text (markup and emoji codes off), and every Text and
+    every rendered segment passes through `printable`, so a table, a line or
+    a title built from transcript fields cannot carry an escape sequence.
+    Colour the code asks for with `style=` still works: Rich adds those codes
+    after this point, and only when the output is a terminal.
+    """
+
+    def render_str(
+        self,
+        text: str,
+        *,
+        style: str | Style = "",
+        justify: Any = None,
+        overflow: Any = None,
+        emoji: bool | None = None,
+        markup: bool | None = None,
+        highlight: bool | None = None,
+        highlighter: Any = None,
+    ) -> Text:
+        return Text(printable(text), style=style, justify=justify, overflow=overflow)
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        if isinstance(renderable, Text):
+            renderable = _printable_text(renderable)
+        for segment in super().render(renderable, options):
+            if segment.control is None and segment.text and not segment.text.isprintable():
+                segment = Segment(printable(segment.text), segment.style, segment.control)
+            yield segment
+
+
+def _printable_text(text: Text) -> Text:
+    """A copy of `text` made printable; replacement keeps lengths, so its styled spans stay put."""
+    clean = printable(text.plain)
+    if clean == text.plain:
+        return text
+    copy = text.copy()
+    copy.plain = clean
+    return copy
+
+
 def console(stderr: bool = False) -> Console:
-    """A Rich console that honours NO_COLOR and plain pipes."""
+    """A Rich console that honours NO_COLOR and plain pipes and prints data as plain, printable text."""
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or os.environ.get("COLUMNS") else 160  # pipes and files get full rows
-    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False, width=width)
+    return SafeConsole(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False,
+                       width=width, markup=False, emoji=False)  # fmt: skip
 
 
 def ingest_quietly(settings: Settings) -> IngestSummary:
@@ -117,7 +168,8 @@ def _json_default(value: Any) -> Any:
 
 
 def json_text(data: Any) -> str:
-    return json.dumps(data, default=_json_default, indent=2) + "\n"
+    """JSON with every control character escaped: json.dumps escapes C0 and non-ASCII, json_safe the rest."""
+    return json_safe(json.dumps(data, default=_json_default, indent=2)) + "\n"
 
 
 def emit_json(data: Any) -> None:
@@ -128,9 +180,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    """A CSV cell: control characters made visible (SPEC §8), spreadsheet formulas neutralised (CSV injection)."""
+    if isinstance(value, str):
+        value = printable(value)
+        return "'" + value if value.startswith(_FORMULA_START) else value
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     return value

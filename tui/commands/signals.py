@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tiermon.ingest.models import model_base
+from tiermon.ingest.sanitize import printable
 from tiermon.ingest.signals.views import (
     ADVICE_KINDS,
     ADVICE_NOTE,
@@ -153,7 +154,7 @@ def show(ctx: click.Context, session_id: str, as_json: bool, each: bool, tz: str
         try:
             data = session_timeline(store, session_id)
         except SessionNotFound as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(printable(str(exc), one_line=True)) from exc
     if as_json:
         emit_json(data)
         return
