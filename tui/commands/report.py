@@ -38,6 +38,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 KINDS = ("daily", "weekly", "monthly", "session", "model", "blocks")
 _PERIOD = {"daily": "day", "weekly": "week", "monthly": "month"}
 ESTIMATE_NOTE = "Figures are estimates at list price."
+NO_TIME = "(no time)"
+"""The period of responses whose timestamp could not be read: counted, but in no day."""
 
 
 def filter_options(groups: list[str]) -> Callable[[F], F]:
@@ -207,7 +209,7 @@ def _label(kind: str, row: dict[str, Any]) -> str:
     if kind == "blocks":
         start: datetime = row["start"]
         return start.strftime("%Y-%m-%d %H:%M") + (" (active)" if row["is_active"] else "")
-    return str(row["period"])
+    return str(row["period"]) if row["period"] is not None else NO_TIME
 
 
 def _add_row(table: Table, kind: str, row: dict[str, Any], grouped: bool) -> None:

@@ -216,10 +216,10 @@ def print_timeline(
 
 def _model_runs(data: dict[str, Any], width: int) -> dict[int, str]:
     """Per turn, the main chain's model of each response, run-length coded: `opus-4-6×3 haiku-4-5×40`."""
-    starts = [(t["start"], t["turn"]) for t in data["turns"]]
+    starts = [(t["start"], t["turn"]) for t in data["turns"] if t["start"] is not None]
     runs: dict[int, list[list[Any]]] = {}
     for r in data["responses"]:
-        if r["is_sidechain"]:
+        if r["is_sidechain"] or r["ts"] is None:  # a response with no readable time belongs to no turn
             continue
         turn = next((n for start, n in reversed(starts) if start <= r["ts"]), 0)
         seq = runs.setdefault(turn, [])
