@@ -8,15 +8,19 @@ folder, which is how tests keep away from the developer's own settings).
 from __future__ import annotations
 
 import getpass
+import math
 import os
 import socket
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import platformdirs
 
+from tiermon.ingest.sanitize import printable
+from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.walk import absolute
 
 APP = "tiermon"
@@ -101,14 +105,13 @@ def load_settings(
     """Merge the config file, the environment and command-line values."""
     env = dict(os.environ) if env is None else env
     config_dir, data_dir = default_dirs(env)
-    data = _read_config(config_dir / "config.toml")
+    data = validate(_read_config(config_dir / "config.toml"))
     section = data.get("sources", {})
-    file_logs = [Path(p).expanduser() for p in section.get("api_logs", [])]
-    file_sources = [(kind, Path(p).expanduser()) for kind, paths in section.items() if kind != "api_logs"
-                    for p in paths] or None  # fmt: skip
+    file_logs: list[Path] = section.get("api_logs", [])
+    file_sources = [(kind, path) for kind, paths in section.items() if kind != "api_logs" for path in paths] or None
     db_path = db or (Path(env["TIERMON_DB"]) if env.get("TIERMON_DB") else None)
     if db_path is None and data.get("store", {}).get("db"):
-        db_path = Path(data["store"]["db"]).expanduser()
+        db_path = data["store"]["db"]
     team = data.get("team", {})
     return Settings(
         config_dir=config_dir,
@@ -117,7 +120,7 @@ def load_settings(
         sources=[_source_root(s) for s in sources] if sources else file_sources,
         api_logs=[absolute(p) for p in [*file_logs, *(api_logs or [])]],  # files are known by path: one form
         agents=agents,
-        thresholds=_thresholds(data.get("thresholds", {})),
+        thresholds=replace(Thresholds(), **data.get("thresholds", {})),
         team_url=env.get("TIERMON_TEAM_URL") or team.get("url"),
         user=str(team.get("user") or _whoami()),
         machine=str(team.get("machine") or socket.gethostname()),
@@ -138,22 +141,93 @@ def _read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from exc
 
 
-def _thresholds(values: dict[str, Any]) -> Thresholds:
-    known = {f.name: f.type for f in fields(Thresholds)}
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown threshold(s) in config.toml: {', '.join(unknown)}")
-    defaults = Thresholds()
-    cast: dict[str, Any] = {}
-    for name, value in values.items():
-        kind = type(getattr(defaults, name))
-        try:
-            cast[name] = kind(value)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"threshold {name} must be a {kind.__name__}, got {value!r}") from exc
-    return replace(defaults, **cast)
+# -- the schema ---------------------------------------------------------------------------------------
+
+Check = Callable[[str, Any], Any]
+"""Takes a key's name (`[section] key`) and its value from the file; returns the value to use, or raises
+ConfigError with one line naming the key."""
+
+
+def _bad(name: str, wanted: str, value: Any) -> ConfigError:
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
+    return ConfigError(f"config.toml: {name} must be {wanted}, not {printable(shown, one_line=True)}")
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _bad(name, "a string", value)
+    return value
+
+
+def _path(name: str, value: Any) -> Path:
+    if not isinstance(value, str) or not value.strip():
+        raise _bad(name, "a path (a string)", value)
+    return Path(value).expanduser()
+
+
+def _paths(name: str, value: Any) -> list[Path]:
+    """A list of paths; a single string is taken as a list of one (not walked a character at a time)."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise _bad(name, "a list of paths", value)
+    return [_path(f"{name}[{i}]", item) for i, item in enumerate(value)]
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _bad(name, "a whole number", value)
+    if value < 1:
+        raise _bad(name, "at least 1", value)
+    return value
+
+
+def _share(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _bad(name, "a number", value)
+    if not math.isfinite(value) or not 0 < value <= 1:
+        raise _bad(name, "a share above 0 and at most 1", value)
+    return float(value)
+
+
+def _threshold_checks() -> dict[str, Check]:
+    """Every Thresholds field: shares (floats) in (0, 1], counts (ints) at least 1."""
+    return {f.name: _share if isinstance(f.default, float) else _count for f in fields(Thresholds)}
+
+
+SCHEMA: dict[str, dict[str, Check]] = {
+    "sources": {**{kind: _paths for kind in SOURCES}, "api_logs": _paths},
+    "store": {"db": _path},
+    "team": {"url": _text, "user": _text, "machine": _text},
+    "thresholds": _threshold_checks(),
+}
+"""Every section and key config.toml may hold, with the check of each: a new key is one entry here."""
+
+
+def validate(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The file's values checked against SCHEMA and converted; the first problem is a one-line ConfigError."""
+    out: dict[str, dict[str, Any]] = {}
+    for section, values in data.items():
+        keys = SCHEMA.get(section)
+        if keys is None:
+            known = ", ".join(f"[{name}]" for name in SCHEMA)
+            raise ConfigError(f"config.toml: unknown section [{printable(section, one_line=True)}] (known: {known})")
+        if not isinstance(values, dict):
+            raise _bad(section, f"a section ([{section}] on a line of its own)", values)
+        out[section] = {key: _check(section, keys, key, value) for key, value in values.items()}
+    return out
+
+
+def _check(section: str, keys: dict[str, Check], key: str, value: Any) -> Any:
+    check = keys.get(key)
+    if check is None:
+        raise ConfigError(f"config.toml: unknown key {printable(key, one_line=True)} in [{section}] "
+                          f"(known: {', '.join(keys)})")  # fmt: skip
+    return check(f"[{section}] {key}", value)
 
 
 def _whoami() -> str:

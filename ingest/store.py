@@ -574,6 +574,8 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
         raise StoreError(f"no database at {path}: run `tiermon ingest` first")
     if not read_only:
         _private_dir(path.parent)
+        _private_umask()
+    _private_file(path)
     deadline = time.monotonic() + wait
     delay = 0.02
     while True:
@@ -588,13 +590,36 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
                 continue
             if "lock" in message.lower():
                 raise StoreError(f"database {path} is busy: another process has held it for over {wait:.0f}s") from exc
-            raise StoreError(f"cannot open database {path}: {message.splitlines()[0]}") from exc
+            raise _open_error(path, exc) from exc
         except duckdb.Error as exc:
-            raise StoreError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from exc
-    if not read_only:
-        _private_file(path)
+            raise _open_error(path, exc) from exc
+    _private_file(path)
     con.execute("SET TimeZone = 'UTC'")
     return con
+
+
+_DAMAGED = ("not a valid duckdb database", "corrupt", "checksum", "could not read enough bytes",
+            "invalid database", "serializ", "failed to load metadata")  # fmt: skip
+"""Words of DuckDB's open errors that mean the file itself is damaged (torn, truncated, overwritten)."""
+
+
+def _open_error(path: Path, exc: duckdb.Error) -> StoreError:
+    """One line for a failed open; a damaged file gets the remedy, since the transcripts can rebuild it."""
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if any(word in message.lower() for word in _DAMAGED):
+        return StoreError(f"database {path} is damaged: move it aside and run `tiermon ingest` "
+                          "to rebuild it from the transcripts still on disk")  # fmt: skip
+    return StoreError(f"cannot open database {path}: {message}")
+
+
+def _private_umask() -> None:
+    """Tighten the process umask for good, so every file DuckDB creates (the .wal too) is 0600 from birth.
+
+    DuckDB creates the .wal on the first write, long after connect, and again after each checkpoint:
+    a umask restored once connect returns would not cover it. Tightening only ever removes group and
+    other bits, so concurrent callers cannot undo one another.
+    """
+    os.umask(os.umask(0o077) | 0o077)
 
 
 def _private_dir(folder: Path) -> None:
@@ -604,6 +629,7 @@ def _private_dir(folder: Path) -> None:
 
 
 def _private_file(path: Path) -> None:
+    """The database and its .wal 0600, whoever made them: a .wal left by a killed writer is fixed on open."""
     for candidate in (path, path.with_name(path.name + ".wal")):
         try:
             if candidate.exists() and candidate.stat().st_mode & 0o077:

@@ -18,3 +18,8 @@ def naive_utc(value: Any) -> datetime | None:
     if value.tzinfo is not None:
         return value.astimezone(UTC).replace(tzinfo=None)
     return value
+
+
+def nulls_last(value: Any) -> tuple[bool, Any]:
+    """A sort key that puts None after every value: a line with no readable time must not stop a sort."""
+    return (value is None, value)

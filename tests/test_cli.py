@@ -98,7 +98,7 @@ def test_bad_input_is_one_line_and_exit_2(tiermon: Run, src: Path, db: Path, tmp
                     "unknown time zone")  # fmt: skip
     bad_db = tmp_path / "corrupt.duckdb"
     bad_db.write_bytes(b"this is not a database" * 100)
-    _one_line_error(tiermon("--db", str(bad_db), "--source", str(src), "report", "daily", check=False), "cannot open database")
+    _one_line_error(tiermon("--db", str(bad_db), "--source", str(src), "report", "daily", check=False), "is damaged")
     assert bad_db.read_bytes() == b"this is not a database" * 100  # nothing overwritten
 
 

@@ -18,6 +18,7 @@ from tiermon.ingest.config import ConfigError
 from tiermon.ingest.pricing import PriceFileError
 from tiermon.ingest.reports import ReportError
 from tiermon.ingest.rows import SourceError
+from tiermon.ingest.sanitize import printable
 from tiermon.ingest.store import StoreError
 from tiermon.tui.commands.common import global_options, settings_from
 
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> Any:
 
 
 def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
+    """The first line of an error, printable: messages may quote paths and ids read from a source."""
+    text = printable(str(exc)).strip().splitlines()
     message = text[0] if text else type(exc).__name__
     if isinstance(exc, OSError) and exc.filename:
         message = f"{exc.strerror or message}: {exc.filename}"

@@ -9,7 +9,6 @@ a reason to. Every string that comes from a transcript is escaped as text
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from datetime import datetime
 from html import escape
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tiermon.ingest.formatting import money, timestamp
 from tiermon.ingest.reports import TOKEN_FIELDS
+from tiermon.ingest.sanitize import printable
 
 if TYPE_CHECKING:
     from tiermon.ingest.export.model import ExportData
@@ -50,9 +50,6 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}code,.mono{font-fam
 dl.meta{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem}dl.meta dt{color:#666}dl.meta dd{margin:0}
 section.session{border:1px solid #e4e4e4;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}
 """
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
 
 def render_html(data: ExportData) -> str:
     """The whole report as one string."""
@@ -267,10 +264,10 @@ def _by_session(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _t(value: Any) -> str:
-    """Any value as escaped plain text with control characters removed (SPEC §8)."""
+    """Any value as escaped plain text with control characters made visible (SPEC §8)."""
     if value is None:
         return ""
-    text: str = escape(_CONTROL.sub("", str(value)), quote=True)
+    text: str = escape(printable(str(value)), quote=True)
     return text
 
 

@@ -58,6 +58,8 @@ class OutputDir:
 
     def __init__(self, path: Path) -> None:
         path = path.expanduser()
+        if path.is_symlink():  # the folder itself must not lead elsewhere, as no file in it may
+            raise ExportError(f"refusing to write through the symlink {path}: give the folder it points to")
         try:
             if not path.exists():
                 path.mkdir(parents=True, mode=0o700)

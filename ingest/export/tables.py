@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tiermon.ingest.export.output_dir import Writer
+from tiermon.ingest.sanitize import json_safe
 
 
 def _bytes_writer(data: bytes) -> Writer:
@@ -32,7 +33,7 @@ def _writer(fmt: str, table: pa.Table, csv_cell: Callable[[Any], Any]) -> Writer
 
 
 def _write_jsonl(table: pa.Table, fh: BinaryIO) -> None:
-    fh.writelines((json.dumps(row, default=_json_default, ensure_ascii=False) + "\n").encode("utf-8")
+    fh.writelines((json_safe(json.dumps(row, default=_json_default, ensure_ascii=False)) + "\n").encode("utf-8")
                   for row in _rows(table))  # fmt: skip
 
 

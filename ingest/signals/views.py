@@ -15,6 +15,7 @@ from typing import Any
 from tiermon.ingest.queries import span_rows
 from tiermon.ingest.signals.cache import lifetime
 from tiermon.ingest.store import Store
+from tiermon.ingest.times import nulls_last
 
 ALERT_KINDS = (
     "model_switch", "thrash", "question_churn", "context_high", "compaction", "reread", "api_error",
@@ -286,7 +287,7 @@ def session_timeline(store: Store, session_id: str) -> dict[str, Any]:
         params,
     )
     alerts = _alert_rows(store, ["session_id = ?"], [sid], None)
-    alerts.sort(key=lambda a: (a["start"], a["kind"]))
+    alerts.sort(key=lambda a: (nulls_last(a["start"]), a["kind"]))
     compactions = [
         {"ts": a["start"], "trigger": a["figures"].get("trigger"), "pre_tokens": a["figures"].get("pre_tokens"),
          "post_tokens": a["figures"].get("post_tokens"), "cost_usd": a["figures"].get("compaction_cost_usd")}
@@ -301,7 +302,7 @@ def session_timeline(store: Store, session_id: str) -> dict[str, Any]:
         "subagents": session_subagents(store, [sid]).get(sid, []),
         "compactions": compactions,
         "alerts": alerts,
-        "advice": sorted(advice, key=lambda a: (a["turn"], a["kind"])),
+        "advice": sorted(advice, key=lambda a: (nulls_last(a["turn"]), a["kind"])),
         "note": ADVICE_NOTE,
     }
 

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 if TYPE_CHECKING:
     import psycopg
@@ -48,13 +49,60 @@ def _password(url: str) -> str | None:
     return str(value) if value else None
 
 
-def _scrub(message: str, url: str) -> str:
-    """One line of a server or driver message, without the password even if the driver echoed it."""
+_KEYWORD_PASSWORD = re.compile(r"(?i)password\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]+)")
+
+
+def _raw_passwords(url: str) -> list[str]:
+    """The password as written in `url`, read without libpq: what libpq cannot parse it may still echo."""
+    found = [m.group(1).strip("'") for m in _KEYWORD_PASSWORD.finditer(url)]
+    _, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if sep and at >= 0 and ":" in rest[:at]:
+        found.append(rest[:at].split(":", 1)[1])
+    return [p for p in found if p]
+
+
+def _secrets(url: str) -> list[str]:
+    """Every form of the password a message could hold: as written, decoded, parsed, and the pieces an
+    unencoded `@`, `/`, `:` or space cuts it into. Longest first, so a whole one is replaced before its pieces."""
+    raw = _raw_passwords(url)
+    forms = {*raw, *(unquote(p) for p in raw), _password(url) or ""}
+    pieces = {piece for p in raw for piece in re.split(r"[@/:?# ]", p) if len(piece) >= 3}
+    return sorted({f for f in forms | pieces if f}, key=len, reverse=True)
+
+
+def _leaks(line: str, url: str) -> bool:
+    """Whether any 4 characters in a row of the password (or a whole shorter one) are still in `line`."""
+    for p in _raw_passwords(url):
+        size = min(4, len(p))
+        if any(p[i : i + size] in line for i in range(len(p) - size + 1)):
+            return True
+    return False
+
+
+def _scrub(message: str, url: str, *, unparsed: bool = False) -> str:
+    """One line of a server or driver message, without any part of the password even if the driver echoed it.
+
+    `unparsed`: libpq could not read the URL, so its message may quote the URL raw and cut anywhere; then a
+    message that still holds four characters of the password in a row is withheld. (Not after a parse: a
+    server's "password authentication failed" would trip it for any password with a word in it.)
+    """
     line = next((part.strip() for part in message.strip().splitlines() if part.strip()), "")
-    secret = _password(url)
-    if secret:
+    for secret in _secrets(url):
         line = line.replace(secret, "***")
+    if unparsed and _leaks(line.replace("***", ""), url):
+        return "the driver's message is withheld because it quotes part of the password"
     return line
+
+
+def _url_problem(url: str) -> str | None:
+    """A mistake in `url` worth naming before libpq reads it: an unencoded `@` makes it take the password's tail
+    for the host."""
+    _, sep, rest = url.partition("://")
+    userinfo = rest[: rest.rfind("@")] if sep and "@" in rest else ""
+    if "@" in userinfo.split(":", 1)[-1] and ":" in userinfo:
+        return "its password holds an unencoded '@': write it as %40"
+    return None
 
 
 def _psycopg() -> Any:
@@ -71,10 +119,14 @@ def _connect(url: str | None) -> psycopg.Connection[Any]:
     pg = _psycopg()
     from psycopg.conninfo import conninfo_to_dict
 
+    problem = _url_problem(url)
+    if problem:
+        raise TeamError(f"team database URL {mask_url(url)} is not valid: {problem}")
     try:
         params = conninfo_to_dict(url)
     except pg.Error as exc:
-        raise TeamError(f"team database URL {mask_url(url)} is not valid: {_scrub(str(exc), url)}") from None
+        detail = _scrub(str(exc), url, unparsed=True)
+        raise TeamError(f"team database URL {mask_url(url)} is not valid: {detail}") from None
     params.setdefault("connect_timeout", CONNECT_TIMEOUT)
     params.setdefault("application_name", "tiermon")
     try:

@@ -17,6 +17,7 @@ import click
 
 from tiermon.ingest.config import Settings, load_settings
 from tiermon.ingest.discovery import parse_source
+from tiermon.ingest.sanitize import json_safe, printable
 from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.store import Store
 
@@ -79,12 +80,15 @@ def agent_values(settings: Settings) -> tuple[str, ...]:
 
 
 def console(stderr: bool = False) -> Console:
-    """A Rich console that honours NO_COLOR and plain pipes (rich is imported here: JSON output skips it)."""
-    from rich.console import Console
+    """A Rich console that honours NO_COLOR and plain pipes and prints data as plain, printable text.
+
+    rich is imported here, so JSON and CSV output never load it."""
+    from tiermon.tui.commands.safe_console import SafeConsole
 
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() or os.environ.get("COLUMNS") else 160  # pipes and files get full rows
-    return Console(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False, width=width)
+    return SafeConsole(stderr=stderr, no_color="NO_COLOR" in os.environ, highlight=False, soft_wrap=False,
+                       width=width, markup=False, emoji=False)  # fmt: skip
 
 
 @contextmanager
@@ -118,7 +122,8 @@ def _json_default(value: Any) -> Any:
 
 
 def json_text(data: Any) -> str:
-    return json.dumps(data, default=_json_default, indent=2) + "\n"
+    """JSON with every control character escaped: json.dumps escapes C0 and non-ASCII, json_safe the rest."""
+    return json_safe(json.dumps(data, default=_json_default, indent=2)) + "\n"
 
 
 def emit_json(data: Any) -> None:
@@ -129,9 +134,10 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_safe(value: Any) -> Any:
-    """Neutralise spreadsheet formulas in text cells (CSV injection)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
+    """A CSV cell: control characters made visible (SPEC §8), spreadsheet formulas neutralised (CSV injection)."""
+    if isinstance(value, str):
+        value = printable(value)
+        return "'" + value if value.startswith(_FORMULA_START) else value
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     return value

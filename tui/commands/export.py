@@ -22,6 +22,7 @@ from tiermon.ingest.export import (
     write_export,
 )
 from tiermon.ingest.reports import ReportError
+from tiermon.ingest.sanitize import printable
 from tiermon.ingest.zone import local_timezone
 from tiermon.tui.commands.common import (
     csv_safe,
@@ -69,10 +70,10 @@ def export(ctx: click.Context, out: Path, formats: tuple[str, ...], sessions: tu
             data = collect(store, selection, include_text=not redact)
         manifest = write_export(data, out, chosen, prefix=prefix, csv_cell=csv_safe)
     except EmptySelection as exc:
-        click.echo(f"tiermon: {exc}", err=True)
+        click.echo(f"tiermon: {printable(str(exc), one_line=True)}", err=True)
         ctx.exit(1)
     except (ExportError, ReportError) as exc:
-        click.echo(f"tiermon: error: {exc}", err=True)
+        click.echo(f"tiermon: error: {printable(str(exc), one_line=True)}", err=True)
         ctx.exit(2)
     if as_json:
         emit_json(manifest)

@@ -13,6 +13,8 @@ from rich.text import Text
 from tiermon.ingest import formatting as fmt
 
 ESTIMATE_NOTE = "Figures are estimates at list price."
+NO_TIME = "(no time)"
+"""The period of responses whose timestamp could not be read: counted, but in no day."""
 
 
 def print_table(out: Console, kind: str, data: dict[str, Any], breakdown: bool) -> None:
@@ -57,7 +59,7 @@ def _label(kind: str, row: dict[str, Any]) -> str:
     if kind == "blocks":
         start: datetime = row["start"]
         return start.strftime("%Y-%m-%d %H:%M") + (" (active)" if row["is_active"] else "")
-    return str(row["period"])
+    return str(row["period"]) if row["period"] is not None else NO_TIME
 
 
 def _add_row(table: Table, kind: str, row: dict[str, Any], grouped: bool) -> None:

@@ -15,6 +15,7 @@ from rich.text import Text
 
 from tiermon.ingest import formatting as fmt
 from tiermon.ingest.models import model_base
+from tiermon.ingest.sanitize import printable
 from tiermon.ingest.signals.views import (
     ADVICE_KINDS,
     ADVICE_NOTE,
@@ -145,7 +146,7 @@ def show(ctx: click.Context, session_id: str, as_json: bool, each: bool, tz: str
         try:
             data = session_timeline(store, session_id)
         except SessionNotFound as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise click.ClickException(printable(str(exc), one_line=True)) from exc
     if as_json:
         emit_json(data)
         return
@@ -207,10 +208,10 @@ def print_timeline(
 
 def _model_runs(data: dict[str, Any], width: int) -> dict[int, str]:
     """Per turn, the main chain's model of each response, run-length coded: `opus-4-6×3 haiku-4-5×40`."""
-    starts = [(t["start"], t["turn"]) for t in data["turns"]]
+    starts = [(t["start"], t["turn"]) for t in data["turns"] if t["start"] is not None]
     runs: dict[int, list[list[Any]]] = {}
     for r in data["responses"]:
-        if r["is_sidechain"]:
+        if r["is_sidechain"] or r["ts"] is None:  # a response with no readable time belongs to no turn
             continue
         turn = next((n for start, n in reversed(starts) if start <= r["ts"]), 0)
         seq = runs.setdefault(turn, [])

@@ -10,6 +10,7 @@ import click
 from rich.text import Text
 
 from tiermon.ingest.reports import ReportError
+from tiermon.ingest.sanitize import printable
 from tiermon.ingest.team import GROUPS, TEAM_KINDS, PushResult, TeamError
 from tiermon.tui.commands.common import agent_values, console, emit_json, global_options, settings_from
 from tiermon.tui.commands.report import emit, filter_options, report_filter
@@ -21,7 +22,7 @@ class TeamFailed(click.ClickException):
     exit_code = 2
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"tiermon: error: {self.format_message()}", err=True)
+        click.echo(f"tiermon: error: {printable(self.format_message(), one_line=True)}", err=True)
 
 
 @click.group("team")
