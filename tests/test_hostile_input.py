@@ -159,10 +159,10 @@ def test_a_single_string_of_paths_is_one_path(tiermon: Run, src: Path, db: Path,
     assert report["totals"]["requests"] == 1
 
 
-# -- rows the parser lets through ----------------------------------------------------------------
+# -- lines with no readable time ----------------------------------------------------------------
 
 
-def test_show_and_reports_survive_responses_with_no_readable_time(tiermon: Run, db: Path, tmp_path: Path) -> None:
+def test_lines_with_no_readable_time_are_quarantined_and_every_command_answers(tiermon: Run, db: Path, tmp_path: Path) -> None:
     root = tmp_path / "claude"
     odd = tx.assistant(SESSION, "a0", 5, "msg_0", "req_0", "claude-opus-4-6", tx.usage())
     odd["timestamp"] = "not a time"
@@ -176,4 +176,18 @@ def test_show_and_reports_survive_responses_with_no_readable_time(tiermon: Run, 
                  ("report", "daily"), ("report", "weekly", "--breakdown"), ("report", "blocks"), ("alerts",)):  # fmt: skip
         result = tiermon(*base, *args)
         assert "Traceback" not in result.stderr
-    assert "(no time)" in tiermon(*base, "report", "daily").stdout
+    doctor = json.loads(tiermon(*base, "doctor", "--json").stdout)
+    assert sorted(q["line_offset"] for q in doctor["quarantine_latest"]) == sorted(
+        doctor_offsets(root / "projects" / "-shop" / f"{SESSION}.jsonl", (1, 2))
+    )
+    assert json.loads(tiermon(*base, "report", "daily", "--json").stdout)["totals"]["requests"] == 1
+
+
+def doctor_offsets(path: Path, lines: tuple[int, ...]) -> list[int]:
+    """Byte offsets of the given 0-based lines of `path`."""
+    offsets, at = [], 0
+    for n, line in enumerate(path.read_bytes().splitlines(keepends=True)):
+        if n in lines:
+            offsets.append(at)
+        at += len(line)
+    return offsets
