@@ -1,0 +1,481 @@
+"""Codex rollout lines -> rows of the source contract (`ingest/rows.py`); rules from formats/codex.md.
+
+Counting (§4.1): usage is read only from `event_msg/token_count` (or, where a
+file has them, `token_usage_record`), one record per model request. A
+`token_count` whose (total, last) pair was seen before in the file, or whose
+total equals the previous total, is a re-emission and adds nothing; a total
+below the previous one is a stale snapshot (skipped) or a counter reset. The
+usage is `last_token_usage`, else the growth of the total. Codex's
+`input_tokens` includes `cached_input_tokens` and `output_tokens` includes
+`reasoning_output_tokens`: rows store input − cached, cached as cache reads,
+output as is and reasoning beside it. Fork and subagent files (§4.4) replay
+their parent's lines first: that prefix seeds the counters and yields nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tiermon.ingest.models import model_base, tier_of, vendor_of
+from tiermon.ingest.rows import PROMPT_LIMIT, SUMMARY_LIMIT, TEXT_TAIL_LIMIT, Batch
+from tiermon.ingest.sanitize import clean_text
+from tiermon.ingest.sources.codex import tools
+from tiermon.ingest.sources.codex.limits import limit_readings
+from tiermon.ingest.sources.codex.records import (
+    LINE_DECODER,
+    PAYLOAD_DECODER,
+    LineProblem,
+    Payload,
+    Usage,
+    usage_of,
+)
+from tiermon.ingest.sources.codex.state import REPLAY_ENDED, REPLAY_OPEN, FileState, thread_id_from_name
+
+SOURCE_KIND = "codex"
+AGENT = "codex"
+VENDOR = "openai"
+UNKNOWN_MODEL = "unknown"
+"""The model of a request made before any `turn_context` said which: unpriced, never guessed."""
+LOCAL_PROVIDERS = frozenset({"ollama", "lmstudio", "oss"})
+"""`model_provider` values of models run locally: vendor `local`, cost 0."""
+KNOWN_TYPES = frozenset({
+    "session_meta", "turn_context", "response_item", "event_msg", "compacted", "token_usage_record",
+    "world_state", "inter_agent_communication", "inter_agent_communication_metadata",
+})  # fmt: skip
+LEGACY_ITEMS = frozenset({"message", "reasoning", "function_call", "function_call_output", "local_shell_call"})
+"""Bare ResponseItems of the pre-envelope format (Aug-Sep 2025)."""
+REPLAY_WINDOW = timedelta(seconds=1)
+_INJECTED_PREFIXES = ("<environment_context>", "<user_instructions>", "# AGENTS.md", "<permissions", "<")
+
+
+class _Line:
+    """Where one line is and what every row of it shares."""
+
+    __slots__ = ("offset", "path", "replay", "ts")
+
+    def __init__(self, path: str, offset: int, ts: datetime | None) -> None:
+        self.path, self.offset, self.ts, self.replay = path, offset, ts, False
+
+
+def parse_rollout(buf: bytes | bytearray, base_offset: int, path: str, state: FileState) -> Batch:
+    """Parse complete rollout lines of `buf`, which starts at byte `base_offset` of `path`."""
+    batch = Batch()
+    if state.thread_id is None:
+        state.thread_id = thread_id_from_name(Path(path).name)
+    offset = base_offset
+    for raw in buf.split(b"\n"):
+        at = offset
+        offset += len(raw) + 1
+        if not raw.strip():
+            continue
+        batch.lines += 1
+        try:
+            _line(raw, _Line(path, at, None), state, batch)
+        except msgspec.DecodeError as exc:
+            batch.quarantine_line(at, raw, f"invalid JSON: {exc}")
+        except msgspec.ValidationError as exc:
+            batch.quarantine_line(at, raw, f"not a rollout line: {exc}")
+        except LineProblem as exc:
+            batch.quarantine_line(at, raw, str(exc))
+    return batch
+
+
+def _line(raw: bytes | bytearray, where: _Line, state: FileState, batch: Batch) -> None:
+    """Decode one line and hand it to the handler of its type."""
+    rec = LINE_DECODER.decode(raw)
+    kind, payload = rec.type, rec.payload
+    where.ts = parse_ts(rec.timestamp)
+    if payload is None:
+        payload, kind = _legacy(raw, kind, state)
+        if payload is None:
+            batch.entry_types[(str(kind or "<none>"), state.version or "", False)] += 1
+            return
+    if not isinstance(kind, str):
+        raise LineProblem("line without a type")
+    if kind == "session_meta":
+        _session_meta(payload, where, state)
+        if state.parent_id is not None and not state.agent_meta_sent:
+            state.agent_meta_sent = True
+            batch.agent_meta.append((state.thread_id or "", state.parent_id, state.agent_type, None, None))
+    batch.entry_types[(kind, state.version or "", kind in KNOWN_TYPES)] += 1
+    if kind == "session_meta":
+        return
+    where.replay = _in_replay(where.ts, state)
+    if kind == "turn_context":
+        _turn_context(payload, where, state, batch)
+    elif kind == "event_msg":
+        _event_msg(payload, where, state, batch)
+    elif kind == "response_item":
+        _response_item(payload, where, state, batch)
+    elif kind == "compacted":
+        _compaction(payload.message, where, state, batch)
+        state.compact_open = True
+    elif kind == "token_usage_record":
+        _usage_record(payload, where, state, batch)
+
+
+def _legacy(raw: bytes | bytearray, kind: object, state: FileState) -> tuple[Payload | None, str | None]:
+    """A pre-envelope line as (payload, line type): its first line is the session, then bare items."""
+    obj = PAYLOAD_DECODER.decode(raw)
+    if kind is None and obj.id is not None and obj.record_type is None:
+        state.legacy = True
+        return obj, "session_meta"
+    if kind in LEGACY_ITEMS:
+        state.legacy = True
+        return obj, "response_item"
+    return None, kind if isinstance(kind, str) else None
+
+
+# -- session and turn ------------------------------------------------------------
+
+
+def _session_meta(p: Payload, where: _Line, state: FileState) -> None:
+    """The first `session_meta` names the thread; a later one with another id is a copied parent's."""
+    thread = _str(p.id)
+    if state.meta_seen:
+        if thread and thread != state.thread_id and state.replay != REPLAY_ENDED and state.requests == 0:
+            state.copied_meta, state.replay = True, REPLAY_OPEN
+            state.replay_anchor = _iso(where.ts)
+        return
+    state.meta_seen = True
+    state.thread_id = thread or state.thread_id
+    state.created = _iso(parse_ts(p.timestamp) or where.ts)
+    state.project = _str(p.cwd) or state.project
+    state.version = _str(p.cli_version) or state.version
+    state.provider = _str(p.model_provider)
+    state.meta_model = _str(p.model)
+    if isinstance(p.git, dict):
+        state.branch = _str(p.git.get("branch"))
+    spawn = _thread_spawn(p.source)
+    if spawn is not None:
+        state.parent_id = _str(spawn.get("parent_thread_id"))
+        state.agent_type = _str(spawn.get("agent_role")) or _str(spawn.get("agent_type")) or "thread_spawn"
+    if spawn is not None or _str(p.forked_from_id):
+        state.replay = REPLAY_OPEN
+
+
+def _thread_spawn(source: object) -> dict[str, Any] | None:
+    """`source.subagent.thread_spawn` of a spawned subagent thread, else None."""
+    sub = source.get("subagent") if isinstance(source, dict) else None
+    spawn = sub.get("thread_spawn") if isinstance(sub, dict) else None
+    return spawn if isinstance(spawn, dict) else None
+
+
+def _in_replay(ts: datetime | None, state: FileState) -> bool:
+    """§4.4 (a): in a lineage file, the lines stamped before the file's creation, or within a second of
+    the copied parent `session_meta`, are the parent's history; the first other line ends the prefix."""
+    if state.replay != REPLAY_OPEN:
+        return False
+    created, anchor = parse_ts(state.created), parse_ts(state.replay_anchor)
+    if ts is not None and created is not None and ts < created:
+        return True
+    if ts is not None and anchor is not None and state.copied_meta and ts <= anchor + REPLAY_WINDOW:
+        return True
+    state.replay = REPLAY_ENDED
+    return False
+
+
+def _turn_context(p: Payload, where: _Line, state: FileState, batch: Batch) -> None:
+    """The model of the requests that follow; a change is a `/model` command at a turn boundary,
+    the agent's own switch inside a turn."""
+    state.project = state.project or _str(p.cwd)
+    state.service_tier = _str(p.service_tier) or state.service_tier
+    model = _str(p.model)
+    if model is None:
+        return
+    before, state.model = state.model, model
+    if before is None or before == model or where.replay:
+        return
+    if state.turn_open:
+        _event(batch, where, state, 0, "command", name="/model", text=clean_text(model)[:SUMMARY_LIMIT], model=model)
+    else:
+        _event(batch, where, state, 0, "system", subtype="model_fallback", model=model)
+
+
+# -- event_msg ---------------------------------------------------------------------
+
+
+def _event_msg(p: Payload, where: _Line, state: FileState, batch: Batch) -> None:
+    etype = p.type
+    if etype == "token_count":
+        _token_count(p, where, state, batch)
+        return
+    if where.replay:
+        return
+    if etype == "user_message":
+        _user_message(p, where, state, batch)
+    elif etype == "task_started":
+        state.turn_open = True
+    elif etype == "turn_aborted":
+        _event(batch, where, state, 0, "interrupt", text=_str(p.reason))
+    elif etype == "context_compacted":
+        if not state.compact_open:
+            _compaction(None, where, state, batch)
+        state.compact_open = False
+    elif etype == "error" and isinstance(p.message, str):
+        _event(batch, where, state, 0, "api_error", subtype="error", text=clean_text(p.message)[:SUMMARY_LIMIT])
+    elif etype == "exec_command_end" and type(p.exit_code) is int:
+        _late_result(_str(p.call_id), tools.Outcome(code=p.exit_code), "", where, state, batch)
+    elif etype == "patch_apply_end" and p.success is False:
+        _late_result(_str(p.call_id), tools.Outcome(failed=True), "patch failed", where, state, batch)
+
+
+def _user_message(p: Payload, where: _Line, state: FileState, batch: Batch) -> None:
+    """A typed prompt; a subagent's first prompts are its parent's spawn message, not a person's."""
+    state.turn_open = True
+    if not isinstance(p.message, str) or not p.message.strip():
+        return
+    if state.parent_id is not None and state.requests == 0:
+        return
+    _event(batch, where, state, 0, "prompt", text=clean_text(p.message)[:PROMPT_LIMIT])
+
+
+def _compaction(summary: object, where: _Line, state: FileState, batch: Batch) -> None:
+    """A compaction: context before it is the last request's whole prompt; Codex records no trigger."""
+    if where.replay:
+        return
+    text = clean_text(summary)[:SUMMARY_LIMIT] if isinstance(summary, str) and summary else None
+    _event(batch, where, state, 0, "system", subtype="compact_boundary", text=text, pre_tokens=state.last_prompt)
+
+
+# -- usage ------------------------------------------------------------------------
+
+
+def _token_count(p: Payload, where: _Line, state: FileState, batch: Batch) -> None:
+    """Plan-limit readings, then at most one request (§4.1)."""
+    info = p.info
+    if info is not None and not isinstance(info, dict):
+        raise LineProblem("token_count info is not an object")
+    total = usage_of(info.get("total_token_usage"), "total_token_usage") if info else None
+    last = usage_of(info.get("last_token_usage"), "last_token_usage") if info else None
+    if not where.replay:
+        for i, reading in enumerate(limit_readings(p.rate_limits, where.ts, state), start=1):
+            _event(batch, where, state, i, "limit", **reading)
+    if total is None and last is None:
+        return
+    usage = _count(total, last, state)
+    if usage is None or state.records_mode or where.replay or usage.empty:
+        return
+    model = _str((info or {}).get("model")) or _str(p.model) or _str(p.model_name)
+    key = f"{state.thread_id}:{Usage(*state.prev_total).text() if state.prev_total else ''}+{usage.text()}"
+    _response(batch, where, state, f"codex:{key}", usage, model, None)
+
+
+def _count(total: Usage | None, last: Usage | None, state: FileState) -> Usage | None:
+    """Rules 2-5 of §4.1: the request's usage, or None for a re-emission or a stale snapshot."""
+    pair = _fingerprint(total, last)
+    prev = Usage(*state.prev_total) if state.prev_total else None
+    repeated = pair == state.prev_pair or pair in state.pairs
+    state.prev_pair = pair
+    if repeated or (total is not None and total == prev):
+        return None
+    if total is not None and prev is not None and total.below(prev):
+        if total != last and _stale(total, last, prev):
+            return None
+        usage = last or total
+    elif last is not None:
+        usage = last
+    else:
+        assert total is not None
+        usage = total.minus(prev) if prev else total
+    state.prev_total = list(total if total is not None else (prev.plus(usage) if prev else usage))
+    state.pairs.add(pair)
+    return usage
+
+
+def _fingerprint(total: Usage | None, last: Usage | None) -> int:
+    """A stable 48-bit id of a (total, last) pair: the state keeps one per counted request."""
+    text = f"{list(total) if total else ''}|{list(last) if last else ''}".encode()
+    return int.from_bytes(hashlib.blake2b(text, digest_size=6).digest(), "big")
+
+
+def _stale(total: Usage, last: Usage | None, prev: Usage) -> bool:
+    """A snapshot written again late: within 2 % of the high-water mark, or one recent step below it."""
+    now, high = total.input + total.output, prev.input + prev.output
+    step = (last.input + last.output) if last else 0
+    return now >= 0.98 * high or now + 2 * step >= high
+
+
+def _usage_record(p: Payload, where: _Line, state: FileState, batch: Batch) -> None:
+    """§4.1 rule 7: one per response id; once a file has them, `token_count` is limit data only."""
+    usage = usage_of(p.usage, "usage")
+    response_id = _str(p.response_id)
+    if usage is None or response_id is None:
+        return
+    state.records_mode = True
+    if where.replay or usage.empty:
+        return
+    _response(batch, where, state, f"codex:resp:{response_id}", usage, _str(p.model), response_id)
+
+
+def _response(
+    batch: Batch, where: _Line, state: FileState, key: str, usage: Usage, model: str | None, request_id: str | None
+) -> None:
+    """One request's row: input without cache reads and writes, output with reasoning."""
+    model = model or state.model or state.meta_model or UNKNOWN_MODEL
+    cached = min(usage.cached, usage.input) if usage.input else usage.cached
+    write = min(usage.write, max(usage.input - cached, 0))
+    local = state.provider in LOCAL_PROVIDERS or ":" in model
+    state.requests += 1
+    state.turn_open = state.compact_open = False
+    state.last_prompt = usage.input
+    batch.add_response({
+        "k": key, "source_kind": SOURCE_KIND, "session_id": _session(state), "agent_id": _agent(state),
+        "is_sidechain": state.parent_id is not None, "ts": where.ts, "model": model,
+        "model_base": model_base(model), "tier": tier_of(model),
+        "input_tokens": max(usage.input - cached - write, 0), "output_tokens": usage.output,
+        "cache_read_tokens": cached, "cache_write_5m_tokens": write, "cache_write_1h_tokens": 0,
+        "web_search_requests": 0, "service_tier": state.service_tier, "is_batch": False,
+        "project": state.project, "git_branch": state.branch, "version": state.version,
+        "request_id": request_id, "file_path": where.path, "line_offset": where.offset, "agent": AGENT,
+        "vendor": "local" if local else vendor_of(model, default=VENDOR), "reasoning_tokens": usage.reasoning,
+    })  # fmt: skip
+
+
+# -- response_item -----------------------------------------------------------------
+
+
+def _response_item(p: Payload, where: _Line, state: FileState, batch: Batch) -> None:
+    if where.replay:
+        return
+    itype = p.type
+    if itype in ("function_call", "custom_tool_call", "local_shell_call", "web_search_call"):
+        _tool_call(p, where, state, batch)
+    elif itype in ("function_call_output", "custom_tool_call_output"):
+        _tool_output(p, where, state, batch)
+    elif itype == "message":
+        _message(p, where, state, batch)
+
+
+def _message(p: Payload, where: _Line, state: FileState, batch: Batch) -> None:
+    """Assistant text (its tail); user items are prompts only in legacy files, which lack `user_message`."""
+    text = "\n".join(
+        str(part.get("text")) for part in (p.content if isinstance(p.content, list) else ())
+        if isinstance(part, dict) and isinstance(part.get("text"), str)
+    )  # fmt: skip
+    if not text.strip():
+        return
+    if p.role == "assistant":
+        _event(batch, where, state, 0, "text", text=clean_text(text)[-TEXT_TAIL_LIMIT:])
+    elif p.role == "user" and state.legacy and not text.lstrip().startswith(_INJECTED_PREFIXES):
+        _event(batch, where, state, 0, "prompt", text=clean_text(text)[:PROMPT_LIMIT])
+
+
+def _tool_call(p: Payload, where: _Line, state: FileState, batch: Batch) -> None:
+    itype = p.type
+    call_id = _str(p.call_id) or _str(p.id)
+    subtype = None
+    if itype == "local_shell_call":
+        name, action = "local_shell_call", p.action if isinstance(p.action, dict) else {}
+        summary = tools.command_text(action.get("command"))
+    elif itype == "web_search_call":
+        name, action = "web_search", p.action if isinstance(p.action, dict) else {}
+        query = action.get("query")
+        summary = clean_text(query)[:SUMMARY_LIMIT] if isinstance(query, str) else None
+    elif itype == "custom_tool_call":
+        name = _str(p.name) or "custom_tool"
+        summary = tools.patch_summary(p.input)
+    else:
+        name = _str(p.name) or "function"
+        args = tools.arguments(p.arguments)
+        summary = tools.call_summary(name, args, p.arguments)
+        if name == "write_stdin" and call_id and args.get("session_id") is not None:
+            state.stdin_session[call_id] = str(args["session_id"])
+        if name == "spawn_agent":
+            subtype = _str(args.get("agent_type")) or _str(args.get("agent_role"))
+    if call_id and itype != "web_search_call":
+        state.open_call(call_id, name)
+    _event(batch, where, state, 0, "tool_use", name=tools.tool_name(name, p.namespace), tool_use_id=call_id,
+           text=summary, subtype=subtype)  # fmt: skip
+
+
+def _tool_output(p: Payload, where: _Line, state: FileState, batch: Batch) -> None:
+    """A call's result; an exec that keeps running gets its result when its exit code shows up."""
+    call_id = _str(p.call_id)
+    text = tools.output_text(p.output)
+    result = tools.outcome(text)
+    name = state.open_calls.get(call_id or "")
+    if call_id is None:
+        return
+    if not result.known and name in tools.SHELL_TOOLS:
+        state.exec_session[result.running or ""] = call_id
+        return
+    state.open_calls.pop(call_id, None)
+    stdin_of = state.stdin_session.pop(call_id, None)
+    if name == "write_stdin":
+        exec_call = state.exec_session.get(stdin_of or "")
+        if exec_call is not None and result.code is not None:
+            _late_result(exec_call, result, text, where, state, batch, index=1)
+        result = tools.Outcome(failed=result.failed)
+    _result_event(call_id, result, text, where, state, batch, 0)
+
+
+def _late_result(
+    call_id: str | None, result: tools.Outcome, text: str, where: _Line, state: FileState, batch: Batch,
+    index: int = 0,
+) -> None:  # fmt: skip
+    """The result of a call whose output did not say how it ended (`exec_command_end`, `write_stdin`)."""
+    if call_id is None or call_id not in state.open_calls or where.replay:
+        return
+    state.open_calls.pop(call_id)
+    for session, exec_call in list(state.exec_session.items()):
+        if exec_call == call_id:
+            del state.exec_session[session]
+    _result_event(call_id, result, text, where, state, batch, index)
+
+
+def _result_event(
+    call_id: str, result: tools.Outcome, text: str, where: _Line, state: FileState, batch: Batch, index: int
+) -> None:
+    error = result.is_error
+    _event(batch, where, state, index, "tool_result", tool_use_id=call_id, is_error=error,
+           text=tools.error_text(text) if error and text else None)  # fmt: skip
+
+
+# -- rows --------------------------------------------------------------------------
+
+
+def _event(
+    batch: Batch, where: _Line, state: FileState, index: int, kind: str, subtype: str | None = None,
+    name: str | None = None, tool_use_id: str | None = None, text: str | None = None, is_error: bool | None = None,
+    model: str | None = None, pre_tokens: int | None = None, trigger: str | None = None,
+) -> None:  # fmt: skip
+    """One event row, keyed by thread, line offset and index: the same line read again adds nothing."""
+    batch.add_event_tuples([(
+        f"codex:{state.thread_id}:{where.offset}:{index}", _session(state), _agent(state),
+        state.parent_id is not None, where.ts, None, None, kind, subtype, name, tool_use_id, text, is_error,
+        model, None, pre_tokens, trigger, None, where.path, where.offset, AGENT,
+    )])  # fmt: skip
+
+
+def _session(state: FileState) -> str | None:
+    """A spawned subagent's rows belong to its parent's session, as Claude Code's do."""
+    return state.parent_id or state.thread_id
+
+
+def _agent(state: FileState) -> str | None:
+    return state.thread_id if state.parent_id is not None else None
+
+
+def parse_ts(value: object) -> datetime | None:
+    """An ISO-8601 time as naive UTC; None if it is not one."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
