@@ -106,9 +106,12 @@ class _Ctx:
 class _Out:
     """Rows of one parse: responses through the batch (one per key), events first-copy-wins like the store."""
 
-    def __init__(self, batch: Batch, ctx: _Ctx) -> None:
+    def __init__(self, batch: Batch, ctx: _Ctx, state: FileState) -> None:
         self.batch, self.ctx = batch, ctx
         self.events: dict[str, tuple[Any, ...]] = {}
+        self.in_order = set(state.order)
+        """Sets beside the state's lists: a long session's records are looked up in constant time."""
+        self.billed = set(state.billed)
 
     def event(self, key: str, ts: datetime | None, offset: int, kind: str, **fields: Any) -> None:
         k = f"gemini:{self.ctx.own_id}:{key}"
@@ -133,7 +136,7 @@ class _Out:
 def parse_jsonl(buf: bytes | bytearray, base_offset: int, path: str, state: FileState) -> Batch:
     """Parse complete lines of a `session-*.jsonl` event log starting at byte `base_offset`."""
     batch = Batch()
-    out = _Out(batch, _Ctx(path, state))
+    out = _Out(batch, _Ctx(path, state), state)
     offset = base_offset
     for line in buf.split(b"\n"):
         where = offset
@@ -185,11 +188,11 @@ def _jsonl_record(obj: Json, offset: int, state: FileState, out: _Out) -> None:
 
 def _rewind(target: object, offset: int, state: FileState, out: _Out) -> None:
     """`/rewind`: the target and what follows leave the conversation; their usage was billed and stays."""
-    if not isinstance(target, str) or target not in state.order:
+    if not isinstance(target, str) or target not in out.in_order:
         return
     cut = state.order.index(target)
-    billed = set(state.billed)
-    hidden = sum(1 for msg_id in state.order[cut:] if msg_id in billed)
+    hidden = sum(1 for msg_id in state.order[cut:] if msg_id in out.billed)
+    out.in_order.difference_update(state.order[cut:])
     del state.order[cut:]
     text = f"rewound: {hidden} billed request(s) left the conversation"
     out.event(f"rewind:{offset}", _ts(None, state), offset, "system", subtype="rewind", text=text, message_id=target)
@@ -212,7 +215,7 @@ def parse_legacy(buf: bytes | bytearray, base_offset: int, path: str, state: Fil
         return batch
     batch.lines = 1 + len(messages)
     _metadata(doc, state, batch)
-    out = _Out(batch, _Ctx(path, state))
+    out = _Out(batch, _Ctx(path, state), state)
     for index, msg in enumerate(messages, 1):
         try:
             if not isinstance(msg, dict):
@@ -236,7 +239,8 @@ def _message(rec: Json, offset: int, state: FileState, out: _Out) -> None:
     out.batch.entry_types[(mtype, "", mtype in KNOWN_TYPES)] += 1
     tokens = _tokens(rec.get("tokens")) if mtype == "gemini" else None  # validate before any row
     ts = _ts(rec.get("timestamp"), state)
-    if msg_id not in state.order:
+    if msg_id not in out.in_order:
+        out.in_order.add(msg_id)
         state.order.append(msg_id)
     if mtype == "gemini":
         _reply(rec, msg_id, tokens, ts, offset, state, out)
@@ -272,7 +276,8 @@ def _reply(
     """A model reply: its usage row (when it has tokens), its text tail and its tool calls."""
     if tokens is not None:
         out.batch.add_response(_response_row(rec, msg_id, tokens, ts, offset, out.ctx))
-        if msg_id not in state.billed:
+        if msg_id not in out.billed:
+            out.billed.add(msg_id)
             state.billed.append(msg_id)
         if tokens[0] or tokens[4]:
             state.last_prompt = tokens[0] + tokens[4]
@@ -283,7 +288,7 @@ def _reply(
     calls = rec.get("toolCalls")
     for index, call in enumerate(calls if isinstance(calls, list) else ()):
         if isinstance(call, dict):
-            _tool_call(call, index, msg_id, ts, offset, state, out)
+            _tool_call(call, index, msg_id, ts, offset, out)
 
 
 def _response_row(
@@ -304,12 +309,11 @@ def _response_row(
     }  # fmt: skip
 
 
-def _tool_call(call: Json, index: int, msg_id: str, ts: datetime | None, offset: int, state: FileState,
-               out: _Out) -> None:  # fmt: skip
+def _tool_call(call: Json, index: int, msg_id: str, ts: datetime | None, offset: int, out: _Out) -> None:
     """A `toolCalls[]` entry: its tool_use and, once it has a final status, its tool_result."""
     raw_name = _str(call.get("name")) or "unknown"
-    args = call.get("args") if isinstance(call.get("args"), dict) else {}
-    name, summary = _tool_name_and_summary(raw_name, args)
+    args = call.get("args")
+    name, summary = _tool_name_and_summary(raw_name, args if isinstance(args, dict) else {})
     call_id = _str(call.get("id")) or f"{msg_id}:{index}"
     out.event(f"{msg_id}:tool:{index}", ts, offset, "tool_use", name=name, tool_use_id=call_id, text=summary,
               uuid=msg_id, message_id=msg_id)  # fmt: skip
@@ -318,8 +322,9 @@ def _tool_call(call: Json, index: int, msg_id: str, ts: datetime | None, offset:
         return  # still running when written: the re-write after the tools ran carries the result
     is_error = status == "error"
     text = _error_text(call) if is_error else None
-    done = _ts(call.get("timestamp"), state) or ts
-    out.event(f"{msg_id}:result:{index}", done, offset, "tool_result", subtype=status, tool_use_id=call_id,
+    stamp = call.get("timestamp")
+    done = (naive_utc(stamp) if isinstance(stamp, str) else None) or ts  # when the tool finished, else the reply
+    out.event(f"{msg_id}:tool:{index}:result", done, offset, "tool_result", subtype=status, tool_use_id=call_id,
               is_error=is_error, text=text, ref_agent_id=_str(call.get("agentId")), uuid=msg_id,
               message_id=msg_id)  # fmt: skip
 
@@ -407,9 +412,8 @@ def _text(content: object) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(
-            p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")
-        )
+        parts = (p for p in content if isinstance(p, dict) and not p.get("thought"))
+        return "".join(text for p in parts if isinstance(text := p.get("text"), str))
     return ""
 
 
@@ -498,8 +502,8 @@ class GeminiCli:
 
     def files(self, root: Path) -> Iterator[SourceFile]:
         if root.is_file():
-            fmt = format_for(root) or (JSONL if root.name.endswith(".jsonl") else LEGACY)
-            yield SourceFile(root, SOURCE_KIND, fmt.name)
+            named = format_for(root) or (JSONL if root.name.endswith(".jsonl") else LEGACY)
+            yield SourceFile(root, SOURCE_KIND, named.name)
             return
         for entry in walk(root):
             path = Path(entry.path)
