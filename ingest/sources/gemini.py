@@ -249,7 +249,7 @@ def _message(rec: Json, offset: int, state: FileState, out: _Out) -> None:
     elif mtype == "info":
         _info(_text(rec.get("content")), msg_id, ts, offset, state, out)
     elif mtype == "error":
-        text = clean_text(_text(rec.get("content")))[:SUMMARY_LIMIT] or None
+        text = clean_text(_text(rec.get("content"))[: SUMMARY_LIMIT * 2])[:SUMMARY_LIMIT] or None
         out.event(f"{msg_id}:error", ts, offset, "api_error", subtype="error", text=text, is_error=True,
                   uuid=msg_id, message_id=msg_id)  # fmt: skip
 
@@ -283,7 +283,7 @@ def _reply(
             state.last_prompt = tokens[0] + tokens[4]
     text = _text(rec.get("content"))
     if text.strip():
-        tail = clean_text(text)[-TEXT_TAIL_LIMIT:]
+        tail = clean_text(text[-TEXT_TAIL_LIMIT * 2 :])[-TEXT_TAIL_LIMIT:]  # bound the work on huge replies
         out.event(f"{msg_id}:text", ts, offset, "text", text=tail, uuid=msg_id, message_id=msg_id)
     calls = rec.get("toolCalls")
     for index, call in enumerate(calls if isinstance(calls, list) else ()):
@@ -375,7 +375,7 @@ def _user(rec: Json, msg_id: str, ts: datetime | None, offset: int, state: FileS
         return
     if text.startswith(INJECTED_PROMPTS) or text.lstrip().startswith(STATE_SNAPSHOT):
         return
-    prompt = clean_text(text)[:PROMPT_LIMIT]
+    prompt = clean_text(text[: PROMPT_LIMIT * 2])[:PROMPT_LIMIT]  # a pasted file is never cleaned whole
     out.event(f"{msg_id}:prompt", ts, offset, "prompt", text=prompt, uuid=msg_id, message_id=msg_id)
 
 
@@ -419,9 +419,8 @@ def _text(content: object) -> str:
 
 def _ts(value: object, state: FileState) -> datetime | None:
     """A record's time; else the latest time seen in the file, else the session start."""
-    moment = naive_utc(value) if isinstance(value, str) and value else None
-    if moment is not None:
-        state.last_ts = value if isinstance(value, str) else state.last_ts
+    if isinstance(value, str) and (moment := naive_utc(value)) is not None:
+        state.last_ts = value
         return moment
     return naive_utc(state.last_ts or state.start)
 
