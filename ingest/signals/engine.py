@@ -74,7 +74,7 @@ SELECT session_id, ts, agent_id, is_sidechain, model, model_base, tier, input_to
        cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd, speed, inference_geo,
        is_batch, project, git_branch
 FROM responses
-WHERE session_id IN ({ids}) AND source_kind = 'claude' AND ts IS NOT NULL{span}
+WHERE session_id IN ({ids}) AND source_kind <> 'api' AND ts IS NOT NULL{span}
 ORDER BY session_id, ts, k
 """
 
