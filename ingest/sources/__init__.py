@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tiermon.ingest.rows import Format, Source
-from tiermon.ingest.sources import api_log, claude
+from tiermon.ingest.sources import api_log, claude, qwen
 
-_REGISTERED: tuple[Source, ...] = (claude.SOURCE, api_log.SOURCE)
+_REGISTERED: tuple[Source, ...] = (claude.SOURCE, api_log.SOURCE, qwen.SOURCE)
 
 SOURCES: dict[str, Source] = {source.kind: source for source in _REGISTERED}
 """Kind (`--source KIND=DIR`) -> source, in the order their files are listed."""
