@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tiermon.ingest.rows import Format, Source
-from tiermon.ingest.sources import api_log, claude, qwen
+from tiermon.ingest.sources import api_log, claude, opencode, qwen
 
-_REGISTERED: tuple[Source, ...] = (claude.SOURCE, api_log.SOURCE, qwen.SOURCE)
+_REGISTERED: tuple[Source, ...] = (claude.SOURCE, api_log.SOURCE, qwen.SOURCE, opencode.SOURCE)
 
 SOURCES: dict[str, Source] = {source.kind: source for source in _REGISTERED}
 """Kind (`--source KIND=DIR`) -> source, in the order their files are listed."""
