@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 MAX_TOKENS = 2**53
@@ -85,3 +86,8 @@ def ts_from_ms(value: object) -> datetime | None:
 def text_of(value: object) -> str | None:
     """A non-empty string, else None."""
     return value if isinstance(value, str) and value else None
+
+
+def obj_of(value: object) -> dict[str, Any]:
+    """A JSON object, or an empty one for anything else (lenient reading of nested fields)."""
+    return value if isinstance(value, dict) else {}

@@ -53,6 +53,7 @@ from tiermon.ingest.sources.common import (
     LOCAL_VENDOR,
     LineProblem,
     is_local_model,
+    obj_of,
     text_of,
     token,
     ts_from_ms,
@@ -157,7 +158,7 @@ def _buckets(tokens: Json, provider: str) -> tuple[int, int, int, int, int]:
     inp = token(tokens.get("input"), "tokens.input")
     out = token(tokens.get("output"), "tokens.output")
     reasoning = token(tokens.get("reasoning"), "tokens.reasoning")
-    cache = tokens.get("cache") if isinstance(tokens.get("cache"), dict) else {}
+    cache = obj_of(tokens.get("cache"))
     read = token(cache.get("read"), "tokens.cache.read")
     write = token(cache.get("write"), "tokens.cache.write")
     total = tokens.get("total")
@@ -185,7 +186,7 @@ def _message_rows(msg: _Message, rows: _Rows, *, prev_user_model: str | None, ha
     if isinstance(error, dict):
         _error_event(msg, error, rows)
     tokens = data.get("tokens")
-    time = data.get("time") if isinstance(data.get("time"), dict) else {}
+    time = obj_of(data.get("time"))
     if has_steps or not isinstance(tokens, dict) or not time.get("completed"):
         return  # steps carry the usage; an unfinished message may still get its steps
     inp, read, write, out, _ = _buckets(tokens, msg.provider)
@@ -195,7 +196,7 @@ def _message_rows(msg: _Message, rows: _Rows, *, prev_user_model: str | None, ha
 
 def _error_event(msg: _Message, error: Json, rows: _Rows) -> None:
     name = text_of(error.get("name")) or "UnknownError"
-    detail = error.get("data") if isinstance(error.get("data"), dict) else {}
+    detail = obj_of(error.get("data"))
     text = clean_text(str(detail.get("message") or name))[:SUMMARY_LIMIT]
     if name == ABORTED:
         rows.event(msg, f"{msg.id}:error", "interrupt", msg.offset, text=text)
@@ -221,9 +222,9 @@ def _part_rows(part: Json, part_id: str, msg: _Message, offset: int, rows: _Rows
         trigger = "auto" if part.get("auto") else "manual"
         rows.event(msg, part_id, "system", offset, subtype="compact_boundary", trigger=trigger)
     elif ptype == "retry":
-        error = part.get("error") if isinstance(part.get("error"), dict) else {}
+        error = obj_of(part.get("error"))
         name = text_of(error.get("name")) or "retry"
-        detail = error.get("data") if isinstance(error.get("data"), dict) else {}
+        detail = obj_of(error.get("data"))
         text = clean_text(str(detail.get("message") or name))[:SUMMARY_LIMIT]
         rows.event(msg, part_id, "api_error", offset, subtype=name, text=text, is_error=True, model=msg.model)
 
@@ -241,9 +242,9 @@ def _text_rows(part: Json, part_id: str, msg: _Message, offset: int, rows: _Rows
 def _tool_rows(part: Json, part_id: str, msg: _Message, offset: int, rows: _Rows) -> None:
     raw_name = text_of(part.get("tool")) or "unknown"
     name = TOOL_NAMES.get(raw_name, raw_name)
-    state = part.get("state") if isinstance(part.get("state"), dict) else {}
-    args = state.get("input") if isinstance(state.get("input"), dict) else {}
-    times = state.get("time") if isinstance(state.get("time"), dict) else {}
+    state = obj_of(part.get("state"))
+    args = obj_of(state.get("input"))
+    times = obj_of(state.get("time"))
     call_id = text_of(part.get("callID")) or part_id
     subtype = text_of(args.get("subagent_type")) if name == "Task" else None
     rows.event(msg, f"{part_id}:use", "tool_use", offset, ts_from_ms(times.get("start")), name=name,

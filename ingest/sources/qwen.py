@@ -46,6 +46,7 @@ from tiermon.ingest.sources.common import (
     LineProblem,
     is_local_model,
     is_local_url,
+    obj_of,
     text_of,
     token,
     ts_from_iso,
@@ -302,7 +303,7 @@ def _model_parts(ctx: _Ctx, parts: list[Any], model: str, batch: Batch) -> None:
 def _tool_use(ctx: _Ctx, index: int, call: Json, batch: Batch) -> None:
     raw_name = text_of(call.get("name")) or "unknown"
     name = TOOL_NAMES.get(raw_name, raw_name)
-    args = call.get("args") if isinstance(call.get("args"), dict) else {}
+    args = obj_of(call.get("args"))
     subtype = text_of(args.get("subagent_type")) if name in ("Agent", "Task") else None
     _event(ctx, index, "tool_use", batch, name=name, tool_use_id=text_of(call.get("id")),
            text=_summarise(args), subtype=subtype)  # fmt: skip
@@ -338,12 +339,11 @@ def _tool_result(ctx: _Ctx, state: FileState, batch: Batch) -> None:
 
 
 def _system(ctx: _Ctx, subtype: str | None, state: FileState, batch: Batch) -> None:
-    payload = ctx.rec.get("systemPayload")
-    payload = payload if isinstance(payload, dict) else {}
+    payload = obj_of(ctx.rec.get("systemPayload"))
     if subtype == "ui_telemetry":
         _telemetry(ctx, payload.get("uiEvent"), state, batch)
     elif subtype == "chat_compression":
-        info = payload.get("info") if isinstance(payload.get("info"), dict) else {}
+        info = obj_of(payload.get("info"))
         before = token(info.get("originalTokenCount"), "originalTokenCount")
         after = token(info.get("newTokenCount"), "newTokenCount")
         trigger = "manual" if state.last_command == "/compress" else "auto"
