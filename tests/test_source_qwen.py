@@ -258,21 +258,59 @@ def test_hostile_lines_are_quarantined_and_the_rest_read(tmp_path: Path, db: Pat
 
 
 def test_default_home_and_files(tmp_path: Path) -> None:
-    home = tmp_path / ".qwen" / "projects" / "-w"
-    for name in ("chats/s1.jsonl", "subagents/s1/agent-x.jsonl", "subagents/s1/agent-x.meta.json", "chats/x.txt"):
+    home = tmp_path / ".qwen"
+    names = ("projects/-w/chats/s1.jsonl", "projects/-w/subagents/s1/agent-x.jsonl",
+             "projects/-w/subagents/s1/agent-x.meta.json", "projects/-w/chats/x.txt",
+             "tmp/h/chats/session-2025-11-01T10-00-abcd1234.json", "tmp/h/logs.json", "tmp/h/checkpoint-a.json",
+             "settings.json")  # fmt: skip
+    for name in names:
         (home / name).parent.mkdir(parents=True, exist_ok=True)
         (home / name).write_text("{}\n")
-    (tmp_path / ".qwen" / "tmp" / "h").mkdir(parents=True)
-    (tmp_path / ".qwen" / "tmp" / "h" / "logs.json").write_text("[]")
     roots = source_roots(None, env={"HOME": str(tmp_path)})["qwen"]
-    assert roots == [tmp_path / ".qwen" / "projects"]
+    assert roots == [home]
     found = {(str(f.path.relative_to(home)), f.format) for f in scan({"qwen": roots})}
-    assert found == {("chats/s1.jsonl", "qwen-chat"), ("subagents/s1/agent-x.jsonl", "qwen-chat"),
-                     ("subagents/s1/agent-x.meta.json", "qwen-agent-meta")}  # fmt: skip
+    assert found == {
+        ("projects/-w/chats/s1.jsonl", "qwen-chat"), ("projects/-w/subagents/s1/agent-x.jsonl", "qwen-chat"),
+        ("projects/-w/subagents/s1/agent-x.meta.json", "qwen-agent-meta"),
+        ("tmp/h/chats/session-2025-11-01T10-00-abcd1234.json", "qwen-legacy"),
+    }  # fmt: skip
     assert SOURCES["qwen"] is qwen.SOURCE and qwen.SOURCE.agent == "qwen-code"
     other = tmp_path / "other"
     (other / "projects").mkdir(parents=True)
-    assert source_roots(None, env={"HOME": str(tmp_path), "QWEN_DATA_DIR": f"{other}"})["qwen"] == [other / "projects"]
+    assert source_roots(None, env={"HOME": str(tmp_path), "QWEN_DATA_DIR": f"{other}"})["qwen"] == [other]
+
+
+def test_legacy_json_sessions_count_each_message_once(tmp_path: Path, db: Path) -> None:
+    """0.1–0.3 wrote Gemini CLI's single JSON with type "qwen"; it is rewritten whole on every change."""
+    messages: list[dict[str, Any]] = [
+        {"id": "m1", "timestamp": "2025-11-01T10:00:00Z", "type": "user", "content": "fix the tests"},
+        {"id": "m2", "timestamp": "2025-11-01T10:00:05Z", "type": "qwen", "model": "qwen3-coder-plus",
+         "content": "Running them.", "tokens": {"input": 1000, "output": 60, "cached": 600, "thoughts": 20,
+                                                "tool": 0, "total": 1060},
+         "toolCalls": [{"id": "c1", "name": "run_shell_command", "args": {"command": "npm  test"},
+                        "status": "error", "result": [{"text": "exit 1"}]}]},
+        {"id": "m3", "timestamp": "2025-11-01T10:00:09Z", "type": "qwen", "model": "gemini-2.5-pro",
+         "content": "Done.", "tokens": {"input": 500, "output": 10, "cached": 0, "thoughts": 30, "tool": 0,
+                                        "total": 540}},
+        {"id": "m4", "timestamp": "2025-11-01T10:00:10Z", "type": "qwen", "content": "Binary", "tokens": None},
+    ]  # fmt: skip
+    chats = tmp_path / "home" / "tmp" / "abc" / "chats"
+    chats.mkdir(parents=True)
+    session = chats / "session-2025-11-01T10-00-s1.json"
+    record = {"sessionId": "s1", "projectHash": "abc", "startTime": "2025-11-01T10:00:00Z"}
+    session.write_text(json.dumps({**record, "messages": messages[:2]}, indent=2))
+    _ingest(tmp_path / "home", db)
+    session.write_text(json.dumps({**record, "messages": messages}, indent=2))
+    _ingest(tmp_path / "home", db)
+    assert figures(db) == {"s1": {
+        "qwen3-coder-plus": dict(zip(BUCKETS, (1, 400, 600, 0, 60, 20), strict=True)),
+        "gemini-2.5-pro": dict(zip(BUCKETS, (1, 500, 0, 0, 40, 30), strict=True)),
+    }}  # fmt: skip
+    got = {(r[1], r[3], r[4], r[5]) for r in events(db)}
+    assert {("prompt", None, "fix the tests", None), ("tool_use", "Bash", "npm test", None),
+            ("tool_result", None, "exit 1", True)} <= got  # fmt: skip
+    session.write_text("{ torn")
+    assert _ingest(tmp_path / "home", db).quarantined == 1
 
 
 def test_cli_ingest_and_reports(

@@ -20,7 +20,6 @@ record served from a loopback base URL, else by model family (default
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,8 +36,6 @@ from tiermon.ingest.rows import (
     TOOL_READ,
     TOOL_SHELL,
     Batch,
-    Format,
-    SourceFile,
 )
 from tiermon.ingest.sanitize import clean_text
 from tiermon.ingest.sources.common import (
@@ -51,7 +48,6 @@ from tiermon.ingest.sources.common import (
     token,
     ts_from_iso,
 )
-from tiermon.ingest.walk import absolute, walk
 
 SOURCE_KIND = "qwen"
 AGENT = "qwen-code"
@@ -94,7 +90,7 @@ class FileState(msgspec.Struct):
 
 
 @dataclass(frozen=True)
-class _Ctx:
+class Ctx:
     """What every row of one record shares."""
 
     rec: Json
@@ -146,7 +142,7 @@ def _record(rec: Json, path: str, offset: int, state: FileState, batch: Batch) -
     if rec.get("forkedFrom"):
         return  # a /branch copy of the parent session's record: the parent counts it
     agent_id = text_of(rec.get("agentId"))
-    ctx = _Ctx(
+    ctx = Ctx(
         rec, sid or state.session_id or Path(path).stem, agent_id, bool(rec.get("isSidechain")) or agent_id is not None,
         ts_from_iso(rec.get("timestamp")), text_of(rec.get("uuid")), path, offset,
     )  # fmt: skip
@@ -163,7 +159,7 @@ def _record(rec: Json, path: str, offset: int, state: FileState, batch: Batch) -
 # -- responses ---------------------------------------------------------------------
 
 
-def _assistant(ctx: _Ctx, state: FileState, batch: Batch) -> None:
+def _assistant(ctx: Ctx, state: FileState, batch: Batch) -> None:
     rec = ctx.rec
     usage = rec.get("usageMetadata")
     model = text_of(rec.get("model")) or "unknown"
@@ -171,7 +167,7 @@ def _assistant(ctx: _Ctx, state: FileState, batch: Batch) -> None:
         if not isinstance(usage, dict):
             raise LineProblem("usageMetadata is not an object")
         key = f"{ctx.session_id}:{ctx.uuid}" if ctx.uuid else f"{ctx.path}:{ctx.offset}"
-        batch.add_response(_response(ctx, key, model, _usage_tokens(usage), state, message_id=ctx.uuid))
+        batch.add_response(response_row(ctx, key, model, _usage_tokens(usage), state, message_id=ctx.uuid))
     message = rec.get("message")
     parts = message.get("parts") if isinstance(message, dict) else None
     if isinstance(parts, list):
@@ -186,10 +182,10 @@ def _usage_tokens(usage: Json) -> tuple[int, int, int, int | None]:
     thoughts = token(usage.get("thoughtsTokenCount"), "thoughtsTokenCount")
     total = token(usage.get("totalTokenCount"), "totalTokenCount")
     reasoning = thoughts if "thoughtsTokenCount" in usage else None
-    return _buckets(prompt, cand, cached, thoughts, total, reasoning)
+    return buckets(prompt, cand, cached, thoughts, total, reasoning)
 
 
-def _buckets(
+def buckets(
     prompt: int, cand: int, cached: int, thoughts: int, total: int, reasoning: int | None
 ) -> tuple[int, int, int, int | None]:
     """Prompt includes cached; thoughts are additive only when the total says so."""
@@ -197,8 +193,8 @@ def _buckets(
     return max(prompt - cached, 0), cached, cand + (thoughts if additive else 0), reasoning
 
 
-def _response(
-    ctx: _Ctx, key: str, model: str, tokens: tuple[int, int, int, int | None], state: FileState,
+def response_row(
+    ctx: Ctx, key: str, model: str, tokens: tuple[int, int, int, int | None], state: FileState,
     *, message_id: str | None, request_id: str | None = None, agent_id: str | None = None,
 ) -> Json:  # fmt: skip
     inp, cache_read, out, reasoning = tokens
@@ -223,7 +219,7 @@ def _vendor(model: str, state: FileState) -> str:
     return vendor_of(model, default=DEFAULT_VENDOR)
 
 
-def _subagent_usage(ctx: _Ctx, event: Json, state: FileState, batch: Batch) -> None:
+def _subagent_usage(ctx: Ctx, event: Json, state: FileState, batch: Batch) -> None:
     """A subagent's request: only its telemetry event records it (qwen.md §3.4)."""
     match = _SUBAGENT_PROMPT_ID.match(str(event.get("prompt_id") or ""))
     if match is None or not any(k in event for k in ("input_token_count", "output_token_count")):
@@ -237,14 +233,14 @@ def _subagent_usage(ctx: _Ctx, event: Json, state: FileState, batch: Batch) -> N
     response_id = text_of(event.get("response_id"))
     key = f"{ctx.session_id}:{response_id or match.group(0)}"
     model = text_of(event.get("model")) or "unknown"
-    sub_ctx = _Ctx(ctx.rec, ctx.session_id, match.group(2), True, ts_from_iso(event.get("event.timestamp")) or ctx.ts,
+    sub_ctx = Ctx(ctx.rec, ctx.session_id, match.group(2), True, ts_from_iso(event.get("event.timestamp")) or ctx.ts,
                    ctx.uuid, ctx.path, ctx.offset)  # fmt: skip
-    tokens = _buckets(prompt, cand, cached, thoughts, total, reasoning)
-    batch.add_response(_response(sub_ctx, key, model, tokens, state, message_id=None, request_id=response_id))
+    tokens = buckets(prompt, cand, cached, thoughts, total, reasoning)
+    batch.add_response(response_row(sub_ctx, key, model, tokens, state, message_id=None, request_id=response_id))
     state.subagent_requests += 1
 
 
-def _summary_usage(ctx: _Ctx, call_id: str | None, display: Json, state: FileState, batch: Batch) -> None:
+def _summary_usage(ctx: Ctx, call_id: str | None, display: Json, state: FileState, batch: Batch) -> None:
     """A task result's aggregate usage, counted only when no telemetry event recorded the subagent's calls."""
     summary = display.get("executionSummary")
     seen, state.subagent_requests = state.subagent_requests, 0
@@ -259,14 +255,14 @@ def _summary_usage(ctx: _Ctx, call_id: str | None, display: Json, state: FileSta
         return
     agent = text_of(display.get("subagentName")) or "subagent"
     key = f"{ctx.session_id}:{call_id or ctx.uuid}:summary"
-    tokens = _buckets(prompt, cand, cached, thoughts, total, thoughts)
-    batch.add_response(_response(ctx, key, "unknown", tokens, state, message_id=None, agent_id=agent))
+    tokens = buckets(prompt, cand, cached, thoughts, total, thoughts)
+    batch.add_response(response_row(ctx, key, "unknown", tokens, state, message_id=None, agent_id=agent))
 
 
 # -- events ------------------------------------------------------------------------
 
 
-def _event(ctx: _Ctx, index: int | str, kind: str, batch: Batch, **fields: Any) -> None:
+def add_event(ctx: Ctx, index: int | str, kind: str, batch: Batch, **fields: Any) -> None:
     row = {
         "k": ctx.key(index), "session_id": ctx.session_id, "agent_id": ctx.agent_id,
         "is_sidechain": ctx.is_sidechain, "ts": ctx.ts, "uuid": ctx.uuid,
@@ -277,7 +273,7 @@ def _event(ctx: _Ctx, index: int | str, kind: str, batch: Batch, **fields: Any) 
     batch.add_event(row)
 
 
-def _user(ctx: _Ctx, batch: Batch) -> None:
+def _user(ctx: Ctx, batch: Batch) -> None:
     """A plain user record is a human prompt, unless it is the CLI's nudge or a subagent's task."""
     if ctx.is_sidechain:
         return
@@ -286,30 +282,30 @@ def _user(ctx: _Ctx, batch: Batch) -> None:
     texts = [p["text"] for p in parts or () if isinstance(p, dict) and text_of(p.get("text")) and not p.get("thought")]
     text = "\n".join(texts).strip()
     if text and text != NUDGE:
-        _event(ctx, 0, "prompt", batch, text=clean_text(text)[:PROMPT_LIMIT])
+        add_event(ctx, 0, "prompt", batch, text=clean_text(text)[:PROMPT_LIMIT])
 
 
-def _model_parts(ctx: _Ctx, parts: list[Any], model: str, batch: Batch) -> None:
+def _model_parts(ctx: Ctx, parts: list[Any], model: str, batch: Batch) -> None:
     """The tail of the answer's text and its tool calls."""
     texts = [p["text"] for p in parts if isinstance(p, dict) and text_of(p.get("text")) and not p.get("thought")]
     if texts:
-        _event(ctx, "text", "text", batch, text=clean_text(texts[-1])[-TEXT_TAIL_LIMIT:], model=model)
+        add_event(ctx, "text", "text", batch, text=clean_text(texts[-1])[-TEXT_TAIL_LIMIT:], model=model)
     for i, part in enumerate(parts):
         call = part.get("functionCall") if isinstance(part, dict) else None
         if isinstance(call, dict):
-            _tool_use(ctx, i, call, batch)
+            tool_use(ctx, i, call, batch)
 
 
-def _tool_use(ctx: _Ctx, index: int, call: Json, batch: Batch) -> None:
+def tool_use(ctx: Ctx, index: int, call: Json, batch: Batch) -> None:
     raw_name = text_of(call.get("name")) or "unknown"
     name = TOOL_NAMES.get(raw_name, raw_name)
     args = obj_of(call.get("args"))
     subtype = text_of(args.get("subagent_type")) if name in ("Agent", "Task") else None
-    _event(ctx, index, "tool_use", batch, name=name, tool_use_id=text_of(call.get("id")),
-           text=_summarise(args), subtype=subtype)  # fmt: skip
+    add_event(ctx, index, "tool_use", batch, name=name, tool_use_id=text_of(call.get("id")),
+           text=summarise(args), subtype=subtype)  # fmt: skip
 
 
-def _summarise(args: Json) -> str | None:
+def summarise(args: Json) -> str | None:
     """The command, the path, or a short description of a tool call's arguments."""
     command = text_of(args.get("command"))
     if command:
@@ -321,7 +317,7 @@ def _summarise(args: Json) -> str | None:
     return clean_text(msgspec.json.encode(args).decode()[:SUMMARY_LIMIT]) if args else None
 
 
-def _tool_result(ctx: _Ctx, state: FileState, batch: Batch) -> None:
+def _tool_result(ctx: Ctx, state: FileState, batch: Batch) -> None:
     result = ctx.rec.get("toolCallResult")
     if not isinstance(result, dict):
         return
@@ -335,10 +331,10 @@ def _tool_result(ctx: _Ctx, state: FileState, batch: Batch) -> None:
     display = result.get("resultDisplay")
     if isinstance(display, dict) and display.get("type") == "task_execution":
         _summary_usage(ctx, call_id, display, state, batch)
-    _event(ctx, 0, "tool_result", batch, tool_use_id=call_id, is_error=is_error, text=text)
+    add_event(ctx, 0, "tool_result", batch, tool_use_id=call_id, is_error=is_error, text=text)
 
 
-def _system(ctx: _Ctx, subtype: str | None, state: FileState, batch: Batch) -> None:
+def _system(ctx: Ctx, subtype: str | None, state: FileState, batch: Batch) -> None:
     payload = obj_of(ctx.rec.get("systemPayload"))
     if subtype == "ui_telemetry":
         _telemetry(ctx, payload.get("uiEvent"), state, batch)
@@ -348,7 +344,7 @@ def _system(ctx: _Ctx, subtype: str | None, state: FileState, batch: Batch) -> N
         after = token(info.get("newTokenCount"), "newTokenCount")
         trigger = "manual" if state.last_command == "/compress" else "auto"
         state.last_command = None
-        _event(ctx, 0, "system", batch, subtype="compact_boundary", pre_tokens=before or None, trigger=trigger,
+        add_event(ctx, 0, "system", batch, subtype="compact_boundary", pre_tokens=before or None, trigger=trigger,
                text=f"compressed {before} -> {after} tokens")  # fmt: skip
     elif subtype == "slash_command":
         _slash_command(ctx, payload, state, batch)
@@ -358,13 +354,13 @@ def _system(ctx: _Ctx, subtype: str | None, state: FileState, batch: Batch) -> N
         if model and base_url and is_local_url(base_url):
             state.local_model = model
         if model:
-            _event(ctx, 0, "command", batch, name="/model", text=clean_text(model)[:SUMMARY_LIMIT])
+            add_event(ctx, 0, "command", batch, name="/model", text=clean_text(model)[:SUMMARY_LIMIT])
     elif subtype == "rewind":
         count = payload.get("truncatedCount")
-        _event(ctx, 0, "system", batch, subtype="rewind", text=f"{count} records rewound" if count else None)
+        add_event(ctx, 0, "system", batch, subtype="rewind", text=f"{count} records rewound" if count else None)
 
 
-def _slash_command(ctx: _Ctx, payload: Json, state: FileState, batch: Batch) -> None:
+def _slash_command(ctx: Ctx, payload: Json, state: FileState, batch: Batch) -> None:
     """`/model qwen3-coder-plus` -> a command event named `/model` with the new model as its text."""
     raw = text_of(payload.get("rawCommand"))
     if raw is None:
@@ -372,16 +368,16 @@ def _slash_command(ctx: _Ctx, payload: Json, state: FileState, batch: Batch) -> 
     name, _, args = raw.strip().partition(" ")
     if payload.get("phase") == "invocation":
         state.last_command = name
-        _event(ctx, 0, "command", batch, name=clean_text(name)[:SUMMARY_LIMIT],
+        add_event(ctx, 0, "command", batch, name=clean_text(name)[:SUMMARY_LIMIT],
                text=clean_text(args.strip())[:SUMMARY_LIMIT] or None)  # fmt: skip
         return
     items = payload.get("outputHistoryItems")
     texts = [i["text"] for i in items or () if isinstance(i, dict) and text_of(i.get("text"))]
     if texts:
-        _event(ctx, 0, "command_stdout", batch, text=clean_text("\n".join(texts))[:SUMMARY_LIMIT])
+        add_event(ctx, 0, "command_stdout", batch, text=clean_text("\n".join(texts))[:SUMMARY_LIMIT])
 
 
-def _telemetry(ctx: _Ctx, event: object, state: FileState, batch: Batch) -> None:
+def _telemetry(ctx: Ctx, event: object, state: FileState, batch: Batch) -> None:
     if not isinstance(event, dict):
         return
     name = event.get("event.name")
@@ -391,74 +387,6 @@ def _telemetry(ctx: _Ctx, event: object, state: FileState, batch: Batch) -> None
         etype = text_of(event.get("error_type")) or "api_error"
         message = text_of(event.get("error")) or text_of(event.get("error_message")) or etype
         status = event.get("status_code")
-        _event(ctx, 0, "api_error", batch, subtype=clean_text(etype)[:SUMMARY_LIMIT],
+        add_event(ctx, 0, "api_error", batch, subtype=clean_text(etype)[:SUMMARY_LIMIT],
                name=str(status) if isinstance(status, int) else None, text=clean_text(message)[:SUMMARY_LIMIT],
                is_error=True, model=text_of(event.get("model")))  # fmt: skip
-
-
-# -- subagent sidecars -------------------------------------------------------------
-
-
-def parse_agent_meta(buf: bytes | bytearray, base_offset: int, path: str, state: Any) -> Batch:
-    """`subagents/<sessionId>/agent-<id>.meta.json`: one agent_meta row (type and task of a subagent)."""
-    del base_offset, state  # read whole every time it changes
-    batch = Batch(lines=1)
-    try:
-        data = _DECODER.decode(buf)
-    except msgspec.DecodeError as exc:
-        batch.quarantine_line(0, buf, f"invalid JSON: {exc}")
-        return batch
-    if not isinstance(data, dict):
-        batch.quarantine_line(0, buf, "not a JSON object")
-        return batch
-    file = Path(path)
-    agent_id = text_of(data.get("agentId")) or file.name.removeprefix("agent-").removesuffix(".meta.json")
-    session = text_of(data.get("parentSessionId")) or file.parent.name
-    description = text_of(data.get("description"))
-    batch.agent_meta.append((agent_id, session, text_of(data.get("agentType")),
-                             clean_text(description)[:SUMMARY_LIMIT] if description else None, None))  # fmt: skip
-    return batch
-
-
-# -- the source --------------------------------------------------------------------
-
-CHAT = Format("qwen-chat", parse_chunk, FileState)
-AGENT_META = Format("qwen-agent-meta", parse_agent_meta, whole_file=True)
-
-
-class QwenCode:
-    """`~/.qwen/projects/`: chats/<sessionId>.jsonl, subagents/<sessionId>/agent-<id>.jsonl and .meta.json."""
-
-    kind: str = SOURCE_KIND
-    agent: str = AGENT
-    label: str = "Qwen Code"
-    formats: tuple[Format, ...] = (CHAT, AGENT_META)
-
-    def default_roots(self, env: dict[str, str]) -> list[Path]:
-        """Every QWEN_DATA_DIR entry (comma list, as peers accept), else QWEN_RUNTIME_DIR, else ~/.qwen."""
-        configured = [p.strip() for p in env.get("QWEN_DATA_DIR", "").split(",") if p.strip()]
-        if not configured:
-            home = Path(env.get("HOME") or Path.home())
-            configured = [env.get("QWEN_RUNTIME_DIR") or str(home / ".qwen")]
-        roots: list[Path] = []
-        for cand in configured:
-            projects = absolute(Path(cand)) / "projects"
-            if projects.is_dir() and projects not in roots:
-                roots.append(projects)
-        return roots
-
-    def root_for(self, path: Path) -> Path:
-        """A Qwen home's projects/ folder when it has one; else the folder itself."""
-        projects = path / "projects"
-        return projects if projects.is_dir() else path
-
-    def files(self, root: Path) -> Iterator[SourceFile]:
-        for entry in walk(root):
-            name, parent = entry.name, Path(entry.path).parent
-            if name.endswith(".jsonl") and (parent.name == "chats" or parent.parent.name == "subagents"):
-                yield SourceFile(Path(entry.path), SOURCE_KIND, CHAT.name)
-            elif name.startswith("agent-") and name.endswith(".meta.json") and parent.parent.name == "subagents":
-                yield SourceFile(Path(entry.path), SOURCE_KIND, AGENT_META.name)
-
-
-SOURCE = QwenCode()
