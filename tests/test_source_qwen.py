@@ -183,6 +183,19 @@ def test_subagent_summary_counts_only_without_its_telemetry(tmp_path: Path, db: 
     assert got["unknown"] == dict(zip(BUCKETS, (1, 800, 100, 0, 90, 0), strict=True))
 
 
+def test_api_errors_from_telemetry_become_events(tmp_path: Path, db: Path) -> None:
+    old = {"event.name": "qwen-code.api_error", "model": "coder-model", "error": "quota exceeded",
+           "error_type": "RateLimitError", "status_code": 429, "prompt_id": "s1########1"}  # fmt: skip
+    new = {"event.name": "api_error", "model": "coder-model", "error_message": "Request failed with status 500",
+           "status_code": "500", "prompt_id": "s1########2"}  # fmt: skip
+    text = "".join(_line(uuid=f"e{i}", type="system", subtype="ui_telemetry", systemPayload={"uiEvent": ev})
+                   for i, ev in enumerate((old, new)))  # fmt: skip
+    _ingest(_chat(tmp_path, text), db)
+    got = sorted((r[2], r[3], r[4]) for r in events(db) if r[1] == "api_error")
+    assert got == [("RateLimitError", "429", "quota exceeded"), ("api_error", "500", "Request failed with status 500")]
+    assert figures(db) == {}
+
+
 def test_thoughts_inside_candidates_unless_the_total_adds_them(tmp_path: Path, db: Path) -> None:
     inside = {"promptTokenCount": 100, "candidatesTokenCount": 40, "thoughtsTokenCount": 30, "totalTokenCount": 140}
     added = {"promptTokenCount": 100, "candidatesTokenCount": 40, "thoughtsTokenCount": 30, "totalTokenCount": 170}

@@ -378,15 +378,17 @@ def _slash_command(ctx: Ctx, payload: Json, state: FileState, batch: Batch) -> N
 
 
 def _telemetry(ctx: Ctx, event: object, state: FileState, batch: Batch) -> None:
+    """UI telemetry replayed by /stats: a subagent's usage, or an API error (`error` or, newer, `error_message`)."""
     if not isinstance(event, dict):
         return
-    name = event.get("event.name")
-    if name == "qwen-code.api_response":
+    name = str(event.get("event.name") or "").removeprefix("qwen-code.")
+    if name == "api_response":
         _subagent_usage(ctx, event, state, batch)
-    elif name == "qwen-code.api_error":
+    elif name == "api_error":
         etype = text_of(event.get("error_type")) or "api_error"
-        message = text_of(event.get("error")) or text_of(event.get("error_message")) or etype
+        message = text_of(event.get("error_message")) or text_of(event.get("error")) or etype
         status = event.get("status_code")
-        add_event(ctx, 0, "api_error", batch, subtype=clean_text(etype)[:SUMMARY_LIMIT],
-               name=str(status) if isinstance(status, int) else None, text=clean_text(message)[:SUMMARY_LIMIT],
-               is_error=True, model=text_of(event.get("model")))  # fmt: skip
+        code = clean_text(str(status))[:20] if isinstance(status, (int, str)) and status != "" else None
+        model = text_of(event.get("model"))
+        add_event(ctx, 0, "api_error", batch, subtype=clean_text(etype)[:SUMMARY_LIMIT], name=code,
+                  text=clean_text(message)[:SUMMARY_LIMIT], is_error=True, model=model)  # fmt: skip
