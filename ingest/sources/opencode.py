@@ -182,15 +182,14 @@ def _message_rows(msg: _Message, rows: _Rows, *, prev_user_model: str | None, ha
         return
     if msg.role != "assistant":
         return
+    tokens = data.get("tokens")
+    finished = bool(obj_of(data.get("time")).get("completed"))
+    # steps carry the usage; an unfinished message may still get its steps; zeros are an aborted placeholder
+    fallback = not has_steps and finished and isinstance(tokens, dict) and any(_buckets(tokens, msg.provider)[:4])
     error = data.get("error")
     if isinstance(error, dict):
         _error_event(msg, error, rows)
-    tokens = data.get("tokens")
-    time = obj_of(data.get("time"))
-    if has_steps or not isinstance(tokens, dict) or not time.get("completed"):
-        return  # steps carry the usage; an unfinished message may still get its steps
-    inp, read, write, out, _ = _buckets(tokens, msg.provider)
-    if inp or read or write or out:
+    if fallback and isinstance(tokens, dict):
         rows.response(msg, msg.id, tokens, msg.offset, text_of(data.get("finish")))
 
 
@@ -269,21 +268,14 @@ def _summarise(args: Json) -> str | None:
 
 
 def _safely(batch: Batch, offset: int, raw: bytes, emit: Any, *args: Any) -> None:
-    """Run one message's or part's rows into a scratch batch; keep them only if nothing was wrong."""
-    scratch = _Rows()
+    """Run one message's or part's rows into `batch`; quarantine it when a value is unusable.
+
+    Every emitter checks its token values before it adds a row, so a bad one adds nothing.
+    """
     try:
-        emit(*args, scratch)
+        emit(*args, _Rows(batch))
     except LineProblem as exc:
         batch.quarantine_line(offset, raw, str(exc))
-        return
-    _merge(batch, scratch.batch)
-
-
-def _merge(into: Batch, rows: Batch) -> None:
-    for i in range(rows.response_count):
-        into.add_response({col: values[i] for col, values in rows.responses.items()})
-    for i in range(rows.event_count):
-        into.add_event({col: values[i] for col, values in rows.events.items()})
 
 
 # -- JSON storage (≤ 1.1) ----------------------------------------------------------
