@@ -362,9 +362,13 @@ def _previous_user_model(file: Path, msg: _Message) -> str | None:
 
 
 def _has_steps(part_dir: Path) -> bool:
-    """Whether a message has any step-finish part (then its own tokens are never counted)."""
+    """Whether a message has any step-finish part (then its own tokens are never counted).
+
+    Part ids sort by time and a message's last part is usually its last step-finish: newest first,
+    the first file read mostly answers.
+    """
     try:
-        files = list(part_dir.glob("*.json"))
+        files = sorted(part_dir.glob("*.json"), reverse=True)
     except OSError:
         return False
     return any((data := _read_json(p)) is not None and data.get("type") == "step-finish" for p in files)
