@@ -261,6 +261,17 @@ def test_reasoning_is_added_only_where_it_is_not_inside_output() -> None:
     assert opencode._buckets(no_total, "anthropic")[3] == 80
 
 
+def test_vendor_comes_from_the_provider_and_local_servers_are_local() -> None:
+    assert opencode.vendor("ollama", "qwen3-coder:30b") == "local"
+    assert opencode.vendor("lmstudio", "qwen/qwen3-coder-30b") == "local"
+    assert opencode.vendor("custom-box", "gemma4:26b") == "local"
+    assert opencode.vendor("openrouter", "qwen/qwen3-coder:free") == "alibaba"
+    assert opencode.vendor("amazon-bedrock", "anthropic.claude-sonnet-4-5-20250929-v1:0") == "anthropic"
+    assert opencode.vendor("ollama-cloud", "qwen3-coder:480b-cloud") == "alibaba"
+    assert opencode.vendor("github-copilot", "claude-sonnet-4.5") == "anthropic"
+    assert opencode.vendor("opencode", "big-pickle") == "opencode"
+
+
 # -- hostile and half-written files ----------------------------------------------------
 
 

@@ -196,6 +196,16 @@ def test_api_errors_from_telemetry_become_events(tmp_path: Path, db: Path) -> No
     assert figures(db) == {}
 
 
+def test_subagent_transcripts_never_count_usage(tmp_path: Path, db: Path) -> None:
+    """Telemetry is the subagent's usage record; a transcript record with usage would repeat it."""
+    sub = tmp_path / "home" / "projects" / "-w" / "subagents" / "s1"
+    sub.mkdir(parents=True)
+    (sub / "agent-x.jsonl").write_text(_assistant("a1", 100, 10, agentId="x", isSidechain=True))
+    _ingest(tmp_path / "home", db)
+    assert figures(db) == {}
+    assert [(r[1], r[4]) for r in events(db)] == [("text", "ok")]
+
+
 def test_thoughts_inside_candidates_unless_the_total_adds_them(tmp_path: Path, db: Path) -> None:
     inside = {"promptTokenCount": 100, "candidatesTokenCount": 40, "thoughtsTokenCount": 30, "totalTokenCount": 140}
     added = {"promptTokenCount": 100, "candidatesTokenCount": 40, "thoughtsTokenCount": 30, "totalTokenCount": 170}

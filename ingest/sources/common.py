@@ -50,7 +50,8 @@ def is_local_model(model: str) -> bool:
     if match is None:
         return False
     tag = match.group(1).lower()
-    return tag not in _HOSTED_TAGS and not tag.endswith("-cloud")
+    # `:0`-style tags are Bedrock version suffixes (`anthropic.claude-…-v1:0`), not Ollama tags
+    return tag not in _HOSTED_TAGS and not tag.endswith("-cloud") and not tag.isdigit()
 
 
 def is_local_url(url: str) -> bool:

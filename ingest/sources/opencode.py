@@ -68,6 +68,9 @@ REASONING_IN_OUTPUT = frozenset({"openai", "azure", "github-copilot"})
 FIRST_PARTY = {"anthropic": "anthropic", "openai": "openai", "google": "google", "google-vertex": "google",
                "mistral": "mistral", "xai": "xai", "deepseek": "deepseek", "alibaba": "alibaba"}  # fmt: skip
 """Provider ids that are the model's own vendor; aggregators (openrouter, opencode, …) go by model family."""
+HOSTED = frozenset({*FIRST_PARTY, "openrouter", "amazon-bedrock", "azure", "github-copilot", "opencode", "vercel",
+                    "groq", "togetherai", "fireworks-ai", "deepinfra", "cerebras", "zai", "moonshotai"})  # fmt: skip
+"""Hosted providers: a `name:tag` model id behind one of these is not a local model."""
 TOOL_NAMES = {"bash": TOOL_SHELL, "read": TOOL_READ, "task": "Task", "question": TOOL_ASK}
 """OpenCode's tool names that have a canonical name in the contract."""
 ABORTED = "MessageAbortedError"
@@ -148,7 +151,7 @@ class _Rows:
 
 def vendor(provider: str, model: str) -> str:
     """`local` for local servers and name:tag ids; the provider when it makes the model; else the model's family."""
-    if provider.lower() in LOCAL_PROVIDERS or is_local_model(model):
+    if provider.lower() in LOCAL_PROVIDERS or (provider not in HOSTED and is_local_model(model)):
         return LOCAL_VENDOR
     return FIRST_PARTY.get(provider) or vendor_of(model, default=provider)
 

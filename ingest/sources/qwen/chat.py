@@ -163,7 +163,7 @@ def _assistant(ctx: Ctx, state: FileState, batch: Batch) -> None:
     rec = ctx.rec
     usage = rec.get("usageMetadata")
     model = text_of(rec.get("model")) or "unknown"
-    if usage is not None:
+    if usage is not None and not ctx.is_sidechain:  # a subagent's usage is recorded by telemetry only (§3.4)
         if not isinstance(usage, dict):
             raise LineProblem("usageMetadata is not an object")
         key = f"{ctx.session_id}:{ctx.uuid}" if ctx.uuid else f"{ctx.path}:{ctx.offset}"
