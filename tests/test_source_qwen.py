@@ -301,6 +301,8 @@ def test_default_home_and_files(tmp_path: Path) -> None:
     other = tmp_path / "other"
     (other / "projects").mkdir(parents=True)
     assert source_roots(None, env={"HOME": str(tmp_path), "QWEN_DATA_DIR": f"{other}"})["qwen"] == [other]
+    one = home / "projects/-w/chats/s1.jsonl"
+    assert [(f.path, f.format) for f in scan(source_roots([("qwen", one)], env={}))] == [(one, "qwen-chat")]
 
 
 def test_legacy_json_sessions_count_each_message_once(tmp_path: Path, db: Path) -> None:

@@ -49,6 +49,12 @@ class QwenCode:
 
     def files(self, root: Path) -> Iterator[SourceFile]:
         """Chat files by their folder's name; settings, logs.json, checkpoints and tool outputs are skipped."""
+        if root.is_file():
+            if root.name.endswith(".jsonl"):
+                yield SourceFile(root, SOURCE_KIND, CHAT.name)
+            elif root.name.endswith(".json"):
+                yield SourceFile(root, SOURCE_KIND, LEGACY.name)
+            return
         for entry in walk(root):
             name, parent = entry.name, Path(entry.path).parent
             subagent = parent.parent.name == "subagents"
