@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from tiermon.ingest.rows import Format, Source
-from tiermon.ingest.sources import api_log, claude, codex, gemini
+from tiermon.ingest.sources import api_log, claude, codex, gemini, opencode, qwen
 
-_REGISTERED: tuple[Source, ...] = (claude.SOURCE, api_log.SOURCE, codex.SOURCE, gemini.SOURCE)
+_REGISTERED: tuple[Source, ...] = (
+    claude.SOURCE, api_log.SOURCE, codex.SOURCE, gemini.SOURCE, qwen.SOURCE, opencode.SOURCE
+)  # fmt: skip
 
 SOURCES: dict[str, Source] = {source.kind: source for source in _REGISTERED}
 """Kind (`--source KIND=DIR`) -> source, in the order their files are listed."""
