@@ -39,8 +39,9 @@ CACHED_KINDS = ("daily", "weekly", "monthly", "session", "model")
 """Reports whose output depends only on stored data; `blocks` depends on the clock."""
 FORMAT = 1
 """Bump when an entry's layout or meaning changes."""
-BUNDLED_PRICES = os.path.join(os.path.dirname(__file__), "prices.toml")
-"""The shipped price table: a report depends on it as on the user's own price file."""
+BUNDLED_PRICES = os.path.join(os.path.dirname(__file__), "price_overrides.toml")
+"""The shipped price overrides: a report depends on them as on the user's own price file (and on
+genai-prices, which is pinned, so its data changes only with tiermon's version)."""
 _GLOBAL_OPTIONS = {"--db", "--source", "--api-log"}
 _REPORT_OPTIONS = {"--since", "--until", "--project", "--tier", "--by", "--source-kind", "--session", "--timezone"}
 _FLAGS = {"--json", "--csv", "--breakdown"}

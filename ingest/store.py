@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from tiermon.ingest.parse import KNOWN_TYPES, Batch
-from tiermon.ingest.pricing import COST_SQL, PriceTable
+from tiermon.ingest.pricing import COST_SQL, WINDOW_SQL, PriceTable
 from tiermon.ingest.schema import (
     AGENT_META_COLUMNS,
     EVENT_COLUMNS,
@@ -74,14 +74,18 @@ _EVENT_COLS = [f.name for f in _EVENT_SCHEMA]
 _FILE_SCHEMA = arrow_schema(FILE_COLUMNS)
 _AGENT_META_SCHEMA = arrow_schema(AGENT_META_COLUMNS)
 
-PRICE_JOIN = """
+PRICE_JOIN = f"""
 LEFT JOIN prices p_exact ON p_exact.model = r.model
+    AND {WINDOW_SQL} >= p_exact.valid_from AND {WINDOW_SQL} < p_exact.valid_to
 LEFT JOIN prices p ON p.model = coalesce(p_exact.model, r.model_base)
+    AND {WINDOW_SQL} >= p.valid_from AND {WINDOW_SQL} < p.valid_to
 """
-"""Prices row `p` of response row `r`: its exact model id, else the id without suffixes.
+"""Prices row `p` of response row `r`: its exact model id, else the id without suffixes, in the window
+holding the response's time.
 
-Two plain equi-joins, not an `IN (SELECT …)` test: that one stops DuckDB from
-pushing a time filter on `r` into the scan, so a one-week query read every row.
+Two equi-joins with range conditions, not an `IN (SELECT …)` test: that one stops DuckDB from
+pushing a time filter on `r` into the scan, so a one-week query read every row. The windows of
+one id do not overlap, so each response meets at most one row.
 """
 
 _KEEP_BETTER_COPY = """
@@ -318,10 +322,16 @@ class Store:
     # -- prices ------------------------------------------------------------------
 
     def sync_prices(self, table: PriceTable) -> bool:
-        """Install the price table and re-price stored rows if it changed. Returns True if it did."""
+        """Install the price table and re-price stored rows if it changed. Returns True if it did.
+
+        Ids that only genai-prices' match rules price (`gpt-5.1-codex` as `gpt-5.1`) get rows of
+        their own first, once per distinct id stored, so that PRICE_JOIN stays two equi-joins.
+        """
+        models = [m for (m,) in self.query("SELECT DISTINCT model FROM responses WHERE model IS NOT NULL")]
+        table = table.with_models(models)
         if self.meta("price_fingerprint") == table.fingerprint:
             return False
-        rows = [p.as_row() for p in table.prices.values()]
+        rows = [p.as_row() for p in table.rows()]
         arrow = pa.Table.from_pylist(rows, schema=_PRICE_SCHEMA)
         self.con.begin()
         self.con.execute("DELETE FROM prices")
