@@ -52,10 +52,15 @@ def source_roots(
 
 
 def scan(roots: dict[str, list[Path]]) -> list[SourceFile]:
-    """Every file of every source below its roots, without following symlinks (SPEC §8)."""
+    """Every file of every source below its roots, without following symlinks (SPEC §8).
+
+    A file belongs to one source. Claude Code's walk takes any `*.jsonl`, so it
+    goes last: where one folder is named for several agents, each more specific
+    source claims its own files first.
+    """
     files: list[SourceFile] = []
     seen: set[Path] = set()
-    for kind, paths in roots.items():
+    for kind, paths in sorted(roots.items(), key=lambda item: item[0] == DEFAULT_KIND):
         for root in paths:
             for file in SOURCES[kind].files(root):
                 if file.path not in seen:

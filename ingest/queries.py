@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from tiermon.ingest.pricing import BATCH_MULTIPLIER, LONG_CONTEXT_THRESHOLD, US_GEO_MULTIPLIER
+from tiermon.ingest.pricing import CURRENT_SQL, rate_sql, surcharge_sql
 from tiermon.ingest.reports import ReportFilter, blocks
 from tiermon.ingest.signals.cache import lifetime as cache_lifetime
 from tiermon.ingest.store import PRICE_JOIN, Store
@@ -81,7 +81,7 @@ FROM act
 LEFT JOIN spend USING (session_id)
 LEFT JOIN head USING (session_id)
 LEFT JOIN prices p ON p.model = (
-    CASE WHEN head.model IN (SELECT model FROM prices) THEN head.model ELSE head.model_base END)
+    CASE WHEN head.model IN (SELECT model FROM prices) THEN head.model ELSE head.model_base END) AND {CURRENT_SQL}
 ORDER BY act.last_activity DESC, act.session_id
 """
 """The active sessions (`act`, from parameters) with their spend and latest main-chain state;
@@ -190,13 +190,7 @@ def spend_split(store: Store, *, since: datetime, until: datetime) -> list[dict[
     )
 
 
-_SAVED_RATE = f"""(CASE WHEN p.lc_input IS NOT NULL
-       AND r.input_tokens + r.cache_read_tokens + r.cache_write_5m_tokens + r.cache_write_1h_tokens
-           > {LONG_CONTEXT_THRESHOLD}
-  THEN p.lc_input - p.lc_cache_read ELSE p.input - p.cache_read END)
- * (CASE WHEN r.speed = 'fast' THEN coalesce(p.fast_multiplier, 1) ELSE 1 END)
- * (CASE WHEN r.inference_geo = 'us' THEN {US_GEO_MULTIPLIER} ELSE 1 END)
- * (CASE WHEN r.is_batch THEN {BATCH_MULTIPLIER} ELSE 1 END)"""
+_SAVED_RATE = f"""({rate_sql("input")} - {rate_sql("cache_read")}) * {surcharge_sql()}"""
 """Per-token price difference between reading a prompt token from cache and sending it as input."""
 
 

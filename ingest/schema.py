@@ -13,7 +13,7 @@ rebuilds a missing one when it opens.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 """Bumped whenever MIGRATIONS gains a step."""
 
 RESPONSE_COLUMNS: dict[str, str] = {
@@ -137,22 +137,27 @@ ENTRY_TYPE_COLUMNS: dict[str, str] = {
 """Counts of entry types per Claude Code version, for pipeline health (SPEC §4.9)."""
 
 PRICE_COLUMNS: dict[str, str] = {
-    "model": "VARCHAR PRIMARY KEY",
+    "model": "VARCHAR NOT NULL",  # the id responses are joined on (exact id or model_base)
+    "valid_from": "TIMESTAMP NOT NULL",  # a response's ts must fall in [valid_from, valid_to)
+    "valid_to": "TIMESTAMP NOT NULL",
+    "vendor": "VARCHAR",  # anthropic | openai | google | ... (genai-prices provider id) | other
     "tier": "VARCHAR",
-    "input": "DOUBLE",
+    "input": "DOUBLE",  # USD per million tokens
     "output": "DOUBLE",
     "write_5m": "DOUBLE",
     "write_1h": "DOUBLE",
     "cache_read": "DOUBLE",
-    "lc_input": "DOUBLE",
+    "lc_input": "DOUBLE",  # long-context rates, for a prompt above lc_threshold; NULL when none
     "lc_output": "DOUBLE",
     "lc_write_5m": "DOUBLE",
     "lc_write_1h": "DOUBLE",
     "lc_cache_read": "DOUBLE",
+    "lc_threshold": "BIGINT",
     "fast_multiplier": "DOUBLE",
     "context_window": "BIGINT",
+    "source": "VARCHAR",  # genai-prices <version>, override: <url>, or the user's price file
 }
-"""The price table in force, copied from the data file so that SQL can price rows."""
+"""The price table in force (pricing.PriceTable), one row per model id and date window, so that SQL can price rows."""
 
 TABLES: dict[str, dict[str, str]] = {
     "responses": RESPONSE_COLUMNS,
@@ -354,5 +359,17 @@ def _v4() -> list[str]:
     ]
 
 
-MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2(), 3: _v3(), 4: _v4()}
+
+def _v5() -> list[str]:
+    """prices: dated rows from genai-prices with vendor, long-context threshold and source. The table is a
+    copy of PriceTable, so it is rebuilt empty and the fingerprint dropped: the next sync refills it."""
+    return [
+        "DROP TABLE IF EXISTS prices",
+        create_table_sql("prices", PRICE_COLUMNS),
+        "DELETE FROM meta WHERE key = 'price_fingerprint'",
+    ]
+
+
+
+MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2(), 3: _v3(), 4: _v4(), 5: _v5()}
 """Schema version -> statements that bring the store from version-1 to it."""

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from tiermon.ingest.pricing import COST_SQL, PriceTable
+from tiermon.ingest.pricing import ROW_COST_SQL, ROW_PRICED_SQL, WINDOW_SQL, PriceTable
 from tiermon.ingest.rows import AgentMeta, Batch
 from tiermon.ingest.schema import (
     AGENT_META_COLUMNS,
@@ -77,14 +77,18 @@ def _schema(table: str) -> pa.Schema:
     return pa.schema([(name, types[ddl.split()[0]]) for name, ddl in columns.items() if name not in skip])
 
 
-PRICE_JOIN = """
+PRICE_JOIN = f"""
 LEFT JOIN prices p_exact ON p_exact.model = r.model
+    AND {WINDOW_SQL} >= p_exact.valid_from AND {WINDOW_SQL} < p_exact.valid_to
 LEFT JOIN prices p ON p.model = coalesce(p_exact.model, r.model_base)
+    AND {WINDOW_SQL} >= p.valid_from AND {WINDOW_SQL} < p.valid_to
 """
-"""Prices row `p` of response row `r`: its exact model id, else the id without suffixes.
+"""Prices row `p` of response row `r`: its exact model id, else the id without suffixes, in the window
+holding the response's time.
 
-Two plain equi-joins, not an `IN (SELECT …)` test: that one stops DuckDB from
-pushing a time filter on `r` into the scan, so a one-week query read every row.
+Two equi-joins with range conditions, not an `IN (SELECT …)` test: that one stops DuckDB from
+pushing a time filter on `r` into the scan, so a one-week query read every row. The windows of
+one id do not overlap, so each response meets at most one row.
 """
 
 _KEEP_BETTER_COPY = """
@@ -342,12 +346,18 @@ class Store:
     # -- prices ------------------------------------------------------------------
 
     def sync_prices(self, table: PriceTable) -> bool:
-        """Install the price table and re-price stored rows if it changed. Returns True if it did."""
+        """Install the price table and re-price stored rows if it changed. Returns True if it did.
+
+        Ids that only genai-prices' match rules price (`gpt-5.1-codex` as `gpt-5.1`) get rows of
+        their own first, once per distinct id stored, so that PRICE_JOIN stays two equi-joins.
+        """
+        models = [m for (m,) in self.query("SELECT DISTINCT model FROM responses WHERE model IS NOT NULL")]
+        table = table.with_models(models)
         if self.meta("price_fingerprint") == table.fingerprint:
             return False
         import pyarrow as pa
 
-        rows = [p.as_row() for p in table.prices.values()]
+        rows = [p.as_row() for p in table.rows()]
         arrow = pa.Table.from_pylist(rows, schema=_schema("prices"))
         self.con.begin()
         self.con.execute("DELETE FROM prices")
@@ -356,7 +366,7 @@ class Store:
         self.con.unregister("price_rows")
         self.con.execute(
             f"""UPDATE responses AS r SET cost_usd = q.cost, priced = q.priced, tier = q.tier FROM (
-                  SELECT r.k, {COST_SQL} AS cost, p.model IS NOT NULL AS priced, coalesce(p.tier, r.tier) AS tier
+                  SELECT r.k, {ROW_COST_SQL} AS cost, {ROW_PRICED_SQL} AS priced, coalesce(p.tier, r.tier) AS tier
                   FROM responses r {PRICE_JOIN}) q
                 WHERE r.k = q.k"""
         )
@@ -442,8 +452,8 @@ class Store:
         )  # fmt: skip
         names = ", ".join(f'"{c}"' for c in [*_RESPONSE_BATCH_COLS, "cost_usd", "priced"])
         sql = f"""INSERT INTO responses ({names})
-                  SELECT r.* REPLACE (coalesce(p.tier, r.tier) AS tier), {COST_SQL} AS cost_usd,
-                         p.model IS NOT NULL AS priced
+                  SELECT r.* REPLACE (coalesce(p.tier, r.tier) AS tier), {ROW_COST_SQL} AS cost_usd,
+                         {ROW_PRICED_SQL} AS priced
                   FROM {source} r {PRICE_JOIN}
                   ORDER BY r.ts"""
         if not self._bulk:

@@ -66,7 +66,6 @@ def test_reference_tokens_per_session_and_model(corpus_db: Path) -> None:
     assert rows == [("codex", "openai", "large", "codex")]
 
 
-@pytest.mark.xfail(reason="needs genai-prices rates", strict=False)
 def test_reference_costs(corpus_db: Path) -> None:
     costs = dict(query(corpus_db, "SELECT session_id, sum(cost_usd) FROM responses GROUP BY 1"))
     for session, cost in COSTS.items():

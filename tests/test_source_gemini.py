@@ -102,7 +102,6 @@ def test_manifest_tokens_per_session_and_model(corpus_db: Path) -> None:
     assert tiers == {"gemini-2.5-pro": "large", "gemini-3-flash-preview": "mid", "gemini-3.1-pro-preview": "large"}
 
 
-@pytest.mark.xfail(reason="needs genai-prices rates", strict=False)
 def test_manifest_costs(corpus_db: Path) -> None:
     costs = dict(query(corpus_db, "SELECT left(session_id, 8), sum(cost_usd) FROM responses GROUP BY 1"))
     assert costs == pytest.approx(REFERENCE_COST, abs=1e-6)

@@ -148,7 +148,6 @@ def test_child_sessions_are_linked_to_their_parent(generated: tuple[Path, dict[s
     assert meta == children
 
 
-@pytest.mark.xfail(reason="needs genai-prices rates", strict=False)
 def test_cost_per_model_matches_genai_prices(store_db: Path) -> None:
     with Store.open(store_db, read_only=True) as store:
         costs = dict(store.query("SELECT model, round(sum(cost_usd), 8) FROM responses GROUP BY 1"))

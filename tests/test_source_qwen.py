@@ -114,7 +114,6 @@ def test_shell_and_read_calls_use_the_canonical_names(store_db: Path) -> None:
     assert ("Read", "/home/dev/webshop/src/tax.ts") in tools
 
 
-@pytest.mark.xfail(reason="needs genai-prices rates", strict=False)
 def test_cost_per_model_matches_genai_prices(store_db: Path) -> None:
     with Store.open(store_db, read_only=True) as store:
         costs = dict(store.query("SELECT model, round(sum(cost_usd), 8) FROM responses GROUP BY 1"))

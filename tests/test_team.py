@@ -33,7 +33,8 @@ SECRET = "sk-ant-api03-PLANTED-Secret-7f3c9e"
 """Planted in prompts, tool calls, tool results and answers: it must never reach the server."""
 DAY = 86_400
 OPUS, SONNET, HAIKU = "claude-opus-4-6", "claude-sonnet-4-5-20250929", "claude-haiku-4-5-20251001"
-UNPRICED = "claude-fable-5-1"
+UNPRICED = "claude-zephyr-9"
+"""A model genai-prices does not know (it prices claude-fable-5-1)."""
 
 SESSIONS: dict[str, dict[str, Any]] = {
     "s1": {"at": -7 * DAY, "cwd": "/home/alice/clients/acme/shop", "branch": "main", "models": [OPUS, SONNET, OPUS]},

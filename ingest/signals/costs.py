@@ -7,12 +7,7 @@ more turns, or fewer); every caller says so where it shows the figure.
 
 from __future__ import annotations
 
-from tiermon.ingest.pricing import (
-    BATCH_MULTIPLIER,
-    LONG_CONTEXT_THRESHOLD,
-    US_GEO_MULTIPLIER,
-    PriceTable,
-)
+from tiermon.ingest.pricing import PriceTable
 from tiermon.ingest.signals.base import Response
 
 DEFAULT_WINDOW = 200_000
@@ -35,21 +30,17 @@ def reprice(prices: PriceTable, model: str, r: Response) -> float | None:
     """What response `r`'s tokens would have cost on `model`."""
     return prices.cost(
         model, input_tokens=r.input, output_tokens=r.output, cache_read=r.read, write_5m=r.w5,
-        write_1h=r.w1h, speed=r.speed, geo=r.geo, batch=r.batch,
+        write_1h=r.w1h, speed=r.speed, geo=r.geo, batch=r.batch, at=r.ts,
     )  # fmt: skip
 
 
 def rebuild_costs(prices: PriceTable, r: Response) -> tuple[float, float] | None:
     """(what r's cache writes cost, what reading the same tokens from cache would have cost)."""
-    price = prices.lookup(r.model)
+    price = prices.lookup(r.model, r.ts)
     if price is None:
         return None
-    rates = price.rates
-    if price.long_context is not None and r.context > LONG_CONTEXT_THRESHOLD:
-        rates = price.long_context
-    factor = price.fast_multiplier if r.speed == "fast" else 1.0
-    factor *= US_GEO_MULTIPLIER if r.geo == "us" else 1.0
-    factor *= BATCH_MULTIPLIER if r.batch else 1.0
+    rates = price.rates_for(r.context)
+    factor = price.factor(speed=r.speed, geo=r.geo, batch=r.batch)
     written = (r.w5 * rates.write_5m + r.w1h * rates.write_1h) / 1e6 * factor
     read = r.writes * rates.cache_read / 1e6 * factor
     return written, read

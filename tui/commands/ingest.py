@@ -10,8 +10,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 from rich.text import Text
 
-from tiermon.ingest import formatting as fmt
-from tiermon.ingest.pricing import load_price_table
+from tiermon.ingest import formatting as fmt, genai_rates
+from tiermon.ingest.genai_rates import ALWAYS_FROM
+from tiermon.ingest.pricing import SURCHARGES, Price, load_price_table
 from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.store import Store
 from tiermon.ingest.summary import IngestSummary
@@ -81,26 +82,35 @@ def prices(ctx: click.Context, as_json: bool) -> None:
                 " FROM responses WHERE NOT priced GROUP BY model ORDER BY model"
             )
     if as_json:
-        emit_json({"version": table.version, "sources": list(table.sources),
-                   "models": [p.as_row() for p in table.prices.values()], "unpriced_models": unpriced})  # fmt: skip
+        emit_json({"version": table.version, "package": genai_rates.source_label(), "sources": list(table.sources),
+                   "models": [_json_row(p) for p in table.rows()], "unpriced_models": unpriced})  # fmt: skip
         return
     out = console()
     grid = Table(title=f"Prices in force, USD per million tokens ({' + '.join(table.sources)})", title_justify="left")
-    for col in ("model", "tier", "input", "output", "5m write", "1h write", "cache read", "long context (>200k)",
-                "fast ×", "window"):  # fmt: skip
-        grid.add_column(col, justify="left" if col in ("model", "tier") else "right")
-    for p in sorted(table.prices.values(), key=lambda p: (p.tier, p.model)):
+    for col in ("model", "vendor", "tier", "from", "input", "output", "5m write", "1h write", "cache read",
+                "long context", "fast ×", "window", "source"):  # fmt: skip
+        grid.add_column(col, justify="left" if col in ("model", "vendor", "tier", "from", "source") else "right")
+    for p in sorted(table.rows(), key=lambda p: (p.vendor, p.tier, p.model, p.valid_from)):
         r, lc = p.rates, p.long_context
-        grid.add_row(p.model, p.tier, f"{r.input:g}", f"{r.output:g}", f"{r.write_5m:g}", f"{r.write_1h:g}",
-                     f"{r.cache_read:g}", f"{lc.input:g}/{lc.output:g}" if lc else "", f"{p.fast_multiplier:g}",
-                     fmt.tokens(p.context_window))  # fmt: skip
+        since = "" if p.valid_from == ALWAYS_FROM else f"{p.valid_from:%Y-%m-%d}"
+        grid.add_row(p.model, p.vendor, p.tier, since, f"{r.input:g}", f"{r.output:g}", f"{r.write_5m:g}",
+                     f"{r.write_1h:g}", f"{r.cache_read:g}",
+                     f"{lc.input:g}/{lc.output:g} >{fmt.tokens(p.lc_threshold)}" if lc else "",
+                     f"{p.fast_multiplier:g}", fmt.tokens(p.context_window), p.source)  # fmt: skip
     out.print(grid)
-    out.print(
-        Text(f"Override or add models in {settings.price_file}. US-only inference ×1.1, batch ×0.5.", style="dim")
-    )
+    rules = ", ".join(f"{s.label} ×{s.factor:g}" for s in SURCHARGES if s.factor is not None)
+    out.print(Text(f"Rates from {genai_rates.source_label()}; override or add models in {settings.price_file}. "
+                   f"Every model: {rules}.", style="dim"))  # fmt: skip
     if unpriced:
         seen = ", ".join(f"{u['model']} ({u['requests']} requests, {fmt.tokens(u['tokens'])} tokens)" for u in unpriced)
         out.print(Text("Unpriced models seen: " + seen, style="yellow"))
+
+
+def _json_row(p: Price) -> dict[str, Any]:
+    row = p.as_row()
+    for key in ("valid_from", "valid_to"):
+        row[key] = row[key].isoformat()
+    return row
 
 
 @click.command("doctor")
