@@ -84,6 +84,11 @@ class Settings:
     def config_file(self) -> Path:
         return self.config_dir / "config.toml"
 
+    @property
+    def models_file(self) -> Path:
+        """Maps model ids (globs) to a vendor and a tier (SPEC §3)."""
+        return self.config_dir / "models.toml"
+
 
 def default_dirs(env: dict[str, str] | None = None) -> tuple[Path, Path]:
     env = dict(os.environ) if env is None else env

@@ -10,9 +10,12 @@ rules below cover the families tiermon's sources meet; anything else is
 
 from __future__ import annotations
 
+import hashlib
 import re
+import tomllib
 from fnmatch import fnmatchcase
 from functools import lru_cache
+from pathlib import Path
 
 _DATE_SUFFIX = re.compile(r"-\d{8}$")
 _CONTEXT_SUFFIX = re.compile(r"\[[^\]]*\]$")
@@ -53,6 +56,14 @@ BUILTIN_RULES: tuple[tuple[str, str, str], ...] = (
 )
 """(glob on the lower-cased base id, vendor, tier), first match wins."""
 
+Rule = tuple[str, str, str]
+_user_rules: tuple[Rule, ...] = ()
+"""The user's models.toml rules, tried before the built-in ones (`use_rules`)."""
+
+
+class ModelsFileError(ValueError):
+    """A models.toml that cannot be used; the message is one line for the user."""
+
 
 @lru_cache(maxsize=4096)
 def model_base(model: str) -> str:
@@ -65,10 +76,58 @@ def model_base(model: str) -> str:
 def classify(model: str) -> tuple[str, str]:
     """(vendor, tier) by the built-in rules; ("", "other") when none matches."""
     name = model_base(model).lower().rsplit("/", 1)[-1]  # "openai/gpt-5", "models/gemini-…": the model is last
-    for pattern, vendor, tier in BUILTIN_RULES:
-        if fnmatchcase(name, pattern):
+    for pattern, vendor, tier in (*_user_rules, *BUILTIN_RULES):
+        if fnmatchcase(name, pattern) or fnmatchcase(model.lower(), pattern):
             return vendor, tier
     return "", "other"
+
+
+def use_rules(rules: tuple[Rule, ...]) -> None:
+    """Make the user's rules part of `classify` for this process (and the workers it forks)."""
+    global _user_rules
+    _user_rules = rules
+    classify.cache_clear()
+
+
+def rules_fingerprint() -> str:
+    """Changes whenever the rules in force change, so stored rows know to be re-tiered."""
+    return hashlib.sha256(repr((_user_rules, BUILTIN_RULES)).encode()).hexdigest()[:16]
+
+
+def load_model_rules(path: Path) -> tuple[Rule, ...]:
+    """`[[model]]` entries of models.toml — `match` (a glob on the model id), `vendor`, `tier` — in order.
+
+    The file is optional; a bad one is a ModelsFileError naming the entry, never a traceback.
+    """
+    if not path.is_file():
+        return ()
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ModelsFileError(f"models file {path} cannot be read: {_one_line(exc)}") from exc
+    entries = data.get("model", [])
+    if not isinstance(entries, list) or set(data) - {"model"}:
+        raise ModelsFileError(f"models file {path}: expected [[model]] entries only")
+    return tuple(_rule(path, n, entry) for n, entry in enumerate(entries, 1))
+
+
+def _rule(path: Path, n: int, entry: object) -> Rule:
+    where = f"models file {path}, entry {n}"
+    if not isinstance(entry, dict) or set(entry) - {"match", "vendor", "tier"}:
+        raise ModelsFileError(f"{where}: takes only match, vendor and tier")
+    match, vendor, tier = entry.get("match"), entry.get("vendor", ""), entry.get("tier", "other")
+    if not isinstance(match, str) or not match.strip():
+        raise ModelsFileError(f"{where}: match must be a glob such as \"qwen3-coder*\"")
+    if not isinstance(vendor, str) or not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,39}|", vendor):
+        raise ModelsFileError(f"{where}: vendor must be a short lower-case name such as \"alibaba\"")
+    if tier not in TIERS:
+        raise ModelsFileError(f"{where}: tier must be one of {', '.join(TIERS)}")
+    return match.strip().lower(), vendor, str(tier)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def tier_of(model: str) -> str:

@@ -23,6 +23,7 @@ from pathlib import Path
 from tiermon.ingest import backfill, tailer
 from tiermon.ingest.config import Settings
 from tiermon.ingest.discovery import scan, source_roots, watch_paths
+from tiermon.ingest.models import classify, load_model_rules, rules_fingerprint, use_rules
 from tiermon.ingest.pricing import PriceTable, load_price_table
 from tiermon.ingest.rows import SourceFile
 from tiermon.ingest.store import LOCK_WAIT_SECONDS, Store
@@ -65,6 +66,7 @@ class Ingestor:
         self.settings = settings
         self.limits = limits
         self.prices: PriceTable = load_price_table(settings.price_file)
+        use_rules(load_model_rules(settings.models_file))
 
     def roots(self) -> dict[str, list[Path]]:
         return source_roots(self.settings.sources, self.settings.api_logs)
@@ -106,6 +108,7 @@ class Ingestor:
             with Store.open(self.settings.db_path, memory_limit=self.limits.memory_limit, wait=wait) as store:
                 if todo is None:
                     store.sync_prices(self.prices)
+                    store.sync_model_rules(rules_fingerprint(), classify)
                     if ready:
                         ready()
                     todo = tailer.plan(store, files, total)

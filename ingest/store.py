@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -366,13 +366,44 @@ class Store:
         self.con.unregister("price_rows")
         self.con.execute(
             f"""UPDATE responses AS r SET cost_usd = q.cost, priced = q.priced, tier = q.tier FROM (
-                  SELECT r.k, {ROW_COST_SQL} AS cost, {ROW_PRICED_SQL} AS priced, coalesce(p.tier, r.tier) AS tier
+                  SELECT r.k, {ROW_COST_SQL} AS cost, {ROW_PRICED_SQL} AS priced,
+                         CASE WHEN r.tier = 'other' THEN coalesce(p.tier, r.tier) ELSE r.tier END AS tier
                   FROM responses r {PRICE_JOIN}) q
                 WHERE r.k = q.k"""
         )
         self._set_meta("price_fingerprint", table.fingerprint)
         self._set_meta("price_version", table.version)
         self.con.commit()
+        return True
+
+    # -- model rules ---------------------------------------------------------------
+
+    def sync_model_rules(self, fingerprint: str, classify: Callable[[str], tuple[str, str]]) -> bool:
+        """Re-tier stored rows when the model rules (models.toml) changed. Returns True if it did.
+
+        A store holds few distinct model ids, so each is classified once here and the rows
+        follow in one UPDATE; a local model stays local whatever its family.
+        """
+        if self.meta("models_fingerprint") == fingerprint:
+            return False
+        import pyarrow as pa
+
+        models = [str(r[0]) for r in self.query("SELECT DISTINCT model FROM responses WHERE model IS NOT NULL")]
+        pairs = [classify(m) for m in models]
+        mapping = pa.table({"model": models, "vendor": [v for v, _ in pairs], "tier": [t for _, t in pairs]})
+        with self.transaction():
+            self._insert_arrow(
+                "model_map", mapping,
+                """UPDATE responses SET tier = m.tier,
+                          vendor = CASE WHEN responses.vendor = 'local' OR m.vendor = '' THEN responses.vendor
+                                        ELSE m.vendor END
+                   FROM model_map m
+                   WHERE responses.model = m.model
+                     AND (responses.tier IS DISTINCT FROM m.tier
+                          OR (m.vendor <> '' AND responses.vendor <> 'local'
+                              AND responses.vendor IS DISTINCT FROM m.vendor))""",
+            )  # fmt: skip
+            self._set_meta("models_fingerprint", fingerprint)
         return True
 
     # -- files -------------------------------------------------------------------
@@ -452,7 +483,8 @@ class Store:
         )  # fmt: skip
         names = ", ".join(f'"{c}"' for c in [*_RESPONSE_BATCH_COLS, "cost_usd", "priced"])
         sql = f"""INSERT INTO responses ({names})
-                  SELECT r.* REPLACE (coalesce(p.tier, r.tier) AS tier), {ROW_COST_SQL} AS cost_usd,
+                  SELECT r.* REPLACE (CASE WHEN r.tier = 'other' THEN coalesce(p.tier, r.tier) ELSE r.tier END AS tier),
+                         {ROW_COST_SQL} AS cost_usd,
                          {ROW_PRICED_SQL} AS priced
                   FROM {source} r {PRICE_JOIN}
                   ORDER BY r.ts"""

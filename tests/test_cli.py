@@ -129,7 +129,7 @@ def test_ingest_summary_prices_and_doctor(tiermon: Run, src: Path, db: Path) -> 
     prices = json.loads(tiermon("--db", str(db), "prices", "--json").stdout)
     assert any(m["model"] == "claude-haiku-4-5" and m["input"] == 1.0 for m in prices["models"])
     doctor = json.loads(tiermon("--db", str(db), "--source", str(src), "doctor", "--json").stdout)
-    assert doctor["files"] == 1 and doctor["responses"] == 3 and doctor["quarantined"] == 0
+    assert doctor["files_tailed"] == 1 and doctor["responses"] == 3 and doctor["quarantined"] == 0
     human = tiermon("--db", str(db), "--source", str(src), "report", "daily").stdout
     assert "estimates at list price" in human
 

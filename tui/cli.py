@@ -15,6 +15,7 @@ import duckdb
 
 from tiermon import __version__
 from tiermon.ingest.config import ConfigError
+from tiermon.ingest.models import ModelsFileError
 from tiermon.ingest.pricing import PriceFileError
 from tiermon.ingest.reports import ReportError
 from tiermon.ingest.rows import SourceError
@@ -22,7 +23,9 @@ from tiermon.ingest.sanitize import printable
 from tiermon.ingest.store import StoreError
 from tiermon.tui.commands.common import global_options, settings_from
 
-USER_ERRORS = (StoreError, SourceError, ConfigError, PriceFileError, ReportError, duckdb.Error, OSError)
+USER_ERRORS = (
+    StoreError, SourceError, ConfigError, PriceFileError, ModelsFileError, ReportError, duckdb.Error, OSError
+)  # fmt: skip
 """Failures that are the user's input or environment, reported in one line."""
 
 COMMANDS = {

@@ -351,6 +351,10 @@ def health(store: Store) -> dict[str, Any]:
                 FROM responses WHERE NOT priced GROUP BY model ORDER BY tokens DESC, model"""
         ),
         "unpriced_token_share": (unpriced / total) if total else 0.0,
+        "unmapped_models": store.query_dicts(
+            """SELECT model, any_value(agent) AS agent, count(*)::INTEGER AS requests FROM responses
+               WHERE tier = 'other' GROUP BY model ORDER BY requests DESC, model"""
+        ),
         "quarantined": store.query("SELECT count(*) FROM quarantine")[0][0],
         "quarantine_latest": store.query_dicts(
             "SELECT file_path, line_offset, reason, \"at\" FROM quarantine ORDER BY \"at\" DESC, k LIMIT 5"

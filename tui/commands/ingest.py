@@ -14,6 +14,8 @@ from tiermon.ingest import formatting as fmt, genai_rates
 from tiermon.ingest.genai_rates import ALWAYS_FROM
 from tiermon.ingest.pricing import SURCHARGES, Price, load_price_table
 from tiermon.ingest.runner import Ingestor
+from tiermon.ingest.signals.views import health
+from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.store import Store
 from tiermon.ingest.summary import IngestSummary
 from tiermon.tui.commands.common import console, emit_json, global_options, settings_from
@@ -124,7 +126,7 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     roots = ingestor.roots()
     summary = ingestor.run()
     with Store.open(settings.db_path, read_only=True) as store:
-        report = health_report(store)
+        report = health(store)
     report.update({"db": str(settings.db_path), "config_dir": str(settings.config_dir),
                    "claude_roots": [str(r) for r in roots["claude"]], "api_logs": [str(p) for p in settings.api_logs],
                    "sources": {kind: [str(r) for r in paths] for kind, paths in roots.items()},
@@ -135,11 +137,10 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     out = console()
     out.print(Text(f"Database     {report['db']}"))
     out.print(Text(f"Config dir   {report['config_dir']}"))
-    out.print(Text("Claude roots " + (", ".join(report["claude_roots"]) or "none found")))
-    out.print(Text("API logs     " + (", ".join(report["api_logs"]) or "none")))
-    out.print(
-        Text(f"Files tailed {report['files']} ({report['bytes'] / 1e6:.1f} MB), responses {report['responses']:,}")
-    )
+    for kind, paths in report["sources"].items():
+        out.print(Text(f"{SOURCES[kind].label:<12} " + (", ".join(paths) or "none found")))
+    out.print(Text(f"Files tailed {report['files_tailed']} ({report['bytes_tailed'] / 1e6:.1f} MB), "
+                   f"responses {report['responses']:,}"))  # fmt: skip
     out.print(Text(f"Quarantined  {report['quarantined']} lines", style="yellow" if report["quarantined"] else ""))
     for q in report["quarantine_latest"]:
         out.print(Text(f"  {q['file_path']}:{q['line_offset']}  {q['reason']}", style="dim"))
@@ -147,31 +148,13 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     unknown_types = ", ".join(f"{u['entry_type']}@{u['version'] or '?'} ×{u['n']}" for u in unknown)
     out.print(Text("Unknown types " + (unknown_types or "none")))
     share = report["unpriced_token_share"]
-    unpriced_models = f" ({', '.join(report['unpriced_models'])})" if report["unpriced_models"] else ""
+    names = ", ".join(u["model"] for u in report["unpriced_models"])
+    unpriced_models = f" ({names})" if names else ""
     out.print(Text(f"Unpriced     {share:.1%} of tokens" + unpriced_models, style="yellow" if share else ""))
+    unmapped = ", ".join(f"{u['model']} ({u['agent']}, {u['requests']} requests)" for u in report["unmapped_models"])
+    out.print(Text("Unmapped     " + (unmapped + " — map them in models.toml" if unmapped else "none"),
+                   style="yellow" if unmapped else ""))  # fmt: skip
     out.print(Text(f"Versions     {', '.join(report['versions']) or 'none'}"))
-
-
-def health_report(store: Store) -> dict[str, Any]:
-    """The numbers that show a format change as a number, not as silence."""
-    files, size = store.query("SELECT count(*), coalesce(sum(size), 0) FROM files")[0]
-    responses = store.query("SELECT count(*) FROM responses")[0][0]
-    quarantined = store.query("SELECT count(*) FROM quarantine")[0][0]
-    latest = store.query_dicts("SELECT file_path, line_offset, reason FROM quarantine ORDER BY \"at\" DESC, k LIMIT 5")
-    unknown = store.query_dicts("SELECT entry_type, version, n FROM entry_types WHERE NOT known ORDER BY n DESC")
-    versions = [
-        r[0] for r in store.query("SELECT DISTINCT version FROM entry_types WHERE version <> '' ORDER BY version")
-    ]
-    tok = "input_tokens + output_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens"
-    total, unpriced = store.query(
-        f"SELECT coalesce(sum({tok}), 0), coalesce(sum({tok}) FILTER (WHERE NOT priced), 0) FROM responses"
-    )[0]
-    models = [r[0] for r in store.query("SELECT DISTINCT model FROM responses WHERE NOT priced ORDER BY 1")]
-    return {
-        "files": files, "bytes": size, "responses": responses, "quarantined": quarantined,
-        "quarantine_latest": latest, "unknown_entry_types": unknown, "versions": versions,
-        "unpriced_token_share": (unpriced / total) if total else 0.0, "unpriced_models": models,
-    }  # fmt: skip
 
 
 def register(group: click.Group) -> None:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from tiermon.ingest.models import TIERS
+from tiermon.ingest.pricing import PriceTable, load_price_table
 from tiermon.ingest.reports import GROUPS, ReportFilter, blocks, model_rows, period_rows, session_rows, totals
 from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.zone import local_timezone
@@ -44,6 +45,9 @@ def filter_options(groups: list[str]) -> Callable[[F], F]:
         click.option("--json", "as_json", is_flag=True, help="JSON (SPEC §5 contract)."),
         click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per line."),
         click.option("--timezone", "tz", help="IANA zone that days are cut in (default: this machine's)."),
+        click.option("--reprice-local", "reprice_tier", type=click.Choice(["haiku", "sonnet", "opus"]),
+                     default="sonnet", show_default=True,
+                     help="The tier whose reference model re-prices local models' tokens (model report)."),
     ]
 
     def decorate(func: F) -> F:
@@ -99,6 +103,8 @@ def report(ctx: click.Context, /, kind: str, **opts: Any) -> None:
     f = replace(report_filter(opts), agents=agent_values(settings))
     with reading(settings) as store:
         data = build(store, kind, f, opts["by"], opts["breakdown"])
+    if kind == "model":
+        reprice_local(data["models"], load_price_table(settings.price_file), opts["reprice_tier"])
     emit(kind, data, opts)
 
 
@@ -114,6 +120,31 @@ def build(store: Any, kind: str, f: ReportFilter, by: str | None, breakdown: boo
     if kind == "model":
         return {"models": model_rows(store, f, by=by), "totals": totals(store, f)}
     return {"blocks": blocks(store, f), "totals": totals(store, f)}
+
+
+def reprice_local(rows: list[dict[str, Any]], prices: PriceTable, tier: str) -> None:
+    """Give every local model's row what the same tokens would cost on `tier`'s reference model.
+
+    Labelled as a re-pricing (SPEC §2.4): local requests cost nothing in API fees, and
+    this does not predict what a hosted model would have done with the same work.
+    """
+    reference = prices.reference(tier)
+    if reference is None:
+        return
+    for row in rows:
+        if row.get("vendor") != "local":
+            continue
+        n = max(int(row.get("requests") or 1), 1)  # priced as n average requests: long context is per request
+        one = prices.cost(
+            reference.model, input_tokens=row["input_tokens"] // n, output_tokens=row["output_tokens"] // n,
+            cache_read=row["cache_read_tokens"] // n, write_5m=row["cache_write_5m_tokens"] // n,
+            write_1h=row["cache_write_1h_tokens"] // n,
+        )  # fmt: skip
+        usd = one * n if one is not None else None
+        row["repriced"] = {
+            "model": reference.model, "tier": tier, "cost_usd": round(usd, 6) if usd is not None else None,
+            "label": f"re-pricing: the same tokens at {reference.model}'s list price, not a prediction",
+        }
 
 
 def _add_signals(store: Any, rows: list[dict[str, Any]]) -> None:

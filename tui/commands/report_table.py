@@ -48,7 +48,14 @@ def print_table(out: Console, kind: str, data: dict[str, Any], breakdown: bool) 
     if t["unpriced_models"]:
         names = ", ".join(f"{m['model']} ({m['requests']} requests)" for m in t["unpriced_models"])
         notes.append(f"Unpriced, not in the totals: {names}. Add them to prices.toml (see `tiermon prices`).")
+    notes += [_repricing_note(row) for row in rows if row.get("repriced")]
     out.print(Text(" ".join(notes), style="dim"))
+
+
+def _repricing_note(row: dict[str, Any]) -> str:
+    again = row["repriced"]
+    return (f"{row['model']} runs locally ($0 in API fees); the same tokens at {again['model']}'s list price"
+            f" would cost {fmt.money(again['cost_usd'])} (a re-pricing, not a prediction).")  # fmt: skip
 
 
 def _label(kind: str, row: dict[str, Any]) -> str:
@@ -82,6 +89,8 @@ def _cost_cell(row: dict[str, Any]) -> str:
     """Dollars, `unpriced` when nothing has a price, and a `+?` when part of it has none."""
     if row.get("cost_usd") is None or row.get("priced") is False:
         return fmt.UNPRICED
+    if row.get("vendor") == "local":
+        return fmt.money(0.0) + " local"
     return fmt.money(row["cost_usd"]) + (" +?" if row.get("unpriced_requests") else "")
 
 

@@ -100,6 +100,11 @@ def _problems(report: dict[str, Any]) -> Text:
         text.append(f"  {model['requests']} requests, {fmt.tokens(model['tokens'])} tokens", style="dim")
     if report["unpriced_models"]:
         text.append("\n  Add a price for them in prices.toml (see `tiermon prices`).", style="dim")
+    unmapped = report["unmapped_models"]
+    text.append("\nUnmapped models     ", style="yellow" if unmapped else "")
+    text.append_text(plain(", ".join(f"{u['model']} ({u['agent']})" for u in unmapped) or "none", 80))
+    if unmapped:
+        text.append("\n  Give them a vendor and tier in models.toml.", style="dim")
     if report.get("api_errors"):
         text.append(f"\nAPI errors          {report['api_errors']}", style="yellow")
     return text
