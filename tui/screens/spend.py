@@ -92,6 +92,8 @@ class SpendScreen(DataScreen):
     def show(self, data: dict[str, Any]) -> None:
         monday: date = data["monday"]
         self.query_one("#spend-summary", Static).update(_summary(data))
+        present = {str(r.get("group")) for r in (*data["days"], *data["weeks"]) if r.get("cost_usd")}
+        self.query_one("#spend-legend", Static).update(_legend(present))
         days = [monday + timedelta(days=i) for i in range(7)]
         self.query_one("#spend-daily", TierBars).set_data(
             [d.strftime("%a") for d in days], _series(data["days"], days), title=f"$ per day · week of {monday:%d %b}"
@@ -170,9 +172,11 @@ def _hm(moment: datetime) -> str:
     return moment.replace(tzinfo=UTC).astimezone().strftime("%H:%M")
 
 
-def _legend() -> Text:
+def _legend(present: set[str] | None = None) -> Text:
+    """The tiers with spend in view (Anthropic's three when nothing is): other vendors' rungs appear as used."""
+    shown = [t for t in TIERS if t in present] if present else ["haiku", "sonnet", "opus"]
     text = Text("Tiers: ", style="dim")
-    for tier in TIERS:
+    for tier in shown:
         text.append("■ ", style=TIER_STYLES[tier])
         text.append(tier + "  ")
     return text

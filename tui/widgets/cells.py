@@ -16,7 +16,10 @@ from rich.text import Text
 from tiermon.ingest import formatting as fmt
 from tiermon.ingest.sanitize import clean_text
 
-TIER_STYLES = {"haiku": "green", "sonnet": "blue", "opus": "magenta", "other": "yellow"}
+TIER_STYLES = {
+    "haiku": "green", "small": "bright_green", "sonnet": "blue", "mid": "bright_blue",
+    "opus": "magenta", "large": "bright_magenta", "other": "yellow",
+}  # fmt: skip
 """One colour per tier, used by tables and charts alike."""
 
 _INVISIBLE = re.compile("[\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")

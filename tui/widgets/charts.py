@@ -11,8 +11,12 @@ from datetime import datetime
 
 from textual_plotext import PlotextPlot
 
-TIERS = ("haiku", "sonnet", "opus", "other")
-TIER_COLORS = {"haiku": "green", "sonnet": "blue", "opus": "magenta", "other": "yellow"}
+TIERS = ("haiku", "small", "sonnet", "mid", "opus", "large", "other")
+"""Stack order: cheaper rungs at the bottom; Anthropic's tiers beside other vendors' rungs of the same step."""
+TIER_COLORS = {
+    "haiku": "green", "small": "green+", "sonnet": "blue", "mid": "blue+",
+    "opus": "magenta", "large": "magenta+", "other": "yellow",
+}  # fmt: skip
 
 
 class TierBars(PlotextPlot):
