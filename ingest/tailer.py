@@ -166,7 +166,7 @@ def _read_lines(
         yield Batch(), mark, 0, True
     start = offset
     for buf, buf_offset, consumed_to, oversized in _complete_lines(fh, offset, st.st_size, chunk):
-        batch = fmt.parse(buf, buf_offset, path, state)
+        batch = _parse(fmt, buf, buf_offset, path, state)
         for bad_offset, length in oversized:
             batch.quarantine.append((bad_offset, length, f"line longer than {MAX_LINE_BYTES} bytes", ""))
         lines += batch.lines + len(oversized)
@@ -187,8 +187,19 @@ def _read_whole(work: Work, fmt: Format, fh: BufferedIOBase) -> Iterator[tuple[B
         yield batch, _mark(source, st, fh, st.st_size, 0, fmt, state), 0, False
         return
     buf = _read_at(fh, 0, st.st_size)
-    batch = fmt.parse(buf, 0, str(source.path), state)
+    batch = _parse(fmt, buf, 0, str(source.path), state)
     yield batch, _mark(source, st, fh, len(buf), batch.lines, fmt, state), len(buf), False
+
+
+def _parse(fmt: Format, buf: bytes | bytearray, offset: int, path: str, state: Any) -> Batch:
+    """The format's rows; if its parser fails (a bug: parsers quarantine what they cannot read), the
+    bytes are quarantined with the reason, so the pass goes on and `doctor` shows it (SPEC §8)."""
+    try:
+        return fmt.parse(buf, offset, path, state)
+    except Exception as exc:  # noqa: BLE001 - no file may stop a pass
+        batch = Batch(lines=buf.count(b"\n") or 1)
+        batch.quarantine_line(offset, buf, f"{fmt.name} parser failed ({type(exc).__name__}): tiermon bug")
+        return batch
 
 
 def _mark(source: SourceFile, st: os.stat_result, fh: BinaryIO | BufferedIOBase, offset: int, lines: int,

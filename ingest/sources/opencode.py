@@ -306,8 +306,8 @@ def _read_json(path: Path) -> Json | None:
 
 
 def _storage(path: Path) -> Path:
-    """`…/storage` of a `storage/<kind>/<dir>/<id>.json` file."""
-    return path.parents[2]
+    """`…/storage` of a `storage/<kind>/<dir>/<id>.json` file (the file's own folder when it lies shallower)."""
+    return path.parents[2] if len(path.parents) > 2 else path.parent
 
 
 def _is_child(storage: Path, session_id: str) -> bool:
