@@ -81,8 +81,15 @@ class _Result:
     summary: IngestSummary = field(default_factory=IngestSummary)
 
 
-def run(store: Store, todo: list[Work], summary: IngestSummary, progress: ProgressFn | None) -> None:
-    """Parse `todo` in worker processes and commit everything into `store`."""
+def run(
+    store: Store, todo: list[Work], summary: IngestSummary, progress: ProgressFn | None,
+    holds: tuple[float, float] | None = None,
+) -> None:
+    """Parse `todo` in worker processes and commit everything into `store`.
+
+    With `holds` (seconds held, seconds paused) the writer lets other processes into the
+    database between commits, so a report answers during a long first load.
+    """
     total = sum(w.pending_bytes for w in todo)
     tasks = _tasks(todo)
     count = min(workers(), len(tasks))
@@ -107,7 +114,7 @@ def run(store: Store, todo: list[Work], summary: IngestSummary, progress: Progre
     # DuckDB gets one thread (less memory), and checkpoints less often.
     with store.bulk_load(), store.tuned(threads="1", checkpoint_threshold=CHECKPOINT_THRESHOLD):
         try:
-            _collect(store, results, procs, summary, total, progress)
+            _collect(store, results, procs, summary, total, progress, holds)
         except BaseException:
             for proc in procs:
                 proc.terminate()
@@ -153,6 +160,7 @@ def _collect(
     summary: IngestSummary,
     total: int,
     progress: ProgressFn | None,
+    holds: tuple[float, float] | None = None,
 ) -> None:
     """The writer: gather worker results, commit every COMMIT_ROWS rows and at the end."""
     pending = Pending()
@@ -179,6 +187,8 @@ def _collect(
         if pending.rows >= COMMIT_ROWS:
             store.commit(pending)
             pending = Pending()
+        if holds:
+            store.let_others_in(*holds)  # gathered rows wait in memory; the workers wait on the bounded queue
     store.commit(pending)
     if progress:
         progress(total, total)

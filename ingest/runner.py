@@ -106,6 +106,8 @@ class Ingestor:
             held = time.monotonic()
             hold = IngestSummary()
             with Store.open(self.settings.db_path, memory_limit=self.limits.memory_limit, wait=wait) as store:
+                if todo is None and store.bulk_load_elsewhere():
+                    return total  # another tiermon is loading these files: answer from what it has stored
                 if todo is None:
                     store.sync_prices(self.prices)
                     store.sync_model_rules(rules_fingerprint(), classify)
@@ -114,7 +116,8 @@ class Ingestor:
                     todo = tailer.plan(store, files, total)
                     size = sum(w.pending_bytes for w in todo)
                     if parallel and backfill.worth_it(size, len(todo)):
-                        tailer.ingest(store, todo, hold, progress, parallel=True)
+                        holds = (self.limits.hold_seconds, self.limits.pause_seconds)
+                        tailer.ingest(store, todo, hold, progress, parallel=True, holds=holds)
                         todo = []
                 while todo and not stop():
                     chunk, todo = self._next_chunk(todo)

@@ -43,6 +43,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 LOCK_WAIT_SECONDS = float(os.environ.get("TIERMON_LOCK_WAIT", "10"))
+BULK_OWNER_KEY = "bulk_load_pid"
+"""`meta` key naming the process whose first load has the key indexes down."""
 SLOW_MIGRATIONS: dict[int, tuple[str, ...]] = {3: ("responses", "events")}
 """Schema steps that copy whole tables: worth a word to the user when the store is big."""
 ANNOUNCE_ROWS = 1_000_000
@@ -212,6 +214,8 @@ class Store:
         self.read_only = read_only
         self._bulk = False
         """True while key indexes are down for a bulk load: rows are appended, keys settled at the end."""
+        self._settings: dict[str, str] = {}
+        self._held_since = time.monotonic()
 
     # -- opening -----------------------------------------------------------------
 
@@ -228,7 +232,7 @@ class Store:
         store = cls(_connect(path, read_only, wait), path, read_only)
         try:
             if memory_limit:
-                store.con.execute(f"SET memory_limit = '{memory_limit}'")
+                store._set("memory_limit", memory_limit)
             if read_only:
                 store._check_version()
             else:
@@ -287,7 +291,12 @@ class Store:
     # -- key indexes -------------------------------------------------------------
 
     def ensure_key_indexes(self) -> None:
-        """Build any missing key index (a bulk load that did not finish), first settling duplicate keys."""
+        """Build any missing key index (a bulk load that did not finish), first settling duplicate keys.
+
+        Not while another live process is bulk-loading: it builds them itself at the end.
+        """
+        if self.bulk_load_elsewhere():
+            return
         present = {r[0] for r in self.query("SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'main'")}
         for table, index in KEY_INDEXES.items():
             if index not in present:
@@ -318,6 +327,7 @@ class Store:
         if not empty or self._bulk:
             yield False
             return
+        self._set_meta(BULK_OWNER_KEY, str(os.getpid()))
         for index in KEY_INDEXES.values():
             self.con.execute(f"DROP INDEX IF EXISTS {index}")
         self._bulk = True
@@ -327,6 +337,41 @@ class Store:
             self._bulk = False
         for table in KEY_INDEXES:
             self._build_key_index(table)
+        self.con.execute("DELETE FROM meta WHERE key = ?", [BULK_OWNER_KEY])
+
+    def bulk_load_elsewhere(self) -> bool:
+        """Whether another process that is still running holds a bulk load open in this store."""
+        owner = self.meta(BULK_OWNER_KEY)
+        if not owner or not owner.isdigit() or int(owner) == os.getpid():
+            return False
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def let_others_in(self, hold_seconds: float, pause_seconds: float) -> bool:
+        """Close the file for `pause_seconds` once it has been held `hold_seconds`, then take it back.
+
+        DuckDB lets one process open a file at a time: a long load that never let go would
+        keep every report and dashboard out for minutes. Settings made with `_set` are restored.
+        """
+        if time.monotonic() - self._held_since < hold_seconds:
+            return False
+        self.con.close()
+        time.sleep(pause_seconds)
+        self.con = _connect(self.path, self.read_only, LOCK_WAIT_SECONDS)
+        for name, value in self._settings.items():
+            self.con.execute(f"SET {_setting(name)} = '{_quoted(value)}'")
+        self._held_since = time.monotonic()
+        return True
+
+    def _set(self, name: str, value: str) -> None:
+        """A DuckDB setting for this store's connection, kept across `let_others_in`."""
+        self.con.execute(f"SET {_setting(name)} = '{_quoted(value)}'")
+        self._settings[name] = value
 
     @contextmanager
     def tuned(self, **settings: str) -> Iterator[None]:
@@ -336,12 +381,12 @@ class Store:
             "SELECT " + ", ".join("current_setting(?)" for _ in names), names
         ).fetchone() or ()
         for name, value in settings.items():
-            self.con.execute(f"SET {_setting(name)} = '{_quoted(value)}'")
+            self._set(name, value)
         try:
             yield
         finally:
             for name, value in zip(names, before, strict=True):
-                self.con.execute(f"SET {_setting(name)} = '{_quoted(str(value))}'")
+                self._set(name, str(value))
 
     # -- prices ------------------------------------------------------------------
 

@@ -83,14 +83,16 @@ def plan(store: Store, files: Iterable[SourceFile], summary: IngestSummary) -> l
 
 
 def ingest(
-    store: Store, todo: list[Work], summary: IngestSummary, progress: ProgressFn | None = None, *, parallel: bool
+    store: Store, todo: list[Work], summary: IngestSummary, progress: ProgressFn | None = None, *, parallel: bool,
+    holds: tuple[float, float] | None = None,
 ) -> None:
-    """Read every planned file's new bytes into the store; in worker processes when `parallel` and worth it."""
+    """Read every planned file's new bytes into the store; in worker processes when `parallel` and worth it
+    (letting other processes in between commits, as `holds` says)."""
     started = time.perf_counter()
     total = sum(w.pending_bytes for w in todo)
     with paused_gc():
         if parallel and backfill.worth_it(total, len(todo)):
-            backfill.run(store, todo, summary, progress)
+            backfill.run(store, todo, summary, progress, holds)
         else:
             _serial(store, todo, summary, total, progress)
     summary.seconds += time.perf_counter() - started

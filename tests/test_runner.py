@@ -35,3 +35,48 @@ def test_ingest_stops_between_chunks_when_asked(tmp_path: Path) -> None:
     Ingestor(settings, one_file).run(committed=lambda s: holds.append(s.files_read), stop=lambda: len(holds) >= 2)
     assert len(holds) == 2
     assert Ingestor(settings).run().files_read > 0  # the rest is read by the next pass
+
+
+HOLDER = """
+import sys, time
+from pathlib import Path
+from tiermon.ingest.store import Store
+db, seconds = Path(sys.argv[1]), float(sys.argv[2])
+with Store.open(db) as store, store.bulk_load():
+    print("loading", flush=True)
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:  # a first load's writer: commits, and lets others in between holds
+        time.sleep(0.05)
+        store.let_others_in(1.5, 0.35)
+"""
+
+
+def test_a_report_answers_while_a_first_load_holds_the_store(tmp_path: Path) -> None:
+    """A report gets in between the load's holds (SPEC §7), skips its own ingest, and answers from what is stored."""
+    import subprocess
+    import sys
+    import time
+
+    settings = sample_settings(tmp_path)
+    Ingestor(settings).run()  # rows to answer from
+    with Store.open(settings.db_path) as store:
+        store.execute("DELETE FROM files")  # the report would otherwise have nothing to ingest anyway
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(settings.db_path), "12"], stdout=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "loading"
+        tiermon = Path(sys.executable).with_name("tiermon")
+        started = time.monotonic()
+        result = subprocess.run(
+            [str(tiermon), "--db", str(settings.db_path), "--source", str(settings.sources[0][1]),  # type: ignore[index]
+             "report", "daily", "--json", "--since", "2000-01-01"],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        elapsed = time.monotonic() - started
+        assert result.returncode == 0, result.stderr
+        assert '"totals"' in result.stdout
+        assert elapsed < 6.0  # 2 s on an idle machine; CI shares two cores with the load
+        assert holder.poll() is None  # the load was still running
+    finally:
+        holder.kill()
+        holder.wait()
