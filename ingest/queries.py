@@ -145,7 +145,7 @@ def span_rows(
     """SQL and parameters for every response of some sessions, reading only their span of history.
 
     `sessions` completes `session_id ...` (`= ?`, `IN (...)`) and takes `params`; a None
-    bound leaves that side open. A Claude Code session's responses lie within its
+    bound leaves that side open. An agent session's responses lie within its
     `session_signals` span [start_ts, end_ts], which every ingest pass refreshes before
     it lets go of the store, so bounding `ts` by it returns the same rows while DuckDB's
     zone maps skip the rest of history. Rows without a time, and API-log rows (which
@@ -157,7 +157,7 @@ def span_rows(
         UNION ALL
         SELECT {columns} FROM responses
         WHERE session_id {sessions} AND NOT (ts BETWEEN ? AND ?)
-          AND source_kind IS DISTINCT FROM 'claude'"""
+          AND source_kind = 'api'"""
     bounds = [datetime.min if start is None else start, datetime.max if end is None else end]
     return sql, [*params, *bounds, *params, *bounds]
 
