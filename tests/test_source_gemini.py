@@ -408,5 +408,6 @@ def test_synthetic_sessions_match_truth(generated: tuple[Path, Json], db: Path) 
         switches = query(db, f"SELECT from_model, to_model, cause FROM switches WHERE session_id = '{sid}' ORDER BY \"at\"")
         assert [s[:2] for s in switches] == [(w["from"], w["to"]) for w in exp["switches"]], key
         assert [s[2] == "command" for s in switches] == [w["cause"] == "command" for w in exp["switches"]], key
+        assert [s[2] == "fallback" for s in switches] == [w["cause"] == "fallback" for w in exp["switches"]], key
         fallbacks = query(db, f"SELECT model FROM events WHERE {own} AND subtype = 'model_fallback'")
         assert [m for (m,) in fallbacks] == [w["to"] for w in exp["switches"] if w["cause"] == "fallback"], key

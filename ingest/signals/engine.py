@@ -85,7 +85,7 @@ FROM events
 WHERE session_id IN ({{ids}}) AND ts IS NOT NULL{{span}}
   AND kind IN ({_EVENT_KINDS})
   AND NOT (kind = 'text' AND is_sidechain)
-  AND (kind <> 'system' OR subtype = 'compact_boundary')
+  AND (kind <> 'system' OR subtype IN ('compact_boundary', 'model_fallback'))
 ORDER BY session_id, ts, file_path, line_offset, k
 """
 

@@ -3,8 +3,9 @@
 A switch is two consecutive main-chain responses whose model (without date
 or context suffix) differs. What lies between them names the cause:
 `command` (a /model command or its "Set model to" output), `skill` (a tool
-result whose `model` is set: a skill ran on another model), else `automatic`. An automatic
-downgrade is a drift alert.
+result whose `model` is set: a skill ran on another model), `fallback` (the
+agent itself fell back to another model, e.g. Gemini CLI on a quota error),
+else `automatic`. An automatic or fallback downgrade is a drift alert.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from tiermon.ingest.signals.base import Alert, Event, SessionRows, short
 
 MODEL_COMMANDS = frozenset({"/model", "model"})
 SET_MODEL = "Set model to"
+FALLBACK = "model_fallback"
+"""The system event a source writes when the agent switched model on its own (rows.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +39,7 @@ class Switch:
     @property
     def drift(self) -> bool:
         """An automatic downgrade: the user did not ask for a weaker model."""
-        return self.cause == "automatic" and self.direction == "down"
+        return self.cause in ("automatic", "fallback") and self.direction == "down"
 
 
 def find_switches(rows: SessionRows) -> list[Switch]:
@@ -62,16 +65,21 @@ def find_switches(rows: SessionRows) -> list[Switch]:
 def classify(between: list[Event], tool_names: dict[str, str | None]) -> tuple[str, str]:
     """(cause, detail) from the main-chain events between two responses; a command wins over a skill."""
     skill: str | None = None
+    fallback: str | None = None
     for e in between:
         if e.kind == "command" and (e.name or "").lower() in MODEL_COMMANDS:
             return "command", f"/model {e.text or ''}".strip()
         if e.kind == "command_stdout" and (e.text or "").startswith(SET_MODEL):
             return "command", short(e.text, 80)
+        if e.kind == "system" and e.subtype == FALLBACK and fallback is None:
+            fallback = f"the agent fell back to {e.model or 'another model'}"
         if e.kind == "tool_result" and e.model and skill is None:
             name = tool_names.get(e.tool_use_id or "")
             skill = f"{name} ({e.model})" if name else e.model
     if skill is not None:
         return "skill", skill
+    if fallback is not None:
+        return "fallback", fallback
     return "automatic", _context(between)
 
 
