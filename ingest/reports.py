@@ -42,6 +42,8 @@ _SUMS = ",\n".join(f"sum(r.{f})::BIGINT AS {f}" for f in TOKEN_FIELDS)
 _AGGREGATES = f"""count(*) AS requests,
 {_SUMS},
 sum(r.reasoning_tokens)::BIGINT AS reasoning_tokens,
+sum(r.duration_ms)::BIGINT AS duration_ms,
+sum(r.output_tokens) FILTER (WHERE r.duration_ms > 0)::BIGINT AS timed_output,
 sum(r.cost_usd) AS cost_usd,
 count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests"""
 
@@ -284,6 +286,8 @@ def tidy_row(row: dict[str, Any], by: str | None) -> dict[str, Any]:
     out["requests"] = int(out.get("requests") or 0)
     cost = out.get("cost_usd")
     out["cost_usd"] = round(cost, 6) if cost is not None else 0.0
+    out.pop("timed_output", None)
+    out.pop("duration_ms", None)
     if "unpriced_requests" in out:
         out["unpriced_requests"] = int(out["unpriced_requests"] or 0)
         if out["requests"] and out["unpriced_requests"] == out["requests"]:
@@ -291,6 +295,12 @@ def tidy_row(row: dict[str, Any], by: str | None) -> dict[str, Any]:
     if by is None:
         out.pop("group", None)
     return out
+
+
+def _speed(row: dict[str, Any]) -> float | None:
+    """Output tokens per second of generation, over the requests whose log records a duration."""
+    ms, tokens = row.get("duration_ms"), row.get("timed_output")
+    return round(tokens / (ms / 1000), 3) if ms and tokens else None
 
 
 def model_row(row: dict[str, Any], by: str | None) -> dict[str, Any]:
@@ -302,6 +312,7 @@ def model_row(row: dict[str, Any], by: str | None) -> dict[str, Any]:
         "requests": int(row["requests"]),
         **{f: int(row.get(f) or 0) for f in TOKEN_FIELDS},
         "reasoning_tokens": int(row.get("reasoning_tokens") or 0),
+        "tokens_per_second": _speed(row),
         "cost_usd": round(row["cost_usd"], 6) if row.get("cost_usd") is not None and row.get("priced") else None,
         "priced": bool(row.get("priced")),
     }

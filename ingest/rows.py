@@ -10,6 +10,8 @@ each stamped with `agent` and `vendor`, and nothing else:
   keyed by `k`; token classes follow one rule for every vendor: `input_tokens`
   excludes cache reads and writes, `output_tokens` includes reasoning, and
   `reasoning_tokens` repeats the reasoning share where the source reports it;
+  `duration_ms` is how long the model took to generate, where the log says
+  (Ollama's `eval_duration`; else the request's wall time), for tokens/s;
 - **events** (EVENT_FIELDS, `kind` below): what the signals need besides usage —
   `prompt` (text a person typed, never text the agent injected), `interrupt`,
   `text` (the tail of assistant text), `tool_use` (`name` one of the TOOL_*
@@ -54,7 +56,7 @@ RESPONSE_FIELDS = (
     "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens",
     "web_search_requests", "speed", "inference_geo", "service_tier", "is_batch", "stop_reason", "project",
     "git_branch", "version", "request_id", "message_id", "uuid", "parent_uuid", "file_path", "line_offset",
-    "agent", "vendor", "reasoning_tokens",
+    "agent", "vendor", "reasoning_tokens", "duration_ms",
 )  # fmt: skip
 """Columns of a response row, in the order sources build them (the store adds cost_usd and priced)."""
 

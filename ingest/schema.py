@@ -13,7 +13,7 @@ rebuilds a missing one when it opens.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """Bumped whenever MIGRATIONS gains a step."""
 
 RESPONSE_COLUMNS: dict[str, str] = {
@@ -51,6 +51,7 @@ RESPONSE_COLUMNS: dict[str, str] = {
     "agent": "VARCHAR",  # claude-code | api | codex | gemini-cli | qwen-code | opencode (SPEC §2.4)
     "vendor": "VARCHAR",  # anthropic | openai | google | alibaba | local | ...
     "reasoning_tokens": "BIGINT",  # the reasoning share of output_tokens, where the source reports it
+    "duration_ms": "BIGINT",  # generation time where the log records it (local models' tokens/s)
 }
 """One row per deduplicated API response (SPEC §3)."""
 
@@ -371,5 +372,10 @@ def _v5() -> list[str]:
 
 
 
-MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2(), 3: _v3(), 4: _v4(), 5: _v5()}
+def _v6() -> list[str]:
+    """Responses keep how long the model took, where the log says (tokens per second)."""
+    return ["ALTER TABLE responses ADD COLUMN IF NOT EXISTS duration_ms BIGINT"]
+
+
+MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2(), 3: _v3(), 4: _v4(), 5: _v5(), 6: _v6()}
 """Schema version -> statements that bring the store from version-1 to it."""

@@ -13,7 +13,9 @@ is one of these shapes, told apart by their keys:
 - a recorded stream: `{"events": [SSE event objects…]}`, bare or as the
   wrapper's `response`; usage is the last `message_delta` merged over
   `message_start`, since delta usage is cumulative;
-- a bare API error body `{"type": "error", "error": {…}}`.
+- a bare API error body `{"type": "error", "error": {…}}`;
+- the final chunk of an Ollama `/api/chat` or `/api/generate` reply (`"done": true`
+  with `eval_count`): a local model's request, free, with its generation time.
 
 Responses become rows keyed `message id:request id`, like transcript rows, so
 reading a file again never counts twice. A line without a time takes the
@@ -37,7 +39,7 @@ from typing import Any
 import msgspec
 
 from tiermon.ingest.models import model_base, tier_of
-from tiermon.ingest.rows import SUMMARY_LIMIT, Batch, Format, SourceFile
+from tiermon.ingest.rows import MAX_TOKENS, SUMMARY_LIMIT, Batch, Format, SourceFile
 from tiermon.ingest.sanitize import clean_text
 from tiermon.ingest.sources.anthropic_usage import Usage, cache_writes
 from tiermon.ingest.walk import walk
@@ -46,6 +48,8 @@ SOURCE_KIND = "api"
 """`responses.source_kind` of every row this module makes, and `--source api=PATH`."""
 AGENT = "api"
 VENDOR = "anthropic"
+LOCAL_VENDOR = "local"
+"""Ollama replies (formats/local-models.md) are local requests."""
 SUFFIXES = (".jsonl", ".ndjson", ".log")
 """Files read below a folder given as an API log."""
 _DECODER = msgspec.json.Decoder()
@@ -125,6 +129,8 @@ def _handle_line(obj: object, where: _Where, batch: Batch) -> None:
         _error_body(obj, _bare_meta(where), where, batch)
     elif isinstance(obj.get("events"), list):
         _message(merge_stream(obj["events"]), _wrapper_meta(obj, where), where, batch, is_batch=False)
+    elif obj.get("done") is True and "eval_count" in obj:
+        _ollama(obj, where, batch)
     elif any(key in obj for key in ("response", "error", "status")):
         _wrapped(obj, where, batch)
     else:
@@ -263,6 +269,37 @@ def _error_event(
         "model": _str(model), "ref_agent_id": None, "pre_tokens": None, "trigger": None,
         "message_id": _str(msg_id), "file_path": where.path, "line_offset": where.offset, "agent": AGENT,
     }  # fmt: skip
+
+
+def _ollama(obj: Json, where: _Where, batch: Batch) -> None:
+    """The final chunk of an Ollama `/api/chat` or `/api/generate` reply: a local request, $0 in API fees.
+
+    Ollama reports no cache split (`prompt_eval_count` is the whole prompt) and
+    times in nanoseconds; `eval_duration` is the generation time that tokens/s
+    divides by (formats/local-models.md).
+    """
+    model = obj.get("model")
+    if not isinstance(model, str) or not model:
+        raise LineProblem("Ollama reply without a model")
+    prompt, output = _count(obj, "prompt_eval_count"), _count(obj, "eval_count")
+    generating = _count(obj, "eval_duration")
+    meta = _Meta(ts=parse_ts(obj.get("created_at")) or where.now, request_id=None, app=where.stem)
+    batch.add_response({
+        "k": f"ollama:{where.path}:{where.offset}", "source_kind": SOURCE_KIND, "session_id": meta.session_id,
+        "is_sidechain": False, "ts": meta.ts, "model": model, "model_base": model_base(model),
+        "tier": tier_of(model), "input_tokens": prompt, "output_tokens": output, "cache_read_tokens": 0,
+        "cache_write_5m_tokens": 0, "cache_write_1h_tokens": 0, "web_search_requests": 0, "is_batch": False,
+        "stop_reason": _str(obj.get("done_reason")), "project": meta.app, "file_path": where.path,
+        "line_offset": where.offset, "agent": AGENT, "vendor": LOCAL_VENDOR,
+        "duration_ms": generating // 1_000_000 if generating else None,
+    })  # fmt: skip
+
+
+def _count(obj: Json, key: str) -> int:
+    value = obj.get(key, 0)
+    if type(value) is not int or not 0 <= value <= MAX_TOKENS:
+        raise LineProblem(f"bad value: {key} must be an integer in 0..2^53")
+    return value
 
 
 # -- streams -----------------------------------------------------------------------

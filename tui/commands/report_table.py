@@ -48,13 +48,16 @@ def print_table(out: Console, kind: str, data: dict[str, Any], breakdown: bool) 
     if t["unpriced_models"]:
         names = ", ".join(f"{m['model']} ({m['requests']} requests)" for m in t["unpriced_models"])
         notes.append(f"Unpriced, not in the totals: {names}. Add them to prices.toml (see `tiermon prices`).")
-    notes += [_repricing_note(row) for row in rows if row.get("repriced")]
     out.print(Text(" ".join(notes), style="dim"))
+    for row in rows:
+        if row.get("repriced"):
+            out.print(Text(_repricing_note(row), style="dim"))
 
 
 def _repricing_note(row: dict[str, Any]) -> str:
-    again = row["repriced"]
-    return (f"{row['model']} runs locally ($0 in API fees); the same tokens at {again['model']}'s list price"
+    again, speed = row["repriced"], row.get("tokens_per_second")
+    rate = f", {speed:,.1f} tokens/s" if speed else ""
+    return (f"{row['model']} runs locally ($0 in API fees{rate}); the same tokens at {again['model']}'s list price"
             f" would cost {fmt.money(again['cost_usd'])} (a re-pricing, not a prediction).")  # fmt: skip
 
 

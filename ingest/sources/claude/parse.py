@@ -315,7 +315,7 @@ def _response_values(key: str, entry: Entry, msg: Message, usage: Any, ctx: _Con
         tier_of(model), usage.input_tokens or 0, usage.output_tokens or 0, usage.cache_read_input_tokens or 0,
         w5, w1h, (stu.web_search_requests or 0) if stu else 0, usage.speed, usage.inference_geo, tier,
         tier == "batch", msg.stop_reason, entry.cwd, entry.gitBranch or None, entry.version, entry.requestId,
-        msg.id, entry.uuid, entry.parentUuid, ctx.path, ctx.offset, AGENT, VENDOR, None,
+        msg.id, entry.uuid, entry.parentUuid, ctx.path, ctx.offset, AGENT, VENDOR, None, None,
     )  # fmt: skip
 
 
