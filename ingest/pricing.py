@@ -12,8 +12,10 @@ so the two give the same answers; tests hold them to it.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import math
+import os
 import tomllib
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -248,9 +250,15 @@ CURRENT_SQL = f"p.valid_to = TIMESTAMP '{ALWAYS_TO}'"
 """Price row `p` is its model's current one (for what does not depend on a date: the context window)."""
 
 
-def load_price_table(user_file: Path | None = None) -> PriceTable:
-    """genai-prices' rates with tiermon's overrides, then the user's file (if any) model by model."""
-    table = _compiled()
+def load_price_table(user_file: Path | None = None, cache_dir: Path | None = None) -> PriceTable:
+    """genai-prices' rates with tiermon's overrides, then the user's file (if any) model by model.
+
+    With `cache_dir`, the compiled package table is kept there between runs: importing
+    genai-prices and compiling its snapshot costs about half a second, and every report
+    would pay it. The cache is keyed on the package's data file, the overrides and this
+    code, so it can only ever be as old as they are.
+    """
+    table = _cached_compiled(cache_dir) if cache_dir is not None else _compiled()
     if user_file is None or not user_file.is_file():
         return table
     try:
@@ -265,6 +273,72 @@ def load_price_table(user_file: Path | None = None) -> PriceTable:
         sources=(*table.sources, str(user_file)),
         reference_models={**table.reference_models, **_reference(user, str(user_file))},
     )
+
+
+CACHE_PREFIX = "price-table-"
+
+
+def _cached_compiled(cache_dir: Path) -> PriceTable:
+    key = _compile_key()
+    path = cache_dir / f"{CACHE_PREFIX}{key}.json"
+    try:
+        return _table_from_json(path.read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    table = _compiled()
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        for old in cache_dir.glob(f"{CACHE_PREFIX}*.json"):
+            old.unlink(missing_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(_table_to_json(table))
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+    return table
+
+
+def _compile_key() -> str:
+    """What the compiled table depends on, read without importing genai-prices."""
+    spec = importlib.util.find_spec("genai_prices")
+    parts: list[str] = [resources.files("tiermon.ingest").joinpath(OVERRIDES).read_text("utf-8")]
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    for path in [*(Path(f) / "data.py" for f in folders), Path(__file__), Path(genai_rates.__file__)]:
+        try:
+            st = path.stat()
+        except OSError:
+            continue
+        parts.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _table_to_json(table: PriceTable) -> bytes:
+    rows = [p.as_row() for p in table.rows()]
+    doc = {"version": table.version, "sources": list(table.sources), "reference_models": table.reference_models,
+           "rows": rows}  # fmt: skip
+    return json.dumps(doc, default=lambda v: v.isoformat()).encode()
+
+
+def _table_from_json(raw: bytes) -> PriceTable:
+    doc = json.loads(raw)
+    windows: dict[str, list[Price]] = {}
+    for row in doc["rows"]:
+        windows.setdefault(row["model"], []).append(_price_from_row(row))
+    return PriceTable(
+        windows={m: tuple(rows) for m, rows in windows.items()}, version=str(doc["version"]),
+        sources=tuple(doc["sources"]), reference_models=dict(doc["reference_models"]),
+    )  # fmt: skip
+
+
+def _price_from_row(row: dict[str, Any]) -> Price:
+    lc = Rates(*(row[f"lc_{n}"] for n in RATE_NAMES)) if row["lc_input"] is not None else None
+    return Price(
+        model=row["model"], tier=row["tier"], rates=Rates(*(row[n] for n in RATE_NAMES)), long_context=lc,
+        fast_multiplier=row["fast_multiplier"], context_window=row["context_window"], vendor=row["vendor"],
+        lc_threshold=row["lc_threshold"], valid_from=datetime.fromisoformat(row["valid_from"]),
+        valid_to=datetime.fromisoformat(row["valid_to"]), source=row["source"],
+    )  # fmt: skip
 
 
 def _compiled() -> PriceTable:

@@ -65,7 +65,7 @@ class Ingestor:
     def __init__(self, settings: Settings, limits: Limits = LIMITS) -> None:
         self.settings = settings
         self.limits = limits
-        self.prices: PriceTable = load_price_table(settings.price_file)
+        self.prices: PriceTable = load_price_table(settings.price_file, cache_dir=settings.data_dir / "cache")
         use_rules(load_model_rules(settings.models_file))
 
     def roots(self) -> dict[str, list[Path]]:

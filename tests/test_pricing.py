@@ -260,3 +260,21 @@ def test_sql_equals_python_on_every_rule() -> None:
         want = table.cost(m, input_tokens=inp, output_tokens=77, cache_read=read, write_5m=11, write_1h=13,
                           speed=speed, geo=geo, batch=batch, at=ts)  # fmt: skip
         assert got[i] == want, (m, ts, inp, read, speed, geo, batch)
+
+
+def test_the_compiled_table_is_cached_between_runs_and_a_damaged_cache_is_rebuilt(tmp_path: Path) -> None:
+    """Every command loads the price table: the second load must not import and compile genai-prices again."""
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    fresh = load_price_table(cache_dir=cache)
+    [saved] = list(cache.glob("price-table-*.json"))
+    assert saved.stat().st_mode & 0o777 == 0o600
+    probe = ("import sys; from pathlib import Path; from tiermon.ingest.pricing import load_price_table; "
+             f"t = load_price_table(cache_dir=Path({str(cache)!r})); "
+             "print(t.fingerprint, 'genai_prices' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert out == [fresh.fingerprint, "False"]
+    saved.write_text("{not json")
+    assert load_price_table(cache_dir=cache).fingerprint == fresh.fingerprint
