@@ -48,6 +48,7 @@ def test_session_json_contract(tiermon: Run, src: Path, db: Path) -> None:
     assert (session["agent"], session["vendor"]) == ("claude-code", "anthropic")
     opus = next(m for m in session["models"] if m["model"] == "claude-opus-4-6")
     assert opus == {"model": "claude-opus-4-6", "tier": "opus", "vendor": "anthropic", "reasoning_tokens": 0,
+                    "tokens_per_second": None,
                     "requests": 1, "input_tokens": 100,
                     "output_tokens": 200, "cache_read_tokens": 1000, "cache_write_5m_tokens": 50,
                     "cache_write_1h_tokens": 0, "cost_usd": pytest.approx((100 * 5 + 200 * 25 + 1000 * 0.5 + 50 * 6.25) / 1e6, abs=1e-6),
