@@ -16,7 +16,7 @@ from datetime import datetime
 from tiermon.ingest.config import Thresholds
 from tiermon.ingest.formatting import money
 from tiermon.ingest.pricing import PriceTable
-from tiermon.ingest.signals.base import Alert, Response, SessionRows
+from tiermon.ingest.signals.base import Alert, Response, SessionRows, priced_sum
 from tiermon.ingest.signals.limits import Limits, response_limit
 from tiermon.ingest.signals.subagents import Agent
 
@@ -81,7 +81,7 @@ def find_compactions(rows: SessionRows, agents: list[Agent]) -> list[Compaction]
             for a in compactors
             if (previous is None or a.first_ts > previous) and a.first_ts <= b.ts
         ]
-        cost = sum(r.cost or 0.0 for a in ran for r in a.responses) if ran else None
+        cost = priced_sum([r for a in ran for r in a.responses])[0] if ran else None
         out.append(
             Compaction(
                 ts=b.ts, trigger=b.trigger, pre_tokens=b.pre_tokens,

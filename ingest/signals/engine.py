@@ -494,8 +494,9 @@ def _usage_row(sid: str, u: AgentUsage) -> dict[str, Any]:
         "k": f"{sid}:{u.agent_id}:{u.model}", "session_id": sid, "agent_id": u.agent_id,
         "agent_type": u.agent_type, "model": u.model, "tier": u.tier, "requests": u.requests,
         "input_tokens": u.input, "output_tokens": u.output, "cache_read_tokens": u.read,
-        "cache_write_5m_tokens": u.w5, "cache_write_1h_tokens": u.w1h, "cost_usd": rounded(u.cost),
-        "priced": u.priced, "first_ts": u.first_ts, "last_ts": u.last_ts,
+        "cache_write_5m_tokens": u.w5, "cache_write_1h_tokens": u.w1h,
+        "cost_usd": rounded(u.cost) if u.priced else None, "priced": u.priced,
+        "first_ts": u.first_ts, "last_ts": u.last_ts,
     }  # fmt: skip
 
 
