@@ -262,7 +262,10 @@ TURN_COLUMNS: dict[str, str] = {
     "escalated": "BOOLEAN",  # struggled, and a later turn ran a rung higher
     "recovered": "BOOLEAN",  # ... and that turn did not struggle
     "min_context": "BIGINT",
+    "input_tokens": "BIGINT",  # main chain, as output_tokens: what a re-pricing of the turn needs
     "cache_read_tokens": "BIGINT",
+    "cache_write_5m_tokens": "BIGINT",
+    "cache_write_1h_tokens": "BIGINT",
     "prompt_tokens": "BIGINT",
     "subagent_cost_usd": "DOUBLE",
 }

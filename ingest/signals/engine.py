@@ -478,7 +478,9 @@ def _turn_row(sid: str, t: Turn) -> dict[str, Any]:
         "failed_attempts": t.failed_attempts, "thrash": t.thrash, "rereads": t.rereads,
         "compactions": t.compactions, "struggled": t.struggled, "escalated": t.escalated,
         "recovered": t.recovered, "min_context": t.min_context,
-        "cache_read_tokens": sum(r.read for r in t.responses),
+        "input_tokens": sum(r.input for r in t.responses), "cache_read_tokens": sum(r.read for r in t.responses),
+        "cache_write_5m_tokens": sum(r.w5 for r in t.responses),
+        "cache_write_1h_tokens": sum(r.w1h for r in t.responses),
         "prompt_tokens": sum(r.context for r in t.responses),
         "subagent_cost_usd": rounded(priced_sum(t.subagent_responses)[0]) if t.subagent_responses else 0.0,
     }  # fmt: skip
