@@ -275,7 +275,8 @@ def session_timeline(store: Store, session_id: str) -> dict[str, Any]:
     )
     turns = store.query_dicts(
         """SELECT turn, start_ts AS start, end_ts AS "end", prompt, tier, models, responses, subagent_responses,
-                  tool_calls, tool_errors, cost_usd, main_cost_usd, output_tokens, max_context, asks, needless_ask
+                  tool_calls, tool_errors, failed_attempts, cost_usd, main_cost_usd, unpriced_tokens, output_tokens,
+                  max_context, asks, needless_ask, interrupts, dominant_tool, struggled
            FROM turns WHERE session_id = ? ORDER BY turn""",
         [sid],
     )
