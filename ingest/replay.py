@@ -140,7 +140,7 @@ def _repriced(frame: pl.DataFrame, prices: PriceTable) -> pl.Series:
         if rates is None:
             out = out.scatter(group["i"], None)
             continue
-        out = out.scatter(group["i"], _cost(group, rates))
+        out = out.scatter(group["i"], turn_costs(group, rates))
     return out
 
 
@@ -154,7 +154,7 @@ def _weighted(group: pl.DataFrame, rates: tuple[float, ...]) -> pl.Series:
     return total
 
 
-def _cost(group: pl.DataFrame, rates: UnitRates) -> pl.Series:
+def turn_costs(group: pl.DataFrame, rates: UnitRates) -> pl.Series:
     """Main-chain tokens at `rates` (long-context rates where the turn's mean request exceeds the threshold)."""
 
     mean_prompt = group["prompt_tokens"] / group["responses"].clip(lower_bound=1)

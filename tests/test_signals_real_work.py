@@ -3,6 +3,7 @@ against the session's own preamble, and unpriced models that never read as $0.""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from test_signals_chat import OPUS, SONNET, Chat, S, ingest, main_file, read
 from tiermon.ingest.reports import ReportFilter, blocks
 from tiermon.ingest.signals import views
 from tiermon.ingest.store import Store
+from tiermon.tui.cli import main
 
 S2 = "5e551011-aaaa-4bbb-8ccc-000000000002"
 UNPRICED = "acme-coder-9"
@@ -219,3 +221,23 @@ def test_an_unpriced_model_inside_a_5_hour_block_is_never_0(root: Path, db: Path
     t1, t2 = turns(db)
     assert t2["cost_usd"] is None and t2["unpriced_tokens"] == 10_100
     assert t1["cost_usd"] > 0 and t1["unpriced_tokens"] == 20_100
+
+
+def test_de_escalation_by_kind_where_the_lower_rung_does_the_same_work_as_well(
+    root: Path, db: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """20 Haiku turns that read one file without struggle; a Sonnet turn of the same kind, too long to be
+    'simple', is advised down a rung on the strength of that record."""
+    c = Chat(model="claude-haiku-4-5-20251001")
+    for i in range(20):
+        c.prompt(f"summarise module {i}")
+        c.read(f"/src/m{i}.py")
+        c.say("summary", out=1500)
+    c.prompt("summarise the big module").say("reading", model=SONNET, out=50)
+    c.read("/src/big.py", model=SONNET)
+    c.say("a long summary", model=SONNET, out=1500).save(main_file(root))
+    main(["--db", str(db), "--source", str(root), "advise", "--kind", "de-escalate", "--json"])
+    [adv] = json.loads(capsys.readouterr().out)["advice"]
+    assert (adv["turn"], adv["from_tier"], adv["to_tier"], adv["figures"]["basis"]) == (21, "sonnet", "haiku", "kind")
+    assert (adv["figures"]["dominant_tool"], adv["figures"]["size"], adv["figures"]["lower_turns"]) == ("Read", "1–2", 20)
+    assert adv["counterfactual_cost_usd"] < adv["cost_usd"] and "0 of 20 struggled" in adv["reason"]
