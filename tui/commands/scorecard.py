@@ -73,7 +73,7 @@ def flat(row: dict[str, Any]) -> dict[str, Any]:
 def print_scorecard(out: Console, rows: list[dict[str, Any]]) -> None:
     """Two tables that fit 120 columns: what each model did and cost, then its rates with intervals."""
     work = Table(title="Models on your work", title_justify="left", box=box.SIMPLE_HEAD)
-    for name in ("model", "rung", "agent", "turns", "$/turn", "p90", "out/turn", "calls/turn", "cache hit",
+    for name in ("model", "rung", "agent", "turns", "$/turn", "p90", "out/turn", "calls/turn", "cache",
                  "subagent", "cost"):  # fmt: skip
         work.add_column(name, justify="left" if name in ("model", "rung", "agent") else "right", no_wrap=True,
                         min_width=8 if name == "cost" else None)  # fmt: skip
