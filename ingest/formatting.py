@@ -31,6 +31,17 @@ def money(value: float | None, *, signed: bool = False) -> str:
     return ("-" if value < 0 else "+" if signed else "") + figure
 
 
+def money_part(value: float | None, unpriced_tokens: int = 0) -> str:
+    """A sum with an unpriced part: `$1.20`, `$1.20 + unpriced (34.5k tok)`, `unpriced (34.5k tok)`.
+
+    Why: a total that leaves out unpriced requests must say so, or it reads as their cost being $0.
+    """
+    if not unpriced_tokens:
+        return money(value)
+    marker = f"{UNPRICED} ({tokens(unpriced_tokens)} tok)"
+    return marker if value is None or value == 0 else f"{money(value)} + {marker}"
+
+
 def tokens(value: int | None) -> str:
     """`1.2M`, `34.5k`, `950`; nothing is `0`."""
     if not value:

@@ -34,6 +34,8 @@ class SessionSpan(NamedTuple):
     end: datetime
     alerts_warn: int
     alerts_info: int
+    context_limit: int | None = None
+    """Where the session's model compacts (SPEC §4.5): the live fill is a share of this."""
 
 
 _ACTIVE_SQL = """
@@ -94,7 +96,8 @@ def live_sessions(
     """Sessions with activity since `now - window`, newest activity first, with their live state.
 
     Keys: session_id, source_kind, project, branch, model, tier, cost_usd, unpriced,
-    context_tokens, context_window, last_activity, idle_seconds, cache_lifetime, cache_state
+    context_tokens, context_window (where the model compacts, once the signals know it), last_activity,
+    idle_seconds, cache_lifetime, cache_state
     ('warm' | 'expiring' | 'expired' | None), cache_hit_ratio, alerts, warnings.
     """
     since = now - window
@@ -111,6 +114,8 @@ def live_sessions(
         span = spans.get(row["session_id"])
         warn, info = (span.alerts_warn, span.alerts_info) if span else (0, 0)
         row.update(alerts=warn + info, warnings=warn)
+        if span is not None and span.context_limit:
+            row["context_window"] = span.context_limit
         _cache_hint(row, now)
     return rows
 
@@ -132,7 +137,7 @@ def _session_spans(store: Store, session_ids: list[str]) -> dict[str, SessionSpa
     if not session_ids:
         return {}
     rows = store.query(  # a list of constants lets DuckDB look each key up in the primary-key index
-        f"""SELECT k, start_ts, end_ts, coalesce(alerts_warn, 0), coalesce(alerts_info, 0)
+        f"""SELECT k, start_ts, end_ts, coalesce(alerts_warn, 0), coalesce(alerts_info, 0), context_limit
             FROM session_signals WHERE k IN ({", ".join("?" * len(session_ids))})""",
         session_ids,
     )
@@ -180,10 +185,13 @@ def _cache_hint(row: dict[str, Any], now: datetime) -> None:
 
 
 def spend_split(store: Store, *, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """Cost and requests by main chain vs subagents and by tier, for [since, until)."""
+    """Cost and requests by main chain vs subagents and by tier, for [since, until); `cost_usd` is NULL
+    where nothing had a price, and `unpriced_tokens` counts what the cost leaves out."""
     return store.query_dicts(
         f"""SELECT CASE WHEN {_SUBAGENT} THEN 'subagent' ELSE 'main' END AS chain, r.tier,
-                   count(*) AS requests, coalesce(sum(r.cost_usd), 0) AS cost_usd
+                   count(*) AS requests, sum(r.cost_usd) AS cost_usd,
+                   coalesce(sum(r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_5m_tokens
+                                + r.cache_write_1h_tokens) FILTER (WHERE r.cost_usd IS NULL), 0) AS unpriced_tokens
             FROM responses r WHERE r.ts >= ? AND r.ts < ?
             GROUP BY ALL ORDER BY chain, r.tier""",
         [since, until],

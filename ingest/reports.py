@@ -235,7 +235,8 @@ def blocks(store: Store, f: ReportFilter, now: datetime | None = None) -> list[d
         if current is None or ts >= current["end"]:
             start = ts.replace(minute=0, second=0, microsecond=0)
             current = {"start": start, "end": start + length, "first": ts, "last": ts, "requests": 0,
-                       "tokens": 0, "cost_usd": 0.0, "unpriced_requests": 0, "models": set()}  # fmt: skip
+                       "tokens": 0, "cost_usd": 0.0, "unpriced_requests": 0, "unpriced_tokens": 0,
+                       "models": set()}  # fmt: skip
             out.append(current)
         current["last"] = ts
         current["requests"] += 1
@@ -243,17 +244,26 @@ def blocks(store: Store, f: ReportFilter, now: datetime | None = None) -> list[d
         current["models"].add(model)
         if cost is None:
             current["unpriced_requests"] += 1
+            current["unpriced_tokens"] += tok
         else:
             current["cost_usd"] += cost
     return [finish_block(b, now) for b in out]
 
 
+def _round6(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
 def finish_block(block: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Cost, burn rate and projection of a block; None (unpriced, never $0) when no request had a price."""
     active = block["start"] <= now < block["end"]
     elapsed_h = max((block["last"] - block["first"]).total_seconds() / 3600, 1 / 60)
-    burn = block["cost_usd"] / elapsed_h
-    projected = block["cost_usd"]
-    if active:
+    unpriced = block.get("unpriced_requests", 0)
+    priced = unpriced < block["requests"]
+    cost = block["cost_usd"] if priced else None
+    burn = block["cost_usd"] / elapsed_h if priced else None
+    projected = cost
+    if active and burn is not None and projected is not None:
         projected += burn * (block["end"] - now).total_seconds() / 3600
     return {
         "start": block["start"],
@@ -262,10 +272,11 @@ def finish_block(block: dict[str, Any], now: datetime) -> dict[str, Any]:
         "is_active": active,
         "requests": block["requests"],
         "tokens": block["tokens"],
-        "cost_usd": round(block["cost_usd"], 6),
-        "unpriced_requests": block["unpriced_requests"],
-        "burn_rate_per_hour": round(burn, 6),
-        "projected_cost_usd": round(projected, 6),
+        "cost_usd": _round6(cost),
+        "unpriced_requests": unpriced,
+        "unpriced_tokens": block.get("unpriced_tokens", 0),
+        "burn_rate_per_hour": _round6(burn),
+        "projected_cost_usd": _round6(projected),
         "models": sorted(block["models"]),
     }
 

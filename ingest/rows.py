@@ -14,6 +14,8 @@ each stamped with `agent` and `vendor`, and nothing else:
   (Ollama's `eval_duration`; else the request's wall time), for tokens/s;
 - **events** (EVENT_FIELDS, `kind` below): what the signals need besides usage —
   `prompt` (text a person typed, never text the agent injected), `interrupt`,
+  `injected` (user-role text the agent wrote itself — task notifications, bash-mode
+  output, reminders, caveats — with the tag in `subtype`; never a prompt),
   `text` (the tail of assistant text), `tool_use` (`name` one of the TOOL_*
   names below where the tool is one of those, else the agent's own name; `text`
   the command, path or a short summary of the input; `tool_use_id`),

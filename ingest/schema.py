@@ -13,7 +13,7 @@ rebuilds a missing one when it opens.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """Bumped whenever MIGRATIONS gains a step."""
 
 RESPONSE_COLUMNS: dict[str, str] = {
@@ -253,6 +253,27 @@ TURN_COLUMNS: dict[str, str] = {
     "max_context": "BIGINT",
     "asks": "BOOLEAN",  # ends with a question or calls AskUserQuestion
     "needless_ask": "BOOLEAN",  # ... and the next prompt is a bare go-ahead
+    "unpriced_tokens": "BIGINT",  # tokens of responses with no price (cost_usd leaves them out; NULL: none priced)
+    "model": "VARCHAR",  # the main chain's most used model in the turn
+    "rung": "VARCHAR",  # small | mid | large
+    "vendor": "VARCHAR",
+    "agent": "VARCHAR",
+    "dominant_tool": "VARCHAR",  # the tool called most: the kind of work
+    "interrupts": "INTEGER",
+    "failed_attempts": "INTEGER",  # responses with a failing tool call (a parallel batch once)
+    "thrash": "BOOLEAN",
+    "rereads": "INTEGER",
+    "compactions": "INTEGER",
+    "struggled": "BOOLEAN",  # thrash, needless ask, re-read drift, interrupt or >= 3 failed attempts
+    "escalated": "BOOLEAN",  # struggled, and a later turn ran a rung higher
+    "recovered": "BOOLEAN",  # ... and that turn did not struggle
+    "min_context": "BIGINT",
+    "input_tokens": "BIGINT",  # main chain, as output_tokens: what a re-pricing of the turn needs
+    "cache_read_tokens": "BIGINT",
+    "cache_write_5m_tokens": "BIGINT",
+    "cache_write_1h_tokens": "BIGINT",
+    "prompt_tokens": "BIGINT",
+    "subagent_cost_usd": "DOUBLE",
 }
 """One row per turn (human prompt to the next), for the Session pane and the advice."""
 
@@ -287,11 +308,14 @@ SESSION_SIGNAL_COLUMNS: dict[str, str] = {
     "cost_usd": "DOUBLE",
     "subagent_cost_usd": "DOUBLE",
     "unpriced_requests": "INTEGER",
+    "unpriced_tokens": "BIGINT",
+    "subagent_unpriced_tokens": "BIGINT",
     "models": "VARCHAR[]",
     "current_model": "VARCHAR",
     "current_tier": "VARCHAR",
     "context_tokens": "BIGINT",  # of the last main-chain response
     "context_window": "BIGINT",
+    "context_limit": "BIGINT",  # where the agent compacts (SPEC §4.5): the fill is a share of this
     "max_context": "BIGINT",
     "prompt_tokens": "BIGINT",  # input + cache read + cache writes, all responses
     "cache_read_tokens": "BIGINT",
@@ -371,11 +395,20 @@ def _v5() -> list[str]:
     ]
 
 
-
 def _v6() -> list[str]:
     """Responses keep how long the model took, where the log says (tokens per second)."""
     return ["ALTER TABLE responses ADD COLUMN IF NOT EXISTS duration_ms BIGINT"]
 
 
-MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2(), 3: _v3(), 4: _v4(), 5: _v5(), 6: _v6()}
+def _v7() -> list[str]:
+    """Turns carry what the scorecard measures and sessions their context limit: the signal tables are
+    derived data, so they are made again empty and the engine recomputes every session once."""
+    stmts = []
+    for name, cols in SIGNAL_TABLES.items():
+        stmts += [f"DROP TABLE IF EXISTS {name}", create_table_sql(name, cols)]
+    return [*stmts, "DELETE FROM meta WHERE key = 'signals_fingerprint'"]
+
+
+
+MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2(), 3: _v3(), 4: _v4(), 5: _v5(), 6: _v6(), 7: _v7()}
 """Schema version -> statements that bring the store from version-1 to it."""

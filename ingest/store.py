@@ -40,6 +40,7 @@ from tiermon.ingest.schema import (
 )
 
 if TYPE_CHECKING:
+    import polars as pl
     import pyarrow as pa
 
 LOCK_WAIT_SECONDS = float(os.environ.get("TIERMON_LOCK_WAIT", "10"))
@@ -612,6 +613,15 @@ class Store:
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         return self.con.execute(sql, params or []).fetchall()
+
+    def frame(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        """A query's result as a polars DataFrame, handed over by DuckDB without a copy through Python."""
+        cursor = self.con.cursor()  # its own cursor: a result left open on the connection must not block it
+        try:
+            frame: pl.DataFrame = cursor.sql(sql, params=params or None).pl()
+            return frame
+        finally:
+            cursor.close()
 
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """A query's result as one Arrow table (no Python rows)."""

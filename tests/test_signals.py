@@ -316,7 +316,7 @@ def test_three_consecutive_failing_results_are_a_thrash(root: Path, db: Path) ->
     c.say("stuck").save(main_file(root))
     ingest(root, db)
     [alert] = alerts(db, "thrash")
-    assert alert["figures"]["consecutive_errors"] == 3 and alert["figures"]["repeats"] == 0
+    assert alert["figures"]["failed_attempts"] == 3 and alert["figures"]["repeats"] == 0
 
 
 def test_errors_broken_by_a_success_are_not_a_thrash(root: Path, db: Path) -> None:
@@ -346,28 +346,25 @@ def test_thrash_inside_a_subagent_is_on_its_chain(root: Path, db: Path) -> None:
 # -- 5. context growth and compactions ---------------------------------------------------------
 
 
-def test_context_at_eighty_percent_of_the_window_raises_one_alert_per_run(
+def test_context_at_eighty_percent_of_the_compaction_point_raises_one_alert_per_run(
     root: Path, db: Path
 ) -> None:
+    """Without auto-compactions to learn from, the limit is 200k − 33k = 167k; 80 % of it is 133.6k."""
     c = Chat(model=SONNET).prompt("read everything")
-    for ctx in (100_000, 150_000, 161_000, 170_000, 120_000, 165_000):
+    for ctx in (100_000, 150_000, 161_000, 166_000, 120_000, 165_000):
         c.say("more", ctx=ctx)
     c.save(main_file(root))
     ingest(root, db)
     found = alerts(db, "context_high")
     assert len(found) == 2
-    assert (
-        found[0]["figures"]["peak_tokens"] == 170_000
-        and found[0]["figures"]["context_window"] == 200_000
-    )
-    assert found[0]["figures"]["responses"] == 2 and found[0]["severity"] == "warn"
+    first = max(found, key=lambda a: a["figures"]["peak_tokens"])
+    f = first["figures"]
+    assert f["peak_tokens"] == 166_000 and f["context_window"] == 200_000 and f["context_limit"] == 167_000
+    assert f["responses"] == 3 and first["severity"] == "warn" and f["limit_source"] == "window-buffer"
 
 
-def test_just_below_eighty_percent_and_one_million_windows_do_not_alert(
-    root: Path, db: Path
-) -> None:
-    c = Chat(model=SONNET).prompt("read").say("a", ctx=159_999)
-    c.say("b", model="claude-sonnet-4-6", ctx=700_000).save(main_file(root))
+def test_just_below_eighty_percent_of_the_limit_does_not_alert(root: Path, db: Path) -> None:
+    Chat(model=SONNET).prompt("read").say("a", ctx=133_599).save(main_file(root))
     ingest(root, db)
     assert alerts(db, "context_high") == []
 

@@ -100,6 +100,28 @@ class Chat:
         self.user([block], **extra)
         return tid
 
+    def batch(self, commands: list[str], *, failed: int | None = None, model: str | None = None,
+              ctx: int | None = None) -> list[str]:  # fmt: skip
+        """One response issuing several Bash calls at once (a parallel batch): one line per block, as
+        Claude Code writes it. With `failed=i`, call i fails and its siblings are cancelled
+        ("Sibling tool call errored", is_error true), as Claude Code does."""
+        uid = self._id()
+        ctx = self.ctx if ctx is None else ctx
+        u = usage(inp=10, out=100, read=max(ctx - 10, 0))
+        ids = [f"toolu_{self.tag}{self.n:04d}b{i}{self.session[-4:]}" for i in range(len(commands))]
+        for tid, command in zip(ids, commands, strict=True):
+            call = {"type": "tool_use", "id": tid, "name": "Bash", "input": {"command": command}}
+            self.lines.append(assistant(self.session, f"{uid}-{tid}", self.tick(0.1), f"msg_{uid}", f"req_{uid}",
+                                        model or self.model, u, call, **self._env()))  # fmt: skip
+        for i, tid in enumerate(ids):
+            error = failed is not None
+            text = "Exit code 1" if i == failed else "<tool_use_error>Sibling tool call errored</tool_use_error>"
+            block: dict[str, Any] = {"tool_use_id": tid, "type": "tool_result", "content": text if error else "ok"}
+            if error:
+                block["is_error"] = True
+            self.user([block], toolUseResult=f"Error: {text}" if error else {"stdout": "ok"})
+        return ids
+
     def bash(self, command: str, *, error: bool = False, **kw: Any) -> str:
         return self.tool("Bash", {"command": command, "description": "run"}, error=error, **kw)
 

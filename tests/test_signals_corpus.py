@@ -83,8 +83,11 @@ def test_haiku_subagent_calls_per_session_and_type(corpus_db: Path) -> None:
 def test_alert_counts_per_kind(corpus_db: Path) -> None:
     with Store.open(corpus_db, read_only=True) as store:
         kinds = Counter((a["session_id"][:8], a["kind"]) for a in views.list_alerts(store))
+    # context_high: the Opus 4.6 main chain reached 142k (85 % of the 167k compaction point) before the
+    # user compacted by hand.
     assert kinds == Counter({("ae4a77f8", "model_switch"): 2, ("ae4a77f8", "reread"): 2,
-                             ("ae4a77f8", "thrash"): 1, ("ae4a77f8", "compaction"): 1})  # fmt: skip
+                             ("ae4a77f8", "thrash"): 1, ("ae4a77f8", "compaction"): 1,
+                             ("ae4a77f8", "context_high"): 1})  # fmt: skip
 
 
 def test_the_failing_commit_loop_on_haiku_is_a_thrash_and_an_escalation(corpus_db: Path) -> None:

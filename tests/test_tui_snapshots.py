@@ -77,6 +77,10 @@ def test_advice(snap_compare, settings: Settings) -> None:  # type: ignore[no-un
     assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=press_then_settle("v"))
 
 
+def test_models(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=press_then_settle("m"))
+
+
 def test_health(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=press_then_settle("h"))
 

@@ -32,11 +32,13 @@ def test_live_sessions_window_state_and_badges(settings: Settings) -> None:
     assert [r["session_id"] for r in live] == [LIVE]
     row = live[0]
     assert (row["model"], row["tier"], row["branch"]) == ("claude-opus-4-6", "opus", "perf/cart")
-    assert row["context_window"] == 1_000_000 and row["context_tokens"] > 20_000
+    # Where Claude Code compacts an Opus 4.6 run at 200k (window − 33k), not the 1M the price table lists.
+    assert row["context_window"] == 167_000 and row["context_tokens"] > 20_000
     assert row["cache_state"] == "warm" and 0 < row["idle_seconds"] < 300
     assert [r["last_activity"] for r in week] == sorted((r["last_activity"] for r in week), reverse=True)
     badges = {r["session_id"]: (r["alerts"], r["warnings"]) for r in week}
-    assert badges[DOWNGRADE][1] >= 2 and badges[COMPACT][0] >= 5
+    # COMPACT: re-read, cache rebuild, one context_high run (at 80 % of its learned 168k point), compaction.
+    assert badges[DOWNGRADE][1] >= 2 and badges[COMPACT][0] >= 4
 
 
 def test_live_badges_are_the_sessions_alert_rows(settings: Settings) -> None:
@@ -106,7 +108,7 @@ def test_split_and_cache_savings(settings: Settings) -> None:
         saved = cache_savings(store, since=since, until=until)
         total = store.query("SELECT sum(cost_usd) FROM responses")[0][0]
     assert {r["chain"] for r in split} == {"main", "subagent"}
-    assert sum(r["cost_usd"] for r in split) == pytest.approx(total)
+    assert sum(r["cost_usd"] or 0.0 for r in split) == pytest.approx(total)  # NULL: a part with no price
     assert saved["saved_usd"] > 0 and 0 < saved["hit_ratio"] < 1
 
 

@@ -41,6 +41,7 @@ from tiermon.tui.screens.alerts import AlertsScreen
 from tiermon.tui.screens.base import DataScreen
 from tiermon.tui.screens.health import HealthScreen
 from tiermon.tui.screens.live import LiveScreen
+from tiermon.tui.screens.models import ModelsScreen
 from tiermon.tui.screens.session import SessionScreen
 from tiermon.tui.screens.spend import SpendScreen
 from tiermon.tui.screens.team import TeamScreen
@@ -67,6 +68,7 @@ PANES: dict[str, tuple[str, str]] = {
     "spend": ("Spend", "Spend per tier per day and week, blocks, savings"),
     "alerts": ("Alerts", "Model switches, thrash, churn, context and cache alerts"),
     "advice": ("Advice", "Where a cheaper or stronger model would have paid off"),
+    "models": ("Models", "Each model's cost and struggle rates on your work; policy replay"),
     "health": ("Health", "Sources, files tailed, quarantine, unknown types, unpriced share"),
     "team": ("Team", "Spend across the team from the PostgreSQL sink (leads)"),
 }
@@ -83,6 +85,7 @@ class TiermonApp(App[None]):
         "spend": SpendScreen,
         "alerts": AlertsScreen,
         "advice": AdviceScreen,
+        "models": ModelsScreen,
         "health": HealthScreen,
     }
     DEFAULT_MODE = "live"
@@ -91,6 +94,7 @@ class TiermonApp(App[None]):
         Binding("s", "show('spend')", "Spend"),
         Binding("a", "show('alerts')", "Alerts"),
         Binding("v", "show('advice')", "Advice"),
+        Binding("m", "show('models')", "Models"),
         Binding("h", "show('health')", "Health"),
         Binding("T", "show('team')", "Team", show=False),
         Binding("t", "toggle_theme", "Theme", show=False),

@@ -36,6 +36,8 @@ COMMANDS = {
     "alerts": "tiermon.tui.commands.signals",
     "advise": "tiermon.tui.commands.signals",
     "show": "tiermon.tui.commands.signals",
+    "scorecard": "tiermon.tui.commands.scorecard",
+    "replay": "tiermon.tui.commands.scorecard",
     "export": "tiermon.tui.commands.export",
     "reconcile": "tiermon.tui.commands.reconcile",
     "team": "tiermon.tui.commands.team",

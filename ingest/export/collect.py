@@ -83,21 +83,36 @@ def _events(con: duckdb.DuckDBPyConnection, selection: Selection, ids: list[str]
 
 
 _SUMS = ", ".join(f"sum(r.{f})::BIGINT AS {f}" for f in TOKEN_FIELDS)
-_TIER_COSTS = ", ".join(f"coalesce(sum(r.cost_usd) FILTER (WHERE r.tier = '{t}'), 0) AS cost_{t}" for t in TIERS)
+_TIER_COSTS = ", ".join(
+    f"CASE WHEN count(*) FILTER (WHERE r.tier = '{t}') = 0 THEN 0 ELSE sum(r.cost_usd) FILTER (WHERE r.tier = '{t}')"
+    f" END AS cost_{t}"
+    for t in TIERS
+)
+"""Per tier: 0 where the tier was not used, NULL (unpriced, never $0) where none of its requests had a price."""
+_UNPRICED_TOKENS = (
+    "coalesce(sum(r.input_tokens + r.output_tokens + r.cache_read_tokens + r.cache_write_5m_tokens"
+    " + r.cache_write_1h_tokens) FILTER (WHERE NOT r.priced), 0)::BIGINT AS unpriced_tokens"
+)
 
 _SESSIONS_SQL = f"""
-SELECT r.session_id, arg_min(r.project, r.ts) AS project, arg_max(r.git_branch, r.ts) AS git_branch,
-       any_value(r.source_kind) AS source_kind, min(r.ts) AS start, max(r.ts) AS "end",
-       count(*) AS requests, {_SUMS}, coalesce(sum(r.cost_usd), 0) AS cost_usd,
-       count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests, {_TIER_COSTS},
-       count(*) FILTER (WHERE r.is_sidechain) AS subagent_requests,
-       string_agg(DISTINCT r.model, ' ' ORDER BY r.model) AS models
-FROM responses r WHERE {{where}} GROUP BY r.session_id ORDER BY start, r.session_id
+SELECT s.*, ss.context_limit, ss.max_context, round(ss.max_context / nullif(ss.context_limit, 0), 4)
+       AS max_context_share
+FROM (
+    SELECT r.session_id, arg_min(r.project, r.ts) AS project, arg_max(r.git_branch, r.ts) AS git_branch,
+           any_value(r.source_kind) AS source_kind, min(r.ts) AS start, max(r.ts) AS "end",
+           count(*) AS requests, {_SUMS}, sum(r.cost_usd) AS cost_usd,
+           count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests, {_UNPRICED_TOKENS}, {_TIER_COSTS},
+           count(*) FILTER (WHERE r.is_sidechain) AS subagent_requests,
+           string_agg(DISTINCT r.model, ' ' ORDER BY r.model) AS models
+    FROM responses r WHERE {{where}} GROUP BY r.session_id
+) s LEFT JOIN session_signals ss ON ss.k = s.session_id
+ORDER BY s.start, s.session_id
 """
+"""`max_context_share`: the session's largest request as a share of where its model compacts (SPEC §4.5)."""
 
 _TIERS_SQL = f"""
-SELECT r.tier, count(*) AS requests, {_SUMS}, coalesce(sum(r.cost_usd), 0) AS cost_usd,
-       count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests,
+SELECT r.tier, count(*) AS requests, {_SUMS}, sum(r.cost_usd) AS cost_usd,
+       count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests, {_UNPRICED_TOKENS},
        string_agg(DISTINCT r.model, ' ' ORDER BY r.model) AS models
 FROM responses r WHERE {{where}} GROUP BY r.tier
 ORDER BY CASE r.tier WHEN 'haiku' THEN 0 WHEN 'sonnet' THEN 1 WHEN 'opus' THEN 2 ELSE 3 END, r.tier

@@ -14,7 +14,7 @@ from datetime import datetime
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from tiermon.ingest.formatting import money, timestamp
+from tiermon.ingest.formatting import money, money_part, timestamp
 from tiermon.ingest.reports import TOKEN_FIELDS
 from tiermon.ingest.sanitize import printable
 
@@ -108,6 +108,7 @@ def _meta(data: ExportData) -> str:
 
 def _tiers(rows: list[dict[str, Any]]) -> str:
     total = sum(r["cost_usd"] or 0 for r in rows)
+    unpriced_tokens = sum(r.get("unpriced_tokens") or 0 for r in rows)
     header = "".join(f'<th class="n">{_t(h)}</th>' for h in ("requests", "input", "output", "cache read",
                                                             "5m write", "1h write", "cost", "share"))  # fmt: skip
     body = []
@@ -118,11 +119,11 @@ def _tiers(rows: list[dict[str, Any]]) -> str:
         body.append(
             f'<tr data-tier="{_a(r["tier"])}">'
             f"<td>{_chip(r['tier'])}{unpriced}<br><span class=\"muted mono\">{_t(r.get('models'))}</span></td>"
-            f'{cells}<td class="n" data-usd="{round(r["cost_usd"] or 0, 6)}">{money(r["cost_usd"])}</td>'
+            f'{cells}<td class="n"{_usd(r["cost_usd"])}>{money_part(r["cost_usd"], r.get("unpriced_tokens") or 0)}</td>'
             f'<td>{_bar(share, r["tier"])} {share:.0%}</td></tr>'
         )
     body.append(
-        f'<tr><th>Total</th><td colspan="6"></td><th class="n" data-usd="{round(total, 6)}">{money(total)}</th>'
+        f'<tr><th>Total</th><td colspan="6"></td><th class="n"{_usd(total)}>{money_part(total, unpriced_tokens)}</th>'
         "<td></td></tr>"
     )
     return f"<table><tr><th>tier</th>{header}</tr>{''.join(body)}</table>"
@@ -136,8 +137,8 @@ def _sessions_table(sessions: list[dict[str, Any]]) -> str:
         rows.append(
             f'<tr data-session="{_a(s["session_id"])}"><td class="mono">{_t(s["session_id"])}</td>'
             f"<td>{_t(s.get('project'))}</td><td>{_when(s['start'])}</td><td>{_when(s['end'])}</td>"
-            f'<td class="n">{s["requests"]:,}</td><td class="n" data-usd="{round(s["cost_usd"], 6)}">'
-            f"{money(s['cost_usd'])}</td>{per_tier}"
+            f'<td class="n">{s["requests"]:,}</td><td class="n"{_usd(s["cost_usd"])}>'
+            f"{money_part(s['cost_usd'], s.get('unpriced_tokens') or 0)}</td>{per_tier}"
             f'<td class="n">{s["switches"]}</td><td class="n">{s["alerts"]}</td></tr>'
         )
     head = ("<tr><th>session</th><th>project</th><th>start (UTC)</th><th>end (UTC)</th>"
@@ -186,7 +187,7 @@ def _session_details(data: ExportData, sessions: list[dict[str, Any]]) -> str:
         out.append(
             f'<section class="session" data-session="{_a(sid)}"><h3 class="mono">{_t(sid)}</h3>'
             f'<p class="muted">{_t(s.get("project"))} · {_when(s["start"])} → {_when(s["end"])} · '
-            f"{money(s['cost_usd'])} · models: {_t(s.get('models'))}</p>"
+            f"{money_part(s['cost_usd'], s.get('unpriced_tokens') or 0)} · models: {_t(s.get('models'))}</p>"
             f"{_strip(segments.get(sid, []), s['start'], s['end'])}"
             f"{_switch_list(switches.get(sid, []))}{_timeline(events.get(sid, []))}</section>"
         )
@@ -283,6 +284,11 @@ def _plain(value: Any) -> str:
     if isinstance(value, (list, dict)):
         return json.dumps(value, ensure_ascii=False)
     return str(value)
+
+
+def _usd(value: float | None) -> str:
+    """The ` data-usd` attribute of a money cell; none for an unpriced one (it is not $0)."""
+    return "" if value is None else f' data-usd="{round(value, 6)}"'
 
 
 def _cell(value: Any) -> str:

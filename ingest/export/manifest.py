@@ -15,8 +15,10 @@ from tiermon.ingest.export.tables import _json_default
 def _manifest(data: ExportData, formats: list[str], records: list[FileRecord]) -> dict[str, Any]:
     from tiermon import __version__
 
-    tiers = {row["tier"]: {"requests": row["requests"], "cost_usd": round(row["cost_usd"], 6)}
+    tiers = {row["tier"]: {"requests": row["requests"], "cost_usd": _round(row["cost_usd"]),
+                           "unpriced_tokens": row.get("unpriced_tokens") or 0}
              for row in data.rows("tiers")}  # fmt: skip
+    priced = [t["cost_usd"] for t in tiers.values() if t["cost_usd"] is not None]
     return {
         "generator": "tiermon export",
         "tiermon_version": __version__,
@@ -30,7 +32,8 @@ def _manifest(data: ExportData, formats: list[str], records: list[FileRecord]) -
             "sessions": data.tables["sessions"].num_rows,
             "responses": data.tables["responses"].num_rows,
             "events": data.tables["events"].num_rows,
-            "cost_usd": round(sum(t["cost_usd"] for t in tiers.values()), 6),
+            "cost_usd": round(sum(priced), 6) if priced or not tiers else None,
+            "unpriced_tokens": sum(t["unpriced_tokens"] for t in tiers.values()),
             "tiers": tiers,
         },
         "note": "Costs are estimates at list price.",
@@ -39,3 +42,8 @@ def _manifest(data: ExportData, formats: list[str], records: list[FileRecord]) -
             for r in records
         ],
     }
+
+
+def _round(value: float | None) -> float | None:
+    """Six decimals; an unpriced cost stays None (null), never $0."""
+    return None if value is None else round(value, 6)

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+LONG_REQUEST = 200_000
+"""A request above this many prompt tokens only fits a 1M window."""
+
 MAIN = None
 """The chain key of the main conversation (events and responses without an agent id)."""
 
@@ -35,6 +38,11 @@ class Response:
     speed: str | None
     geo: str | None
     batch: bool
+    message_id: str | None = None
+    """Groups the tool calls of one response: a parallel batch (SPEC §4.4)."""
+    agent: str = ""
+    """The coding agent that made the request (claude-code, codex, ...), for the scorecard."""
+    vendor: str = ""
 
     @property
     def context(self) -> int:
@@ -67,6 +75,8 @@ class Event:
     ref_agent_id: str | None
     pre_tokens: int | None
     trigger: str | None
+    message_id: str | None = None
+    """The response a tool call belongs to: its calls run as one parallel batch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,10 +101,13 @@ class SessionRows:
     main: list[Response] = field(init=False)
     """Main-chain responses: the conversation the user sees."""
     main_events: list[Event] = field(init=False)
+    long_context: bool = field(init=False)
+    """A main-chain request exceeded 200k: the agent ran the session at a 1M window (SPEC §4.5)."""
 
     def __post_init__(self) -> None:
         self.main = [r for r in self.responses if not r.sidechain]
         self.main_events = [e for e in self.events if not e.sidechain]
+        self.long_context = any(r.context > LONG_REQUEST for r in self.main)
 
     def chains(self) -> dict[str | None, list[Event]]:
         """Events per chain: None for the main chain, else the agent id."""
@@ -133,6 +146,16 @@ class Alert:
 
     def key(self, session_id: str) -> str:
         return f"{session_id}:{self.kind}:{self.agent_id or 'main'}:{self.start.isoformat()}:{self.discriminator}"
+
+
+def priced_sum(responses: list[Response]) -> tuple[float | None, int]:
+    """(USD of the priced responses, or None when none is priced; tokens of the unpriced ones).
+
+    Why: an unpriced response is not free; callers show its tokens beside the sum (SPEC §3).
+    """
+    priced = [r.cost for r in responses if r.cost is not None]
+    unpriced = sum(r.tokens for r in responses if r.cost is None)
+    return (sum(priced) if priced or not responses else None), unpriced
 
 
 def cost_between(responses: list[Response], start: datetime, end: datetime) -> float:

@@ -1,8 +1,9 @@
 """Provides context growth and compactions (SPEC §4.5).
 
 Per main-chain response, context = input + cache read + cache writes,
-against the model's window. A run of responses at or above `context_alert`
-of the window is one `context_high` alert; every `compact_boundary` is a
+against the *limit* where the agent compacts (`limits`), not the nominal
+window. A run of responses at or above `context_alert` of the limit is one
+`context_high` alert, so it comes before the auto-compaction; every `compact_boundary` is a
 `compaction` alert with its trigger, the tokens before and after, and what
 the compaction agent cost.
 """
@@ -15,8 +16,8 @@ from datetime import datetime
 from tiermon.ingest.config import Thresholds
 from tiermon.ingest.formatting import money
 from tiermon.ingest.pricing import PriceTable
-from tiermon.ingest.signals.base import Alert, Response, SessionRows
-from tiermon.ingest.signals.costs import context_window
+from tiermon.ingest.signals.base import Alert, Response, SessionRows, priced_sum
+from tiermon.ingest.signals.limits import Limits, response_limit
 from tiermon.ingest.signals.subagents import Agent
 
 
@@ -30,32 +31,37 @@ class Compaction:
     agent_id: str | None
 
 
-def context_alerts(rows: SessionRows, thresholds: Thresholds, prices: PriceTable) -> list[Alert]:
+def context_alerts(rows: SessionRows, thresholds: Thresholds, prices: PriceTable, limits: Limits) -> list[Alert]:
     alerts = []
-    run: list[tuple[Response, int]] = []
+    run: list[tuple[Response, int, int]] = []
     for r in [*rows.main, None]:
-        window = context_window(prices, r.model) if r is not None else 0
-        if r is not None and r.context >= thresholds.context_alert * window:
-            run.append((r, window))
+        window, limit = response_limit(rows, r, prices, limits) if r is not None else (0, 0)
+        if r is not None and r.context >= thresholds.context_alert * limit:
+            run.append((r, window, limit))
             continue
         if run:
-            alerts.append(_high(run, thresholds))
+            alerts.append(_high(run, thresholds, limits))
         run = []
     return alerts
 
 
-def _high(run: list[tuple[Response, int]], thresholds: Thresholds) -> Alert:
-    peak, window = max(run, key=lambda rw: rw[0].context / rw[1])
-    share = peak.context / window
+def _high(run: list[tuple[Response, int, int]], thresholds: Thresholds, limits: Limits) -> Alert:
+    peak, window, limit = max(run, key=lambda rwl: rwl[0].context / rwl[2])
+    share = peak.context / limit
+    source = limits.source(peak.model, peak.agent, window)
+    where = (
+        "learned from your auto-compactions" if source == "learned" else f"{window // 1000}k window less the reserve"
+    )
     return Alert(
         kind="context_high", severity="warn", start=run[0][0].ts, end=run[-1][0].ts,
         message=(
-            f"Context at {share:.0%} of the {window // 1000}k window ({peak.context:,} tokens on {peak.model}); "
-            f"{len(run)} response(s) at or above {thresholds.context_alert:.0%}"
+            f"Context at {share:.0%} of the {limit // 1000}k compaction point ({where}; {peak.context:,} tokens "
+            f"on {peak.model}); {len(run)} response(s) at or above {thresholds.context_alert:.0%}"
         ),
         figures={
-            "peak_tokens": peak.context, "context_window": window, "peak_share": round(share, 4),
-            "model": peak.model, "responses": len(run), "threshold": thresholds.context_alert,
+            "peak_tokens": peak.context, "context_window": window, "context_limit": limit, "limit_source": source,
+            "peak_share": round(share, 4), "model": peak.model, "responses": len(run),
+            "threshold": thresholds.context_alert,
         },
     )  # fmt: skip
 
@@ -75,7 +81,7 @@ def find_compactions(rows: SessionRows, agents: list[Agent]) -> list[Compaction]
             for a in compactors
             if (previous is None or a.first_ts > previous) and a.first_ts <= b.ts
         ]
-        cost = sum(r.cost or 0.0 for a in ran for r in a.responses) if ran else None
+        cost = priced_sum([r for a in ran for r in a.responses])[0] if ran else None
         out.append(
             Compaction(
                 ts=b.ts, trigger=b.trigger, pre_tokens=b.pre_tokens,

@@ -39,20 +39,21 @@ from tiermon.ingest.signals.base import (
     Event,
     Response,
     SessionRows,
+    priced_sum,
     rounded,
     turn_at,
 )
 from tiermon.ingest.signals.cache import cache_ttl, hit_ratio, rebuild_alerts
 from tiermon.ingest.signals.churn import churn_alerts, mark_asks, needless_in_window
 from tiermon.ingest.signals.context import compaction_alerts, context_alerts, find_compactions
-from tiermon.ingest.signals.costs import context_window
 from tiermon.ingest.signals.errors import api_error_alerts
-from tiermon.ingest.signals.reread import find_rereads, reread_alerts
+from tiermon.ingest.signals.limits import Limits, learned_limits, response_limit
+from tiermon.ingest.signals.reread import Reread, find_rereads, reread_alerts
 from tiermon.ingest.signals.staleness import FINGERPRINT_KEY, STALE_AGENTS_SQL, fingerprint as signals_fingerprint
 from tiermon.ingest.signals.subagents import Agent, AgentUsage, agent_usage, find_agents
 from tiermon.ingest.signals.switches import Switch, find_switches, switch_alerts
-from tiermon.ingest.signals.thrash import find_thrash, thrash_alerts
-from tiermon.ingest.signals.turns import Turn, build_turns
+from tiermon.ingest.signals.thrash import Thrash, find_thrash, thrash_alerts
+from tiermon.ingest.signals.turns import Turn, build_turns, mark_escalations
 from tiermon.ingest.store import Store
 
 BATCH_ROWS = 40_000
@@ -66,21 +67,23 @@ MAX_VALUES_PARAMS = 4000
 
 OWNED_TABLES: dict[str, dict[str, str]] = {**SIGNAL_TABLES, "agents": AGENT_COLUMNS}
 
-_EVENT_KINDS = "'prompt', 'text', 'tool_use', 'tool_result', 'command', 'command_stdout', 'system', 'api_error'"
-"""Event kinds the signals read; `meta`, `summary`, `interrupt` and the like are left in the store."""
+_EVENT_KINDS = (
+    "'prompt', 'interrupt', 'text', 'tool_use', 'tool_result', 'command', 'command_stdout', 'system', 'api_error'"
+)
+"""Event kinds the signals read; `meta`, `summary`, `injected` and the like are left in the store."""
 
 _RESPONSES_SQL = """
 SELECT session_id, ts, agent_id, is_sidechain, model, model_base, tier, input_tokens, output_tokens,
        cache_read_tokens, cache_write_5m_tokens, cache_write_1h_tokens, cost_usd, speed, inference_geo,
-       is_batch, project, git_branch
+       is_batch, message_id, agent, vendor, project, git_branch
 FROM responses
-WHERE session_id IN ({ids}) AND source_kind <> 'api' AND ts IS NOT NULL{span}
+WHERE session_id IN ({ids}) AND agent IS DISTINCT FROM 'api' AND ts IS NOT NULL{span}
 ORDER BY session_id, ts, k
 """
 
 _EVENTS_SQL = f"""
 SELECT session_id, ts, agent_id, is_sidechain, kind, subtype, name, tool_use_id, text, is_error, model,
-       ref_agent_id, pre_tokens, "trigger"
+       ref_agent_id, pre_tokens, "trigger", message_id
 FROM events
 WHERE session_id IN ({{ids}}) AND ts IS NOT NULL{{span}}
   AND kind IN ({_EVENT_KINDS})
@@ -130,6 +133,8 @@ class SessionSignals:
     advice: list[Advice]
     window: int | None = None
     """Context window of the model the main chain is on now."""
+    limit: int | None = None
+    """Where that model compacts (SPEC §4.5): what the context fill is a share of."""
 
 
 def refresh(
@@ -150,14 +155,15 @@ def refresh(
     ids = sorted(todo)
     workers = pool.workers() if parallel and len(ids) >= pool.PARALLEL_MIN_SESSIONS else 1
     batches = list(_batches(store, ids, BATCH_ROWS * workers))
+    limits = learned_limits(store) if batches else Limits()
     if rebuild and batches:
         _clear(store)  # every session is recomputed: one delete now instead of one per batch and table
     for n, (chunk, span) in enumerate(batches, 1):
         with paused_gc():
             if workers > 1:
-                tables = _parallel_tables(store, chunk, span, thresholds, prices, workers)
+                tables = _parallel_tables(store, chunk, span, thresholds, prices, workers, limits)
             else:
-                tables = signal_tables(group(fetch(store, chunk, span), chunk), thresholds, prices)
+                tables = signal_tables(group(fetch(store, chunk, span), chunk), thresholds, prices, limits)
         # The fingerprint goes in with the last batch: a rebuild cut short is resumed next time.
         _write(store, chunk, tables, fingerprint if rebuild and n == len(batches) else None, replace=not rebuild)
     if rebuild and not ids:
@@ -166,13 +172,14 @@ def refresh(
 
 
 def _parallel_tables(
-    store: Store, session_ids: list[str], span: Span, thresholds: Thresholds, prices: PriceTable, workers: int
+    store: Store, session_ids: list[str], span: Span, thresholds: Thresholds, prices: PriceTable, workers: int,
+    limits: Limits,
 ) -> SignalTables:
     """Fetch here (the store has one connection), compute in `workers` processes, gather the rows."""
     parts = [session_ids[i::workers] for i in range(workers)]  # interleaved: big and small sessions spread out
     fetched = [fetch(store, part, span) for part in parts]
     results = pool.fork_map(
-        lambda i: signal_tables(group(fetched[i], parts[i]), thresholds, prices), range(len(parts))
+        lambda i: signal_tables(group(fetched[i], parts[i]), thresholds, prices, limits), range(len(parts))
     )
     tables: SignalTables = {name: [] for name in OWNED_TABLES}
     for result in results:
@@ -253,8 +260,8 @@ def group(fetched: Fetched, session_ids: list[str]) -> list[SessionRows]:
         bucket = by_session[row[0]]
         bucket[0].append(Response(row[1], row[2], bool(row[3]), row[4] or "", row[5] or "", row[6] or "other",
                                   row[7] or 0, row[8] or 0, row[9] or 0, row[10] or 0, row[11] or 0, row[12],
-                                  row[13], row[14], bool(row[15])))  # fmt: skip
-        bucket[2].append((row[3], row[16], row[17]))
+                                  row[13], row[14], bool(row[15]), row[16], row[17] or "", row[18] or ""))  # fmt: skip
+        bucket[2].append((row[3], row[19], row[20]))
     for row in _rows(fetched.events):
         by_session[row[0]][1].append(Event(row[1], row[2], bool(row[3]), *row[4:]))
     out = []
@@ -282,19 +289,23 @@ def _place(places: list[tuple[Any, ...]]) -> tuple[str | None, str | None]:
 # -- computing ---------------------------------------------------------------------
 
 
-def compute(rows: SessionRows, thresholds: Thresholds, prices: PriceTable) -> SessionSignals:
-    """Every signal of one session."""
+def compute(
+    rows: SessionRows, thresholds: Thresholds, prices: PriceTable, limits: Limits | None = None
+) -> SessionSignals:
+    """Every signal of one session; `limits` are the compaction points learned across sessions."""
+    limits = limits or Limits()
     turns, prompt_times = build_turns(rows)
     mark_asks(turns, thresholds)
     switches = find_switches(rows)
     agents = find_agents(rows)
-    thrashes = find_thrash(rows, thresholds)
+    thrashes = find_thrash(rows, thresholds, prompt_times)
     rereads = find_rereads(rows, thresholds)
+    _mark_struggles(turns, thrashes, rereads, prompt_times)
     alerts = [
         *switch_alerts(switches),
         *thrash_alerts(thrashes),
         *churn_alerts(turns, thresholds),
-        *context_alerts(rows, thresholds, prices),
+        *context_alerts(rows, thresholds, prices, limits),
         *compaction_alerts(find_compactions(rows, agents)),
         *reread_alerts(rereads),
         *api_error_alerts(rows),
@@ -306,10 +317,26 @@ def compute(rows: SessionRows, thresholds: Thresholds, prices: PriceTable) -> Se
     alerts.sort(key=lambda a: (a.start, a.kind))
     needless = needless_in_window(turns, thresholds)
     advice = find_advice(turns, thrashes, rereads, needless, thresholds, prices)
-    window = context_window(prices, rows.main[-1].model) if rows.main else None
+    window, limit = response_limit(rows, rows.main[-1], prices, limits) if rows.main else (None, None)
     return SessionSignals(
-        rows, turns, switches, agents, agent_usage(agents), alerts, advice, window
+        rows, turns, switches, agents, agent_usage(agents), alerts, advice, window, limit
     )
+
+
+def _mark_struggles(
+    turns: list[Turn], thrashes: list[Thrash], rereads: list[Reread], prompt_times: list[datetime]
+) -> None:
+    """Put the main chain's thrashes and re-read drift on their turns, then mark escalations."""
+    by_n = {t.n: t for t in turns}
+    for th in thrashes:
+        if th.agent_id is None and th.turn in by_n:
+            by_n[th.turn].thrash = True
+    for r in rereads:
+        if r.agent_id is None:
+            for n in {turn_at(prompt_times, ts) for ts in r.drift_reads}:
+                if n in by_n:
+                    by_n[n].rereads += 1
+    mark_escalations(turns)
 
 
 # -- writing -----------------------------------------------------------------------
@@ -319,11 +346,13 @@ SignalTables = dict[str, list[dict[str, Any]]]
 """Rows per owned table, keys made unique, ready for `_write`."""
 
 
-def signal_tables(sessions: list[SessionRows], thresholds: Thresholds, prices: PriceTable) -> SignalTables:
+def signal_tables(
+    sessions: list[SessionRows], thresholds: Thresholds, prices: PriceTable, limits: Limits | None = None
+) -> SignalTables:
     """Compute every session's signals and gather the rows of each owned table."""
     tables: SignalTables = {name: [] for name in OWNED_TABLES}
     for rows in sessions:
-        for name, table in table_rows(compute(rows, thresholds, prices)).items():
+        for name, table in table_rows(compute(rows, thresholds, prices, limits)).items():
             tables[name].extend(table)
     for table in tables.values():
         _unique_keys(table)
@@ -441,10 +470,25 @@ def _turn_row(sid: str, t: Turn) -> dict[str, Any]:
         "k": f"{sid}:{t.n}", "session_id": sid, "turn": t.n, "start_ts": t.start, "end_ts": t.end,
         "prompt": t.prompt, "tier": t.tier, "models": t.models, "responses": len(t.responses),
         "subagent_responses": len(t.subagent_responses), "tool_calls": t.tool_calls,
-        "tool_errors": t.tool_errors, "cost_usd": rounded(t.cost), "main_cost_usd": rounded(t.main_cost),
+        "tool_errors": t.tool_errors, "cost_usd": rounded(t.cost_or_none),
+        "main_cost_usd": rounded(priced_sum(t.responses)[0]), "unpriced_tokens": t.unpriced_tokens,
         "output_tokens": t.output_tokens, "max_context": t.max_context, "asks": t.asks,
-        "needless_ask": t.needless_ask,
+        "needless_ask": t.needless_ask, "model": t.model, "rung": t.rung, "vendor": _first(t, "vendor"),
+        "agent": _first(t, "agent"), "dominant_tool": t.dominant_tool, "interrupts": t.interrupts,
+        "failed_attempts": t.failed_attempts, "thrash": t.thrash, "rereads": t.rereads,
+        "compactions": t.compactions, "struggled": t.struggled, "escalated": t.escalated,
+        "recovered": t.recovered, "min_context": t.min_context,
+        "input_tokens": sum(r.input for r in t.responses), "cache_read_tokens": sum(r.read for r in t.responses),
+        "cache_write_5m_tokens": sum(r.w5 for r in t.responses),
+        "cache_write_1h_tokens": sum(r.w1h for r in t.responses),
+        "prompt_tokens": sum(r.context for r in t.responses),
+        "subagent_cost_usd": rounded(priced_sum(t.subagent_responses)[0]) if t.subagent_responses else 0.0,
     }  # fmt: skip
+
+
+def _first(t: Turn, attr: str) -> str | None:
+    """The agent or vendor of the turn's main-chain responses (one session has one)."""
+    return next((getattr(r, attr) for r in t.responses if getattr(r, attr)), None)
 
 
 def _usage_row(sid: str, u: AgentUsage) -> dict[str, Any]:
@@ -452,8 +496,9 @@ def _usage_row(sid: str, u: AgentUsage) -> dict[str, Any]:
         "k": f"{sid}:{u.agent_id}:{u.model}", "session_id": sid, "agent_id": u.agent_id,
         "agent_type": u.agent_type, "model": u.model, "tier": u.tier, "requests": u.requests,
         "input_tokens": u.input, "output_tokens": u.output, "cache_read_tokens": u.read,
-        "cache_write_5m_tokens": u.w5, "cache_write_1h_tokens": u.w1h, "cost_usd": rounded(u.cost),
-        "priced": u.priced, "first_ts": u.first_ts, "last_ts": u.last_ts,
+        "cache_write_5m_tokens": u.w5, "cache_write_1h_tokens": u.w1h,
+        "cost_usd": rounded(u.cost) if u.priced else None, "priced": u.priced,
+        "first_ts": u.first_ts, "last_ts": u.last_ts,
     }  # fmt: skip
 
 
@@ -473,13 +518,15 @@ def _session_row(s: SessionSignals) -> dict[str, Any]:
         "k": rows.session_id, "session_id": rows.session_id, "project": rows.project,
         "git_branch": rows.git_branch, "start_ts": min(times), "end_ts": max(times),
         "last_main_ts": last.ts if last else None,
-        "cost_usd": rounded(sum(r.cost or 0.0 for r in rows.responses)),
-        "subagent_cost_usd": rounded(sum(r.cost or 0.0 for r in side)),
+        "cost_usd": rounded(priced_sum(rows.responses)[0]),
+        "subagent_cost_usd": rounded(priced_sum(side)[0]),
+        "unpriced_tokens": priced_sum(rows.responses)[1],
+        "subagent_unpriced_tokens": priced_sum(side)[1],
         "unpriced_requests": sum(1 for r in rows.responses if r.cost is None),
         "models": list(dict.fromkeys(r.model for r in rows.responses)),
         "current_model": last.model if last else None, "current_tier": last.tier if last else None,
         "context_tokens": last.context if last else None,
-        "context_window": s.window,
+        "context_window": s.window, "context_limit": s.limit,
         "max_context": max((r.context for r in rows.main), default=None),
         "prompt_tokens": sum(r.context for r in rows.responses),
         "cache_read_tokens": sum(r.read for r in rows.responses),

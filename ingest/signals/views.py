@@ -211,10 +211,10 @@ def session_states(store: Store, session_ids: Iterable[str] | None = None) -> li
         ids or [],
     )
     for r in rows:
-        window = r.get("context_window")
+        limit = r.get("context_limit") or r.get("context_window")
         r["context_share"] = (
-            (r["context_tokens"] / window)
-            if window and r.get("context_tokens") is not None
+            (r["context_tokens"] / limit)
+            if limit and r.get("context_tokens") is not None
             else None
         )
     return rows
@@ -258,8 +258,9 @@ def session_timeline(store: Store, session_id: str) -> dict[str, Any]:
     sid = resolve_session(store, session_id)
     head = store.query_dicts(
         """SELECT session_id, project, git_branch, start_ts AS start, end_ts AS "end", cost_usd, models,
-                  subagent_cost_usd, current_model, current_tier, context_tokens, context_window, max_context,
-                  cache_hit_ratio, cache_ttl_seconds, unpriced_requests
+                  subagent_cost_usd, current_model, current_tier, context_tokens, context_window, context_limit,
+                  max_context, cache_hit_ratio, cache_ttl_seconds, unpriced_requests, unpriced_tokens,
+                  subagent_unpriced_tokens
            FROM session_signals WHERE k = ?""",
         [sid],
     )
@@ -274,7 +275,8 @@ def session_timeline(store: Store, session_id: str) -> dict[str, Any]:
     )
     turns = store.query_dicts(
         """SELECT turn, start_ts AS start, end_ts AS "end", prompt, tier, models, responses, subagent_responses,
-                  tool_calls, tool_errors, cost_usd, main_cost_usd, output_tokens, max_context, asks, needless_ask
+                  tool_calls, tool_errors, failed_attempts, cost_usd, main_cost_usd, unpriced_tokens, output_tokens,
+                  max_context, asks, needless_ask, interrupts, dominant_tool, struggled
            FROM turns WHERE session_id = ? ORDER BY turn""",
         [sid],
     )

@@ -190,7 +190,7 @@ def blocks(sink: TeamSink, f: ReportFilter, by: str | None = None, now: datetime
             start = r["ts"].replace(minute=0, second=0, microsecond=0)
             current = {"group": r["group"], "start": start, "end": start + length, "first": r["ts"], "last": r["ts"],
                        "requests": 0, "tokens": 0, "cost_usd": 0.0, "unpriced_requests": 0,
-                       "models": set()}  # fmt: skip
+                       "unpriced_tokens": 0, "models": set()}  # fmt: skip
             out.append(current)
         current["last"] = r["ts"]
         current["requests"] += 1
@@ -198,6 +198,7 @@ def blocks(sink: TeamSink, f: ReportFilter, by: str | None = None, now: datetime
         current["models"].add(r["model"])
         if r["cost_usd"] is None:
             current["unpriced_requests"] += 1
+            current["unpriced_tokens"] += r["tokens"] or 0
         else:
             current["cost_usd"] += r["cost_usd"]
     result = []

@@ -23,6 +23,9 @@ def print_table(out: Console, kind: str, data: dict[str, Any], breakdown: bool) 
     if not rows:
         out.print("No usage in this range.")
         return
+    if kind == "blocks":
+        _print_blocks(out, rows, data["totals"])
+        return
     table = Table(title=f"tiermon {kind} report", title_justify="left", show_footer=True, box=box.SIMPLE_HEAD)
     first = {"session": "session", "model": "model", "blocks": "block start"}.get(kind, "period")
     grouped = any("group" in r for r in rows)
@@ -78,23 +81,48 @@ def _add_row(table: Table, kind: str, row: dict[str, Any], grouped: bool) -> Non
         cells.append(Text(str(row.get("group") or "")))
     if kind == "session":
         cells.append(Text(project_name(row.get("project"))))
-    if kind == "blocks":
-        cells += [str(row["requests"]), "", "", "", "", fmt.tokens(row["tokens"]), fmt.money(row["cost_usd"])]
-    else:
-        cells += [str(row["requests"])] + [fmt.tokens(row.get(f)) for f in (
-            "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
-            "cache_write_1h_tokens")]  # fmt: skip
-        cells.append(_cost_cell(row))
+    cells += [str(row["requests"])] + [fmt.tokens(row.get(f)) for f in (
+        "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
+        "cache_write_1h_tokens")]  # fmt: skip
+    cells.append(_cost_cell(row))
     table.add_row(*cells)
 
 
+def _print_blocks(out: Console, rows: list[dict[str, Any]], t: dict[str, Any]) -> None:
+    """5-hour blocks: each figure under its own header, with the burn rate and the projection."""
+    table = Table(title="tiermon blocks report", title_justify="left", show_footer=True, box=box.SIMPLE_HEAD)
+    unpriced_tokens = sum(r.get("unpriced_tokens") or 0 for r in rows)
+    table.add_column("block start", footer="Total", no_wrap=True)
+    table.add_column("req", justify="right", footer=str(t["requests"]), no_wrap=True)
+    table.add_column("tokens", justify="right", footer=fmt.tokens(sum(r["tokens"] for r in rows)), no_wrap=True)
+    table.add_column("cost", justify="right", footer=fmt.money_part(t["cost_usd"], unpriced_tokens), no_wrap=True)
+    table.add_column("burn/h", justify="right", no_wrap=True)
+    table.add_column("projected", justify="right", no_wrap=True)
+    table.add_column("models", overflow="ellipsis", max_width=40)
+    for r in rows:
+        burn = r.get("burn_rate_per_hour")
+        table.add_row(
+            Text(_label("blocks", r)), str(r["requests"]), fmt.tokens(r["tokens"]),
+            fmt.money_part(r["cost_usd"], r.get("unpriced_tokens") or 0),
+            fmt.money(burn) if burn is not None else fmt.UNPRICED,
+            fmt.money(r["projected_cost_usd"]) if r.get("is_active") else "–",
+            Text(", ".join(short_model(m) for m in r.get("models", []))),
+        )  # fmt: skip
+    out.print(table)
+    notes = [ESTIMATE_NOTE, "Burn rate: cost per hour between the block's first and last request;"
+             " projected: the active block's cost at that rate until it closes."]  # fmt: skip
+    if unpriced_tokens:
+        notes.append("Unpriced requests are not in the costs; their tokens are shown beside them.")
+    out.print(Text(" ".join(notes), style="dim"))
+
+
 def _cost_cell(row: dict[str, Any]) -> str:
-    """Dollars, `unpriced` when nothing has a price, and a `+?` when part of it has none."""
+    """Dollars, `unpriced` when nothing has a price, and `+ unpriced` when part of it has none."""
     if row.get("cost_usd") is None or row.get("priced") is False:
         return fmt.UNPRICED
     if row.get("vendor") == "local":
         return fmt.money(0.0) + " local"
-    return fmt.money(row["cost_usd"]) + (" +?" if row.get("unpriced_requests") else "")
+    return fmt.money(row["cost_usd"]) + (f" + {fmt.UNPRICED}" if row.get("unpriced_requests") else "")
 
 
 def _model_cells(m: dict[str, Any], grouped: bool, kind: str) -> list[Any]:

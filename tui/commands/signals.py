@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tiermon.ingest import formatting as fmt
+from tiermon.ingest.kinds import with_kind_advice
 from tiermon.ingest.models import model_base
 from tiermon.ingest.sanitize import printable
 from tiermon.ingest.signals.views import (
@@ -106,10 +107,13 @@ def advise(ctx: click.Context, since: str | None, until: str | None, session: st
     """Turns where a stronger model would have helped, or a cheaper one would have done (SPEC §4.7)."""
     zone = _zone(tz)
     lo, hi = _bounds(since, until, zone)
-    with reading(settings_from(ctx)) as store:
+    settings = settings_from(ctx)
+    with reading(settings) as store:
         rows = list_advice(
             store, since=lo, until=hi, session=session, kind=list(kinds), limit=limit
         )
+        rows = with_kind_advice(rows, _kind_rows(store, settings), since=lo, until=hi, session=session,
+                                kinds=list(kinds), limit=limit)  # fmt: skip
     if as_json:
         emit_json({"advice": rows, "note": ADVICE_NOTE})
         return
@@ -165,17 +169,19 @@ def print_timeline(
     )
     out.print(
         Text(
-            f"  cost {fmt.money(s.get('cost_usd'))}  (subagents {fmt.money(s.get('subagent_cost_usd'))})  {models}"
+            f"  cost {fmt.money_part(s.get('cost_usd'), s.get('unpriced_tokens') or 0)}  (subagents "
+            f"{fmt.money_part(s.get('subagent_cost_usd'), s.get('subagent_unpriced_tokens') or 0)})  {models}"
         )
     )
     if s.get("context_tokens") is not None:
         out.print(Text(f"  now on {s.get('current_model')}, context {fmt.tokens(s['context_tokens'])} of "
-                       f"{fmt.tokens(s.get('context_window'))}, "
+                       f"{fmt.tokens(s.get('context_limit') or s.get('context_window'))} (where it compacts), "
                        f"cache hit ratio {(s.get('cache_hit_ratio') or 0):.0%}"))  # fmt: skip
     runs = _model_runs(data, max(10, min(MODEL_RUNS_WIDTH, out.width - 68)))
     rows = [
         [str(t["turn"]), _when(t["start"], zone, "%H:%M"), runs.get(t["turn"], ""),
-         str(t["responses"]), str(t["tool_calls"]), str(t["tool_errors"]), fmt.money(t["cost_usd"]),
+         str(t["responses"]), str(t["tool_calls"]), str(t["tool_errors"]),
+         fmt.money_part(t["cost_usd"], t.get("unpriced_tokens") or 0),
          fmt.tokens(t["output_tokens"]), fmt.tokens(t["max_context"])]
         for t in data["turns"]
     ]  # fmt: skip
@@ -320,6 +326,16 @@ def _zone(tz: str | None) -> tzinfo:
 
 def _zone_name(zone: tzinfo) -> str:
     return str(getattr(zone, "key", None) or datetime.now(zone).tzname() or "UTC")
+
+
+def _kind_rows(store: Any, settings: Any) -> list[dict[str, Any]]:
+    """De-escalation by kind over every stored turn (the comparison needs them all), priced as the run is."""
+    from tiermon.ingest.kinds import kind_advice
+    from tiermon.ingest.pricing import load_price_table
+    from tiermon.ingest.reports import ReportFilter
+    from tiermon.ingest.scorecard import turn_frame
+
+    return kind_advice(turn_frame(store, ReportFilter()), load_price_table(settings.price_file))
 
 
 def _bounds(

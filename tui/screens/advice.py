@@ -59,4 +59,9 @@ class AdviceScreen(SignalListScreen):
     )
 
     def fetch(self, store: Store) -> list[dict[str, Any]]:
-        return list_advice(store, limit=ROW_LIMIT)
+        from tiermon.ingest.kinds import kind_advice, with_kind_advice
+        from tiermon.ingest.reports import ReportFilter
+        from tiermon.ingest.scorecard import turn_frame
+
+        kind_rows = kind_advice(turn_frame(store, ReportFilter()), self.tiermon.ingestor.prices)
+        return with_kind_advice(list_advice(store, limit=ROW_LIMIT), kind_rows, limit=ROW_LIMIT)

@@ -126,7 +126,10 @@ class LiveScreen(DataScreen):
         text.append("  session " + safe(row["session_id"][:8]), style="dim")
         text.append("  Enter: open", style="dim")
         if row.get("context_tokens"):
-            text.append(f"\ncontext {fmt.tokens(row['context_tokens'])} of {fmt.tokens(row.get('context_window'))}")
+            text.append(
+                f"\ncontext {fmt.tokens(row['context_tokens'])} of {fmt.tokens(row.get('context_window'))}"
+                " (where it compacts)"
+            )
         if row.get("cache_hit_ratio") is not None:
             text.append(f" · cache hit {row['cache_hit_ratio']:.0%}")
         if row.get("unpriced"):

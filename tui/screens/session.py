@@ -151,14 +151,17 @@ class SessionScreen(DataScreen):
         tree: Tree[None] = self.query_one("#agent-tree", Tree)
         tree.clear()
         agents: list[dict[str, Any]] = data.get("subagents") or []
-        main_cost = (session.get("cost_usd") or 0.0) - sum(a.get("cost_usd") or 0.0 for a in agents)
+        main_unpriced = (session.get("unpriced_tokens") or 0) - (session.get("subagent_unpriced_tokens") or 0)
+        main_cost = None if session.get("cost_usd") is None else (
+            session["cost_usd"] - (session.get("subagent_cost_usd") or 0.0)
+        )
         main_models = dict.fromkeys(
             r["model"] for r in data.get("responses") or []
             if not r.get("is_sidechain") and not r.get("agent_id") and r.get("model") != "<synthetic>"
         )
         label = Text("Main chain ", style="bold")
         label.append(", ".join(model_short(m) for m in main_models), style="dim")
-        label.append(f"  {fmt.money(main_cost)}")
+        label.append(f"  {fmt.money_part(main_cost, main_unpriced)}")
         tree.root.set_label(label)
         grouped: dict[str, list[dict[str, Any]]] = {}
         for agent in agents:
@@ -168,7 +171,7 @@ class SessionScreen(DataScreen):
             node_label = plain(first.get("agent_type") or "subagent", 24, style="bold")
             node_label.append(" " + safe(agent_id[:10]), style="dim")
             requests = sum(r.get("requests") or 0 for r in rows)
-            node_label.append(f"  {requests} req  {fmt.money(sum(r.get('cost_usd') or 0.0 for r in rows))}")
+            node_label.append(f"  {requests} req  {_agent_cost(rows)}")
             if first.get("description"):
                 node_label.append("  ")
                 node_label.append_text(plain(first["description"], 40, style="italic"))
@@ -188,7 +191,8 @@ class SessionScreen(DataScreen):
             if not r.get("is_sidechain") and not r.get("agent_id") and r.get("ts") is not None
         ]
         marks = [c["ts"] for c in data.get("compactions") or [] if c.get("ts") is not None]
-        self.query_one(ContextChart).set_data(points, session.get("context_window"), marks)
+        limit = session.get("context_limit") or session.get("context_window")
+        self.query_one(ContextChart).set_data(points, limit, marks)
 
     def _show_signals(self, data: dict[str, Any]) -> None:
         table = self.query_one("#session-signals", DataTable)
@@ -233,3 +237,13 @@ def _head(session_id: str, session: dict[str, Any], data: dict[str, Any]) -> Tex
         text.append(f" · peak context {fmt.tokens(session['max_context'])}")
     return text
 
+
+def _agent_cost(rows: list[dict[str, Any]]) -> str:
+    """A subagent's cost over its models, with the unpriced ones' tokens beside it (never as $0)."""
+    priced = [r["cost_usd"] for r in rows if r.get("cost_usd") is not None]
+    unpriced = sum(
+        sum(r.get(f) or 0 for f in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
+                                    "cache_write_1h_tokens"))
+        for r in rows if r.get("cost_usd") is None
+    )  # fmt: skip
+    return fmt.money_part(sum(priced) if priced else None, unpriced)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -95,13 +96,16 @@ class SpendScreen(DataScreen):
         present = {str(r.get("group")) for r in (*data["days"], *data["weeks"]) if r.get("cost_usd")}
         self.query_one("#spend-legend", Static).update(_legend(present))
         days = [monday + timedelta(days=i) for i in range(7)]
+        marker = _unpriced_marker(data["totals"])
         self.query_one("#spend-daily", TierBars).set_data(
-            [d.strftime("%a") for d in days], _series(data["days"], days), title=f"$ per day · week of {monday:%d %b}"
+            [d.strftime("%a") for d in days], _series(data["days"], days),
+            title=f"$ per day · week of {monday:%d %b}{marker}",
         )
         shown = min(WEEKS_SHOWN, max(self.size.width // 20, 3))
         weeks = [monday - timedelta(weeks=i) for i in reversed(range(shown))]
         self.query_one("#spend-weekly", TierBars).set_data(
-            [w.strftime("%d/%m") for w in weeks], _series(data["weeks"], weeks), title=f"$ per week · last {shown}"
+            [w.strftime("%d/%m") for w in weeks], _series(data["weeks"], weeks),
+            title=f"$ per week · last {shown}{marker}",
         )
         table = self.query_one("#spend-projects", DataTable)
         table.clear()
@@ -143,12 +147,12 @@ def _summary(data: dict[str, Any]) -> Text:
     )
     if total.get("unpriced_requests"):
         text.append(f" · {total['unpriced_requests']} unpriced", style="yellow")
-    main = sum(r["cost_usd"] for r in data["split"] if r["chain"] == "main")
-    sub = sum(r["cost_usd"] for r in data["split"] if r["chain"] == "subagent")
-    sub_haiku = sum(r["cost_usd"] for r in data["split"] if r["chain"] == "subagent" and r["tier"] == "haiku")
-    text.append(f"\nMain chain {fmt.money(main)} · subagents {fmt.money(sub)}")
-    if sub:
-        text.append(f" (haiku {fmt.money(sub_haiku)})")
+    main = _part(data["split"], lambda r: r["chain"] == "main")
+    sub = _part(data["split"], lambda r: r["chain"] == "subagent")
+    sub_haiku = _part(data["split"], lambda r: r["chain"] == "subagent" and r["tier"] == "haiku")
+    text.append(f"\nMain chain {fmt.money_part(*main)} · subagents {fmt.money_part(*sub)}")
+    if sub[0] or sub[1]:
+        text.append(f" (haiku {fmt.money_part(*sub_haiku)})")
     savings = data["savings"]
     text.append(" · cache saved ")
     text.append(fmt.money(savings["saved_usd"]), style="green")
@@ -161,11 +165,28 @@ def _summary(data: dict[str, Any]) -> Text:
         start, end = block["start"], block["end"]
         text.append("5-hour block ", style="bold")
         text.append(
-            f"{_hm(start)}–{_hm(end)}: {fmt.money(block['cost_usd'])} so far · "
+            f"{_hm(start)}–{_hm(end)}: {fmt.money_part(block['cost_usd'], block.get('unpriced_tokens') or 0)} so far · "
             f"burn {fmt.money(block['burn_rate_per_hour'])}/h · "
         )
         text.append(f"projected {fmt.money(block['projected_cost_usd'])}", style="bold")
     return text
+
+
+def _unpriced_marker(total: dict[str, Any]) -> str:
+    """` + unpriced (1.2M tok)` when the bars leave out requests with no price: they are not $0."""
+    tokens = sum(
+        sum(m.get(f) or 0 for f in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
+                                    "cache_write_1h_tokens"))
+        for m in total.get("unpriced_models") or []
+    )  # fmt: skip
+    return f" + {fmt.UNPRICED} ({fmt.tokens(tokens)} tok)" if tokens else ""
+
+
+def _part(rows: list[dict[str, Any]], keep: Callable[[dict[str, Any]], bool]) -> tuple[float | None, int]:
+    """(priced USD or None when nothing kept had a price, unpriced tokens) of the rows kept."""
+    kept = [r for r in rows if keep(r)]
+    costs = [r["cost_usd"] for r in kept if r["cost_usd"] is not None]
+    return (sum(costs) if costs or not kept else None), sum(r.get("unpriced_tokens") or 0 for r in kept)
 
 
 def _hm(moment: datetime) -> str:

@@ -86,7 +86,7 @@ class ContextChart(PlotextPlot):
         values = [v / 1000 for _, v in self._points]
         title = "Context (k tokens) over minutes"
         if self._window:
-            title += f" · window {self._window // 1000}k"
+            title += f" · compacts at {self._window // 1000}k"
         plt.title(title)
         plt.plot(minutes, values, color="cyan", marker="braille")
         top = max(values)

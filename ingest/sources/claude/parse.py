@@ -48,6 +48,13 @@ _COUNT_PATHS = re.compile(r"\$\.message\.usage\.|\$\.compactMetadata\.preTokens|
 _COMMAND_NAME = re.compile(r"<command-name>\s*(/?[^<\s]+)\s*</command-name>")
 _COMMAND_ARGS = re.compile(r"<command-args>(.*?)</command-args>", re.S)
 _STDOUT = re.compile(r"<local-command-stdout>(.*?)</local-command-stdout>", re.S)
+_INJECTED = re.compile(
+    r"\s*(?:<(task-notification|bash-stdout|bash-stderr|bash-input|system-reminder|user-prompt-submit-hook"
+    r"|local-command-[a-z-]+|command-[a-z-]+)\b|(Caveat):)"
+)
+"""Text Claude Code writes as a user entry that no person typed (SPEC §4): background task
+notifications, bash-mode input and output, reminders, hook output, command wrappers, caveats."""
+_REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.S)
 
 
 AGENT = "claude-code"
@@ -381,7 +388,9 @@ def _user(entry: Entry, ctx: _Context, batch: _Rows) -> None:
         elif btype == "text" and block.text:
             texts.append(block.text)
     if texts:
-        _user_text(entry, "\n".join(texts), ctx, batch)
+        # A reminder block beside the person's own text must not hide the prompt.
+        typed = [t for t in texts if not _injected(t)]
+        _user_text(entry, "\n".join(typed or texts), ctx, batch)
 
 
 def _user_text(entry: Entry, text: str, ctx: _Context, batch: _Rows) -> None:
@@ -405,7 +414,24 @@ def _user_text(entry: Entry, text: str, ctx: _Context, batch: _Rows) -> None:
     if text.startswith("[Request interrupted"):
         _event(batch, ctx, 0, "interrupt", text=text[:SUMMARY_LIMIT])
         return
+    injected = _injected(text)
+    if injected:
+        _event(batch, ctx, 0, "injected", subtype=injected, text=clean_text(text)[:SUMMARY_LIMIT])
+        return
     _event(batch, ctx, 0, "prompt", text=clean_text(text)[:PROMPT_LIMIT])
+
+
+def _injected(text: str) -> str | None:
+    """The tag of text Claude Code injected (`task-notification`, `Caveat`, …), or None for typed text.
+
+    Reminders are cut out first: what is left, if anything, was typed.
+    """
+    m = _INJECTED.match(text)
+    if m is not None and m.group(1) != "system-reminder":
+        return m.group(1) or m.group(2)
+    if "<system-reminder>" in text and not _REMINDER.sub("", text).strip():
+        return "system-reminder"
+    return None
 
 
 def _tool_result_event(entry: Entry, block: Block, index: int, ctx: _Context, batch: _Rows) -> None:

@@ -1,0 +1,114 @@
+"""Provides de-escalation by kind (SPEC §4.7): turns a lower rung does just as well on this user's data.
+
+A turn's *kind* is its dominant tool and its size (tool calls, in buckets).
+Where the rung below has done at least `MIN_TURNS` turns of the same kind with
+no higher a struggle rate than this turn's rung, a turn of that kind that ran
+higher is advised down one rung. It is read from the scorecard's frame of
+turns at the time of asking, so it always reflects the whole store; the
+counterfactual re-prices the turn's main-chain tokens like the replay does.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from tiermon.ingest.models import RUNGS
+from tiermon.ingest.replay import turn_costs, unit_rates
+from tiermon.ingest.scorecard import MIN_TURNS
+from tiermon.ingest.signals.advice import ladder, reference
+from tiermon.ingest.signals.costs import COUNTERFACTUAL_NOTE
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from tiermon.ingest.pricing import PriceTable
+
+SIZE_EDGES = (0, 2, 5, 10, 20)
+"""Upper bounds of the tool-call buckets: 0, 1–2, 3–5, 6–10, 11–20, more."""
+
+
+def size_bucket(tool_calls: int) -> str:
+    low = 0
+    for edge in SIZE_EDGES:
+        if tool_calls <= edge:
+            return f"{low}" if low == edge else f"{low}–{edge}"
+        low = edge + 1
+    return f"{low}+"
+
+
+def kind_advice(turns: pl.DataFrame, prices: PriceTable, min_turns: int = MIN_TURNS) -> list[dict[str, Any]]:
+    """Advice rows (the shape of `views.list_advice`) for turns whose kind the rung below does as well."""
+    import polars as pl
+
+    if turns.is_empty():
+        return []
+    frame = turns.with_columns(
+        kind=pl.col("dominant_tool").fill_null("no tool"),
+        size=pl.col("tool_calls").map_elements(size_bucket, return_dtype=pl.String),
+        order=pl.col("rung").replace_strict({r: i for i, r in enumerate(RUNGS)}, default=None, return_dtype=pl.Int64),
+    ).filter(pl.col("order").is_not_null())
+    stats = frame.group_by(["kind", "size", "order"]).agg(n=pl.len(), k=pl.col("struggled").cast(pl.Int64).sum())
+    lower = stats.filter(pl.col("n") >= min_turns).select(
+        "kind", "size", (pl.col("order") + 1).alias("order"), lower_n="n", lower_k="k"
+    )
+    here = stats.select("kind", "size", "order", here_n="n", here_k="k")
+    candidates = (
+        frame.filter((pl.col("order") > 0) & ~pl.col("struggled").fill_null(False))
+        .join(lower, on=["kind", "size", "order"])
+        .join(here, on=["kind", "size", "order"])
+        .filter(pl.col("lower_k") / pl.col("lower_n") <= pl.col("here_k") / pl.col("here_n"))
+    )
+    return _rows(candidates, prices)
+
+
+def _rows(candidates: pl.DataFrame, prices: PriceTable) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for (tier,), group in candidates.group_by(["tier"]):
+        to_tier = ladder(str(tier))[int(group["order"][0]) - 1] if group.height else None
+        ref = reference(prices, to_tier) if to_tier else None
+        rates = unit_rates(prices, ref.model) if ref is not None else None
+        alt = turn_costs(group, rates).to_list() if rates is not None else [None] * group.height
+        for row, counterfactual in zip(group.iter_rows(named=True), alt, strict=True):
+            out.append(_advice(row, str(tier), str(to_tier), ref.model if ref else None, counterfactual))
+    return sorted(out, key=lambda r: r["start"], reverse=True)
+
+
+def _advice(row: dict[str, Any], tier: str, to_tier: str, model: str | None, alt: float | None) -> dict[str, Any]:
+    cost = row["cost_usd"]
+    lower = RUNGS[row["order"] - 1]
+    reason = (
+        f"{row['kind']} turns of {row['size']} tool calls: on the {lower} rung {row['lower_k']} of "
+        f"{row['lower_n']} struggled, on {row['rung']} {row['here_k']} of {row['here_n']} (your data)"
+    )
+    return {
+        "session_id": row["session_id"], "project": row["project"], "kind": "de-escalate", "from_tier": tier,
+        "to_tier": to_tier, "to_model": model or f"({to_tier}: no reference model priced)", "turn": row["turn"],
+        "start": row["start_ts"], "end": row["start_ts"], "cost_usd": cost, "counterfactual_cost_usd": alt,
+        "saving_usd": None if cost is None or alt is None else round(cost - alt, 6), "reason": reason,
+        "figures": {
+            "basis": "kind", "dominant_tool": row["kind"], "size": row["size"], "lower_rung": lower,
+            "lower_turns": row["lower_n"], "lower_struggling": row["lower_k"], "turns_here": row["here_n"],
+            "struggling_here": row["here_k"], "counterfactual": "re-pricing",
+            "note": COUNTERFACTUAL_NOTE.format(model=model or to_tier),
+        },
+    }  # fmt: skip
+
+
+def with_kind_advice(
+    rows: list[dict[str, Any]], kind_rows: list[dict[str, Any]], *, since: datetime | None = None,
+    until: datetime | None = None, session: str | None = None, kinds: list[str] | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The engine's advice and the by-kind rows in one list, newest first; a turn advised twice keeps the first."""
+    if kinds and "de-escalate" not in kinds:
+        return rows
+    seen = {(r["session_id"], r["turn"]) for r in rows}
+    extra = [
+        r for r in kind_rows
+        if (r["session_id"], r["turn"]) not in seen
+        and (since is None or r["start"] >= since) and (until is None or r["start"] <= until)
+        and (not session or str(r["session_id"]).startswith(session))
+    ]  # fmt: skip
+    merged = sorted([*rows, *extra], key=lambda r: r["start"] or datetime.min, reverse=True)
+    return merged[:limit] if limit else merged

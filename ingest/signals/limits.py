@@ -1,0 +1,87 @@
+"""Provides the context *limit*: where the agent compacts, which is what a fill gauge must measure against.
+
+SPEC §4.5: Claude Code runs a model at a 200k window unless the model id
+carries `[1m]` or a request of the session exceeded 200k (then 1M), and
+auto-compacts at the window minus a reserved buffer (33k today). The limit is
+the compaction point learned from the user's own auto-compactions of that
+model and agent (the median `pre_tokens` of the last few), else window − buffer.
+Other agents' windows come from the price table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import median
+from typing import TYPE_CHECKING
+
+from tiermon.ingest.models import model_base
+from tiermon.ingest.signals.costs import DEFAULT_WINDOW, LONG_WINDOW, context_window
+
+if TYPE_CHECKING:
+    from tiermon.ingest.pricing import PriceTable
+    from tiermon.ingest.signals.base import Response, SessionRows
+    from tiermon.ingest.store import Store
+
+COMPACT_BUFFER = 33_000
+"""Tokens Claude Code keeps free below the window: it auto-compacts at about 167k of 200k."""
+LEARN_FROM = 5
+"""How many of the latest auto-compactions of a model and agent the learned point is the median of."""
+CLAUDE_AGENTS = frozenset({"claude-code", ""})
+
+_AUTO_COMPACTIONS_SQL = """
+WITH b AS (
+    SELECT session_id, ts, pre_tokens FROM events
+    WHERE kind = 'system' AND subtype = 'compact_boundary' AND "trigger" = 'auto'
+      AND NOT coalesce(is_sidechain, false) AND pre_tokens > 0 AND ts IS NOT NULL
+), r AS (
+    SELECT session_id, ts, model, coalesce(agent, '') AS agent FROM responses
+    WHERE session_id IN (SELECT session_id FROM b) AND NOT coalesce(is_sidechain, false)
+      AND ts IS NOT NULL AND model <> '<synthetic>'
+)
+SELECT r.model, r.agent, b.pre_tokens, b.ts FROM b ASOF JOIN r ON b.session_id = r.session_id AND b.ts >= r.ts
+ORDER BY b.ts
+"""
+"""Every auto-compaction of a main chain with the model of the response just before it."""
+
+LimitKey = tuple[str, str, int]
+"""(model base, agent, window): a 1M-window run compacts elsewhere than a 200k one."""
+
+
+@dataclass
+class Limits:
+    """The learned compaction points, read once per refresh and handed to every session."""
+
+    learned: dict[LimitKey, int] = field(default_factory=dict)
+    buffer: int = COMPACT_BUFFER
+
+    def limit(self, model: str, agent: str, window: int) -> int:
+        """Where a run of `model` under `agent` at `window` compacts: learned, else window − buffer."""
+        key = (model_base(model), agent, window)
+        return self.learned.get(key) or max(window - self.buffer, window // 2)
+
+    def source(self, model: str, agent: str, window: int) -> str:
+        return "learned" if (model_base(model), agent, window) in self.learned else "window-buffer"
+
+
+def learned_limits(store: Store, buffer: int = COMPACT_BUFFER, last: int = LEARN_FROM) -> Limits:
+    """The median pre_tokens of the latest `last` auto-compactions per model base, agent and window."""
+    seen: dict[LimitKey, list[int]] = {}
+    for model, agent, pre, _ts in store.query(_AUTO_COMPACTIONS_SQL):
+        window = LONG_WINDOW if str(model).endswith("[1m]") or pre > DEFAULT_WINDOW else DEFAULT_WINDOW
+        seen.setdefault((model_base(model), agent, window), []).append(int(pre))
+    return Limits({k: int(median(v[-last:])) for k, v in seen.items()}, buffer)
+
+
+def session_window(rows: SessionRows, r: Response, prices: PriceTable) -> int:
+    """The window `r` ran at: Claude Code's rule for its own sessions, the price table's for others."""
+    if r.agent not in CLAUDE_AGENTS:
+        return context_window(prices, r.model)
+    if r.model.endswith("[1m]") or rows.long_context:
+        return LONG_WINDOW
+    return DEFAULT_WINDOW
+
+
+def response_limit(rows: SessionRows, r: Response, prices: PriceTable, limits: Limits) -> tuple[int, int]:
+    """(window, limit) for one main-chain response."""
+    window = session_window(rows, r, prices)
+    return window, limits.limit(r.model, r.agent, window)
