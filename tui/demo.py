@@ -48,6 +48,7 @@ def demo_workspace(settings: Settings, now: datetime | None = None) -> Iterator[
         demo = replace(
             settings,
             db_path=root / "demo.duckdb",
+            data_dir=root / "data",
             sources=[("claude", samples / "claude")],
             api_logs=[samples / "api"],
         )
