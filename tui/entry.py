@@ -7,7 +7,10 @@ little more than starting Python; every other command goes to the click CLI.
 from __future__ import annotations
 
 import sys
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # not typing.TYPE_CHECKING: the status line's path stays free of typing (~3 ms)
+    from typing import Any
 
 
 def main(argv: list[str] | None = None) -> Any:
