@@ -42,6 +42,7 @@ from tiermon.tui.screens.base import DataScreen
 from tiermon.tui.screens.health import HealthScreen
 from tiermon.tui.screens.live import LiveScreen
 from tiermon.tui.screens.session import SessionScreen
+from tiermon.tui.screens.sessions import SessionsScreen
 from tiermon.tui.screens.spend import SpendScreen
 from tiermon.tui.screens.team import TeamScreen
 from tiermon.tui.screens.welcome import WelcomeScreen
@@ -66,6 +67,7 @@ PROGRESS_INTERVAL = 0.1
 PANES: dict[str, tuple[str, str]] = {
     "live": ("Live", "Sessions active right now"),
     "spend": ("Spend", "Spend per tier per day and week, blocks, savings"),
+    "sessions": ("Sessions", "Every stored session, all time, searchable"),
     "alerts": ("Alerts", "Model switches, thrash, churn, context and cache alerts"),
     "advice": ("Advice", "Where a cheaper or stronger model would have paid off"),
     "health": ("Health", "Sources, files tailed, quarantine, unknown types, unpriced share"),
@@ -82,6 +84,7 @@ class TiermonApp(App[None]):
     MODES: ClassVar[dict[str, Any]] = {
         "live": LiveScreen,
         "spend": SpendScreen,
+        "sessions": SessionsScreen,
         "alerts": AlertsScreen,
         "advice": AdviceScreen,
         "health": HealthScreen,
@@ -90,6 +93,7 @@ class TiermonApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "show('live')", "Live"),
         Binding("s", "show('spend')", "Spend"),
+        Binding("e", "show('sessions')", "Sessions"),
         Binding("a", "show('alerts')", "Alerts"),
         Binding("v", "show('advice')", "Advice"),
         Binding("h", "show('health')", "Health"),
