@@ -83,8 +83,8 @@ def _projection(same: list[tuple[datetime, float, datetime, str]], resets: datet
     hours = (last[0] - first[0]).total_seconds() / 3600
     if hours <= 0 or last[1] <= first[1]:
         return None
-    full = last[0] + timedelta(hours=(100 - last[1]) * hours / (last[1] - first[1]))
-    return full if full < resets else None
+    full = last[0] + timedelta(seconds=round((100 - last[1]) * hours * 3600 / (last[1] - first[1])))
+    return full.replace(microsecond=0) if full < resets else None
 
 
 def _block_estimate(store: Store, now: datetime) -> dict[str, Any] | None:

@@ -114,8 +114,8 @@ def play(
         previous = stamp or previous
         if _wait(min(max(gap, MIN_STEP), MAX_STEP), stop, sleep):
             break
-        if stamp is not None and stamp > clock():
-            lines = [_restamp(line, stamp - clock()) for line in lines]
+        moment = clock()
+        lines = [_not_after(line, moment) for line in lines]
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "a", encoding="utf-8") as fh:
             fh.write("".join(line + "\n" for line in lines))
@@ -135,15 +135,16 @@ def _wait(seconds: float, stop: Callable[[], bool], sleep: Callable[[float], Non
     return stop()
 
 
-def _restamp(line: str, ahead: timedelta) -> str:
-    """The line with its timestamp moved back by `ahead`: the script runs faster than the clock."""
+def _not_after(line: str, now: datetime) -> str:
+    """The line, its timestamp moved back to `now` if the script (faster than the clock) got ahead."""
     try:
         entry = json.loads(line)
         moment = datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00"))
     except (ValueError, KeyError, TypeError, AttributeError):
         return line
-    moved = (moment - ahead).astimezone(UTC)
-    entry["timestamp"] = moved.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment <= now:
+        return line
+    entry["timestamp"] = now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
 
 

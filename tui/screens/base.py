@@ -138,7 +138,7 @@ class DataScreen(Screen[None]):
         """Columns are cut to the width: lay the last data out again when it changes, without a query."""
         if self._laid_out is not None and self._laid_out[1] != event.size.width:
             self._laid_out = (self._laid_out[0], event.size.width)
-            self.show(self._laid_out[0])
+            self.call_after_refresh(self.show, self._laid_out[0])  # once the screen has its new size
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The fetch is over when its worker is: only then may the next one start."""

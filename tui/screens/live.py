@@ -20,7 +20,7 @@ from tiermon.ingest.store import Store
 from tiermon.ingest.zone import local_timezone
 from tiermon.tui.messages import SessionRequested
 from tiermon.tui.screens.base import DataScreen
-from tiermon.tui.widgets.cells import fill_bar, local_date, model_text, money, plain, safe
+from tiermon.tui.widgets.cells import clear_rows, fill_bar, local_date, model_text, money, plain, safe
 from tiermon.tui.widgets.limits_strip import limits_text
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class LiveScreen(DataScreen):
         strip.display = bool(data["limits"])
         table = self.query_one(DataTable)
         keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value if table.row_count else None
-        table.clear()
+        clear_rows(table)
         # Cells for project, branch and the context bar: what 80 columns leave, more when wider.
         extra = max(self.size.width, 80) - 80
         rooms = (11 + extra // 3, 9 + extra // 5, 4 if extra < 20 else 6)

@@ -15,7 +15,7 @@ from tiermon.ingest.signals.views import session_timeline
 from tiermon.ingest.store import Store
 from tiermon.tui.screens.base import DataScreen
 from tiermon.tui.screens.timeline import timeline_rows
-from tiermon.tui.widgets.cells import TIER_STYLES, clock_time, model_short, money, plain, safe
+from tiermon.tui.widgets.cells import TIER_STYLES, clear_rows, clock_time, model_short, money, plain, safe
 from tiermon.tui.widgets.charts import ContextChart
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class SessionScreen(DataScreen):
         table = self.query_one("#timeline-table", DataTable)
         keep = table.cursor_row if table.row_count else None
         at_end = keep is not None and keep == table.row_count - 1
-        table.clear()
+        clear_rows(table)
         self._rows = timeline_rows(data, room=max(self.size.width - 52, 16))
         if at_end:
             keep = len(self._rows) - 1  # the cursor on the last row follows new activity
@@ -192,7 +192,7 @@ class SessionScreen(DataScreen):
 
     def _show_signals(self, data: dict[str, Any]) -> None:
         table = self.query_one("#session-signals", DataTable)
-        table.clear()
+        clear_rows(table)
         rows = [
             (a.get("start"), a.get("kind"), a.get("turn"), a.get("message"), a.get("severity") == "warn")
             for a in data.get("alerts") or []

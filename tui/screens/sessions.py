@@ -22,7 +22,7 @@ from tiermon.ingest.sessions import count_sessions, list_sessions
 from tiermon.ingest.store import Store
 from tiermon.tui.messages import SessionRequested
 from tiermon.tui.screens.base import DataScreen
-from tiermon.tui.widgets.cells import local, model_short, money, plain
+from tiermon.tui.widgets.cells import clear_rows, local, model_short, money, plain
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -81,7 +81,7 @@ class SessionsScreen(DataScreen):
         self.query_one("#sessions-heading", Static).update(heading)
         table = self.query_one(DataTable)
         keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value if table.row_count else None
-        table.clear()
+        clear_rows(table)
         self._rows = {r["session_id"]: r for r in rows}
         widths = _widths(self.size.width)
         for row in rows:
@@ -102,7 +102,7 @@ class SessionsScreen(DataScreen):
                  no_wrap=True),
             Text(str(row.get("turns") or 0), justify="right"),
             money(row.get("cost_usd"), unpriced=row.get("cost_usd") is None),
-            plain(row.get("first_prompt") or "", prompt, style="dim"),
+            plain(row.get("first_prompt") or "", prompt, style="dim") if prompt else Text(""),
         ]  # fmt: skip
 
     @on(Input.Changed, "#sessions-search")
@@ -156,7 +156,8 @@ def _widths(width: int) -> tuple[int, int, int]:
     room = max(width, 80) - 80
     project, branch = 12 + room // 5, 8 + room // 8
     fixed = 11 + AGENT_WIDTH + 13 + 5 + 9 + 2 * len(COLUMNS) + 2
-    return project, branch, max(width - fixed - project - branch, 0)
+    prompt = width - fixed - project - branch
+    return project, branch, prompt if prompt >= 8 else 0
 
 
 def _when(moment: datetime | None) -> str:

@@ -16,7 +16,7 @@ from tiermon.ingest.reports import ReportFilter, period_rows, totals
 from tiermon.ingest.store import Store
 from tiermon.ingest.zone import local_timezone
 from tiermon.tui.screens.base import DataScreen
-from tiermon.tui.widgets.cells import TIER_STYLES, local_date, money, plain
+from tiermon.tui.widgets.cells import TIER_STYLES, clear_rows, local_date, money, plain
 from tiermon.tui.widgets.charts import TIERS, TierBars
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class SpendScreen(DataScreen):
             [w.strftime("%d/%m") for w in weeks], _series(data["weeks"], weeks), title=f"$ per week · last {shown}"
         )
         table = self.query_one("#spend-projects", DataTable)
-        table.clear()
+        clear_rows(table)
         rows = sorted(data["projects"], key=lambda r: r["cost_usd"] or 0.0, reverse=True)
         for row in rows:
             table.add_row(
