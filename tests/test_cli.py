@@ -86,7 +86,7 @@ def test_csv_is_safe_from_formula_injection(tiermon: Run, src: Path, db: Path) -
 def test_blocks_report(tiermon: Run, src: Path, db: Path) -> None:
     blocks = json.loads(tiermon("--db", str(db), "--source", str(src), "report", "blocks", "--json").stdout)["blocks"]
     assert [b["requests"] for b in blocks] == [1, 1, 1]
-    assert blocks[0]["start"] == "2026-03-02T09:00:00"
+    assert blocks[0]["start"] == "2026-03-02T09:00:00Z"
 
 
 def test_bad_input_is_one_line_and_exit_2(tiermon: Run, src: Path, db: Path, tmp_path: Path) -> None:

@@ -99,7 +99,9 @@ def prices(ctx: click.Context, as_json: bool) -> None:
         Text(f"Override or add models in {settings.price_file}. US-only inference ×1.1, batch ×0.5.", style="dim")
     )
     if unpriced:
-        seen = ", ".join(f"{u['model']} ({u['requests']} requests, {fmt.tokens(u['tokens'])} tokens)" for u in unpriced)
+        seen = ", ".join(
+            f"{u['model']} ({fmt.plural(u['requests'], 'request')}, {fmt.tokens(u['tokens'])} tokens)" for u in unpriced
+        )
         out.print(Text("Unpriced models seen: " + seen, style="yellow"))
 
 

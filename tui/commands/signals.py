@@ -26,7 +26,15 @@ from tiermon.ingest.signals.views import (
     list_alerts,
     session_timeline,
 )
-from tiermon.tui.commands.common import console, emit_json, global_options, parse_day, reading, settings_from
+from tiermon.tui.commands.common import (
+    BadArgument,
+    console,
+    emit_json,
+    global_options,
+    parse_day,
+    reading,
+    settings_from,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -146,7 +154,7 @@ def show(ctx: click.Context, session_id: str, as_json: bool, each: bool, tz: str
         try:
             data = session_timeline(store, session_id)
         except SessionNotFound as exc:
-            raise click.ClickException(printable(str(exc), one_line=True)) from exc
+            raise BadArgument(printable(str(exc), one_line=True)) from exc
     if as_json:
         emit_json(data)
         return

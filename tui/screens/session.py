@@ -226,7 +226,7 @@ def _head(session_id: str, session: dict[str, Any], data: dict[str, Any]) -> Tex
     text.append(f"{clock_time(session.get('start'), with_date=True)} → {clock_time(session.get('end'))}  ")
     text.append_text(money(session.get("cost_usd")))
     if session.get("unpriced_requests"):
-        text.append(f" + {session['unpriced_requests']} unpriced requests", style="yellow")
+        text.append(f" + {fmt.plural(session['unpriced_requests'], 'unpriced request')}", style="yellow")
     text.append(f" · {len(data.get('turns') or [])} turns · {len(data.get('switches') or [])} switches"
                 f" · {len({a.get('agent_id') for a in data.get('subagents') or []})} subagents")
     if session.get("max_context"):

@@ -137,7 +137,7 @@ def _summary(data: dict[str, Any]) -> Text:
         (f"Week of {monday:%a %d %b %Y}", "bold"),
         "  ",
         (fmt.money(total["cost_usd"]), "bold"),
-        f" · {total['requests']:,} requests",
+        f" · {fmt.plural(total['requests'], 'request')}",
     )
     if total.get("unpriced_requests"):
         text.append(f" · {total['unpriced_requests']} unpriced", style="yellow")
