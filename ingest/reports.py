@@ -23,7 +23,7 @@ TOKEN_FIELDS = (
 )
 
 GROUPS: dict[str, str] = {
-    "project": "coalesce(r.project, '')",
+    "project": "coalesce(ss.project, r.project, '')",
     "branch": "coalesce(r.git_branch, '')",
     "model": "r.model",
     "tier": "r.tier",
@@ -49,7 +49,13 @@ _FROM = "FROM responses r"
 
 
 def _from(by: str | None) -> str:
-    """The responses, joined to their agents only when grouping by agent type needs them."""
+    """The responses, joined to their agents or sessions only when the grouping needs them.
+
+    A session whose working folder moved into a subfolder is one project: the one its signals
+    name (its first folder), as every pane shows it.
+    """
+    if by == "project":
+        return _FROM + " LEFT JOIN session_signals ss ON ss.k = r.session_id"
     if by != "agent-type":
         return _FROM
     return _FROM + " LEFT JOIN agents a ON a.session_id = r.session_id AND a.agent_id = r.agent_id"

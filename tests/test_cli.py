@@ -78,6 +78,10 @@ def test_dates_filters_timezone_and_grouping(tiermon: Run, src: Path, db: Path) 
 
 
 def test_csv_is_safe_from_formula_injection(tiermon: Run, src: Path, db: Path) -> None:
+    evil = "44444444-2222-3333-4444-555555555555"
+    write(src / "projects" / "-evil" / f"{evil}.jsonl", [
+        assistant(evil, "e1", 40 * 3600, "me1", "re1", "claude-sonnet-4-6", usage(inp=5, out=5), cwd="=HYPERLINK(evil)"),
+    ])  # fmt: skip
     out = tiermon("--db", str(db), "--source", str(src), "report", "session", "--csv", "--by", "project").stdout
     projects = {row["group"] for row in csv.DictReader(io.StringIO(out))}
     assert "'=HYPERLINK(evil)" in projects
@@ -147,3 +151,9 @@ def test_help_lists_every_command(tiermon: Run) -> None:
     listed = {line.split()[0] for line in text.split("Commands:", 1)[1].splitlines() if line.strip()}
     assert listed == set(COMMANDS)
     assert "Spend per day, week, month" in text  # the report command's own help line
+
+
+def test_a_session_that_moves_into_a_subfolder_is_one_project(tiermon: Run, src: Path, db: Path) -> None:
+    """The fixture's session moves from /home/dev/shop into another folder: one project, its first."""
+    out = tiermon("--db", str(db), "--source", str(src), "report", "session", "--csv", "--by", "project").stdout
+    assert {row["group"] for row in csv.DictReader(io.StringIO(out))} == {"/home/dev/shop"}
