@@ -224,11 +224,18 @@ def _head(session_id: str, session: dict[str, Any], data: dict[str, Any]) -> Tex
     text.append("  " + safe(session_id), style="dim")
     text.append("\n")
     text.append(f"{clock_time(session.get('start'), with_date=True)} → {clock_time(session.get('end'))}  ")
-    text.append_text(money(session.get("cost_usd")))
-    if session.get("unpriced_requests"):
+    priced = session.get("cost_usd") or not session.get("unpriced_requests")
+    text.append_text(money(session.get("cost_usd") if priced else None))  # all unpriced: not "$0.00"
+    if session.get("unpriced_requests") and priced:
         text.append(f" + {fmt.plural(session['unpriced_requests'], 'unpriced request')}", style="yellow")
-    text.append(f" · {len(data.get('turns') or [])} turns · {len(data.get('switches') or [])} switches"
-                f" · {len({a.get('agent_id') for a in data.get('subagents') or []})} subagents")
+    turns = [t for t in data.get("turns") or [] if t.get("turn")]
+    if not data.get("turns") and session_id.startswith("api:"):
+        text.append(f" · {fmt.plural(len(data.get('responses') or []), 'API call')} (an API log has no turns)")
+    else:
+        switches = len(data.get("switches") or [])
+        agents = len({a.get("agent_id") for a in data.get("subagents") or []})
+        text.append(f" · {fmt.plural(len(turns), 'turn')} · {fmt.plural(switches, 'switch', 'switches')}"
+                    f" · {fmt.plural(agents, 'subagent')}")
     if session.get("max_context"):
         text.append(f" · peak context {fmt.tokens(session['max_context'])}")
     return text
