@@ -46,7 +46,8 @@ def list_sessions(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Sessions that overlap [since, until] (days in `tz`), newest activity first."""
-    clauses, params = ["TRUE"], []
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
     agent_sql = ""
     agent_params: list[Any] = []
     if agents:

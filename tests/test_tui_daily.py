@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from textual.coordinate import Coordinate
 from textual.widgets import DataTable, Input, Static
 
 from tiermon.ingest.config import Settings, load_settings
@@ -41,7 +42,7 @@ async def test_sessions_pane_lists_every_session_newest_first(settings: Settings
         assert table.row_count == 8  # every Claude Code session of the samples, however old
         heading = str(app.screen.query_one("#sessions-heading", Static).render())
         assert "8 sessions stored" in heading
-        assert table.coordinate_to_cell_key((0, 0)).row_key.value == "f1c6d8e3-7b2a-4e95-9f14-8a5b2c6e0d39"
+        assert table.coordinate_to_cell_key(Coordinate(0, 0)).row_key.value == "f1c6d8e3-7b2a-4e95-9f14-8a5b2c6e0d39"
 
 
 async def test_sessions_search_then_open(settings: Settings) -> None:
@@ -57,7 +58,7 @@ async def test_sessions_search_then_open(settings: Settings) -> None:
         await settle(pilot)
         table = app.screen.query_one(DataTable)
         assert table.row_count == 1
-        assert table.coordinate_to_cell_key((0, 0)).row_key.value == DOWNGRADE
+        assert table.coordinate_to_cell_key(Coordinate(0, 0)).row_key.value == DOWNGRADE
         await pilot.press("enter")  # leaves the search for the list
         await pilot.press("enter")  # opens the session
         await settle(pilot)

@@ -42,8 +42,8 @@ def limit_hit(text: str | None, ts: datetime | None) -> tuple[str, int, str] | N
         return None
     what = (match.group("what") or match.group("other") or "").lower()
     window = "7d" if any(w in what for w in ("week", "opus", "sonnet")) else "5h"
-    resets = _reset_time(match, at)
-    return (window, FULL_BP, _iso(resets)) if resets is not None else None
+    reset = _reset_time(match, at)
+    return (window, FULL_BP, _iso(reset)) if reset is not None else None
 
 
 def _reset_time(match: re.Match[str], at: datetime) -> datetime | None:
