@@ -149,3 +149,17 @@ async def test_first_run_can_wait_for_data(tmp_path: Path) -> None:
 
 def test_has_data_with_a_transcript(settings: Settings) -> None:
     assert has_data(settings)
+
+
+async def test_spend_all_time(settings: Settings) -> None:
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        week = str(app.screen.query_one("#spend-summary", Static).render())
+        await pilot.press("A")
+        await settle(pilot)
+        every = str(app.screen.query_one("#spend-summary", Static).render())
+        assert week.startswith("Week of") and every.startswith("All time")
+        assert app.screen.query_one(DataTable).row_count >= 3  # every project ever, not only this week's
