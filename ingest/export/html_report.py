@@ -251,7 +251,7 @@ def _timeline(rows: list[dict[str, Any]], responses: list[dict[str, Any]]) -> st
     items = "".join(
         f"<tr><td>{_when(r.get('ts'))}</td><td>{_t(r['kind'])}{' (error)' if r.get('is_error') else ''}</td>"
         f"<td class=\"mono\">{_t(r.get('name') or r.get('subtype'))}</td>"
-        f"{_turn_cells(turns.get(r.get('ts')) if r['kind'] == 'prompt' else None)}"
+        f"{_turn_cells(turns.get(r['ts']) if r['kind'] == 'prompt' else None)}"
         f"<td class=\"text\">{_t(r.get('text'))}</td></tr>"
         for r in shown[:MAX_EVENTS]
     )
