@@ -27,9 +27,9 @@ def run_dashboard(settings: Settings, *, demo: bool = False) -> None:
 
 
 def has_data(settings: Settings) -> bool:
-    """Explicit sources and an existing store always count; else any file in an agent's discovered home
-    (an empty ~/.claude/projects is no data)."""
-    if settings.sources or settings.api_logs or settings.db_path.exists():
+    """Explicit sources always count; else any file in an agent's discovered home (an empty
+    ~/.claude/projects is no data). A store alone does not: the first run creates one."""
+    if settings.sources or settings.api_logs:
         return True
     for kind, roots in source_roots(None).items():
         for root in roots:
