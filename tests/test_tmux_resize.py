@@ -49,7 +49,8 @@ def test_live_refits_after_shrinking(settings: Settings, tmp_path: Path) -> None
         ("TIERMON_CONFIG_DIR", str(settings.config_dir)), ("TIERMON_DATA_DIR", str(settings.data_dir)),
         ("HOME", os.environ["HOME"]), ("TERM", "xterm-256color")))  # fmt: skip
     sources = settings.sources[0][1]  # type: ignore[index]
-    command = f"env {env} {exe} --db {shlex.quote(str(settings.db_path))} --source {shlex.quote(str(sources))}"
+    command = (f"env -u COLUMNS -u LINES {env} {exe} --db {shlex.quote(str(settings.db_path))}"  # COLUMNS would pin the size
+               f" --source {shlex.quote(str(sources))}")
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", command], check=True)
     try:
         wide = wait_for(session, "webshop")
