@@ -48,6 +48,7 @@ class SessionsScreen(DataScreen):
         super().__init__()
         self.search = ""
         self._search_timer: Timer | None = None
+        self._search_pending = False
         self._rows: dict[str, dict[str, Any]] = {}
 
     def compose_body(self) -> ComposeResult:
@@ -110,7 +111,17 @@ class SessionsScreen(DataScreen):
         self.search = event.value.strip()
         if self._search_timer is not None:
             self._search_timer.stop()
-        self._search_timer = self.set_timer(SEARCH_DELAY, self.request_refresh)
+        self._search_pending = True
+        self._search_timer = self.set_timer(SEARCH_DELAY, self._run_search)
+
+    def _run_search(self) -> None:
+        self._search_pending = False
+        self.request_refresh()
+
+    @property
+    def is_loading(self) -> bool:
+        """A typed search waiting for its pause counts as loading: tests wait for its answer."""
+        return super().is_loading or self._search_pending
 
     @on(Input.Submitted, "#sessions-search")
     def _search_submitted(self) -> None:
