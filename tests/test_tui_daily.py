@@ -163,3 +163,15 @@ async def test_spend_all_time(settings: Settings) -> None:
         every = str(app.screen.query_one("#spend-summary", Static).render())
         assert week.startswith("Week of") and every.startswith("All time")
         assert app.screen.query_one(DataTable).row_count >= 3  # every project ever, not only this week's
+
+
+async def test_team_pane_leaves_on_escape(settings: Settings) -> None:
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("T")
+        await pilot.pause()
+        assert app.current_mode == "team"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.current_mode == "live"
