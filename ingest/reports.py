@@ -165,6 +165,13 @@ def period_rows(
     return out
 
 
+def label_months(rows: list[dict[str, Any]]) -> None:
+    """A month's period as `2026-11` in the table, JSON and CSV alike, never a day's date."""
+    for row in rows:
+        if isinstance(row.get("period"), date):
+            row["period"] = row["period"].strftime("%Y-%m")
+
+
 def model_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[dict[str, Any]]:
     """One row per model (and group), with every token class and the cost."""
     where, params = f.where()

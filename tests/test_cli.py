@@ -157,3 +157,10 @@ def test_a_session_that_moves_into_a_subfolder_is_one_project(tiermon: Run, src:
     """The fixture's session moves from /home/dev/shop into another folder: one project, its first."""
     out = tiermon("--db", str(db), "--source", str(src), "report", "session", "--csv", "--by", "project").stdout
     assert {row["group"] for row in csv.DictReader(io.StringIO(out))} == {"/home/dev/shop"}
+
+
+def test_monthly_periods_are_months_everywhere(tiermon: Run, src: Path, db: Path) -> None:
+    base = ("--db", str(db), "--source", str(src), "report", "monthly")
+    assert [r["period"] for r in json.loads(tiermon(*base, "--json").stdout)["monthly"]] == ["2026-03"]
+    assert tiermon(*base, "--csv").stdout.splitlines()[1].startswith("2026-03,")
+    assert "2026-03 " in tiermon(*base).stdout and "2026-03-01" not in tiermon(*base).stdout
