@@ -225,5 +225,7 @@ def project_name(row: dict[str, Any], limit: int = PROJECT_WIDTH) -> Text:
 
 
 def turn_cell(row: dict[str, Any]) -> Text:
+    """The turn; none for an API-log session, which has no prompts and so no turns (not "turn 0")."""
     turn = row.get("turn")
-    return Text("–" if turn is None else str(turn), justify="right")
+    api = str(row.get("session_id") or "").startswith("api:")
+    return Text("–" if turn is None or (api and not turn) else str(turn), justify="right")
