@@ -78,3 +78,27 @@ def timestamp(moment: datetime, zone: tzinfo | None = None, *, seconds: bool = F
     """`2026-11-23 14:05`: `moment` (naive is UTC) in `zone`, UTC when None."""
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.astimezone(zone or UTC).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def countdown(seconds: float) -> str:
+    """`3d4h`, `2h05m`, `7m`: time left, in its two largest units."""
+    whole = max(int(seconds), 0)
+    days, hours, minutes = whole // 86400, whole % 86400 // 3600, whole % 3600 // 60
+    if days:
+        return f"{days}d{hours}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m"
+
+
+def iso_utc(moment: datetime | None) -> str | None:
+    """`2026-11-23T14:05:00Z`: a stored (naive UTC) or aware time for JSON, always with its zone."""
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """`1 request`, `2 requests`."""
+    return f"{count:,} {word if count == 1 else many or word + 's'}"

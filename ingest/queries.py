@@ -67,7 +67,7 @@ head AS (
     SELECT r.session_id,
            arg_max(r.model, r.ts) AS model, arg_max(r.model_base, r.ts) AS model_base,
            arg_max(r.tier, r.ts) AS tier,
-           arg_max(r.project, r.ts) AS project, arg_max(r.git_branch, r.ts) AS branch,
+           arg_min(r.project, r.ts) AS project, arg_max(r.git_branch, r.ts) AS branch,
            arg_max({_CONTEXT}, r.ts) AS context_tokens, max(r.ts) AS last_response,
            arg_max(r.cache_write_1h_tokens > 0, r.ts)
                FILTER (WHERE r.cache_write_1h_tokens + r.cache_write_5m_tokens > 0) AS one_hour

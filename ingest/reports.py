@@ -23,7 +23,7 @@ TOKEN_FIELDS = (
 )
 
 GROUPS: dict[str, str] = {
-    "project": "coalesce(r.project, '')",
+    "project": "coalesce(ss.project, r.project, '')",
     "branch": "coalesce(r.git_branch, '')",
     "model": "r.model",
     "tier": "r.tier",
@@ -51,7 +51,13 @@ _FROM = "FROM responses r"
 
 
 def _from(by: str | None) -> str:
-    """The responses, joined to their agents only when grouping by agent type needs them."""
+    """The responses, joined to their agents or sessions only when the grouping needs them.
+
+    A session whose working folder moved into a subfolder is one project: the one its signals
+    name (its first folder), as every pane shows it.
+    """
+    if by == "project":
+        return _FROM + " LEFT JOIN session_signals ss ON ss.k = r.session_id"
     if by != "agent-type":
         return _FROM
     return _FROM + " LEFT JOIN agents a ON a.session_id = r.session_id AND a.agent_id = r.agent_id"
@@ -159,6 +165,13 @@ def period_rows(
             row["models"] = [model_row(m, None) for m in r.get("models", [])]
         out.append(row)
     return out
+
+
+def label_months(rows: list[dict[str, Any]]) -> None:
+    """A month's period as `2026-11` in the table, JSON and CSV alike, never a day's date."""
+    for row in rows:
+        if isinstance(row.get("period"), date):
+            row["period"] = row["period"].strftime("%Y-%m")
 
 
 def model_rows(store: Store, f: ReportFilter, by: str | None = None) -> list[dict[str, Any]]:

@@ -127,6 +127,8 @@ class Ingestor:
                         break
                 if hold.bytes_read < self.limits.separate_signals_bytes:
                     self._signals(store, hold, parallel)
+                if not todo:
+                    self._status_files(store)
             if hold.bytes_read >= self.limits.separate_signals_bytes:
                 with Store.open(self.settings.db_path, memory_limit=self.limits.memory_limit) as store:
                     self._signals(store, hold, parallel)
@@ -139,6 +141,18 @@ class Ingestor:
                 break
         total.seconds = time.perf_counter() - started - total.signals_seconds
         return total
+
+    def _status_files(self, store: Store) -> None:
+        """The status line's side of the pass: its limit readings in, status.json out."""
+        from contextlib import suppress
+        from datetime import UTC, datetime
+
+        from tiermon.ingest.statusstate import import_readings, write_state
+
+        folder = self.settings.data_dir
+        import_readings(store, folder)
+        with suppress(OSError):  # a read-only data dir costs the status line its figures, never the pass
+            write_state(store, folder, datetime.now(UTC).replace(tzinfo=None))
 
     def _next_chunk(self, todo: list[tailer.Work]) -> tuple[list[tailer.Work], list[tailer.Work]]:
         """The next files up to chunk_bytes or chunk_files (at least one), and the rest."""

@@ -79,6 +79,10 @@ def test_dates_filters_timezone_and_grouping(tiermon: Run, src: Path, db: Path) 
 
 
 def test_csv_is_safe_from_formula_injection(tiermon: Run, src: Path, db: Path) -> None:
+    evil = "44444444-2222-3333-4444-555555555555"
+    write(src / "projects" / "-evil" / f"{evil}.jsonl", [
+        assistant(evil, "e1", 40 * 3600, "me1", "re1", "claude-sonnet-4-6", usage(inp=5, out=5), cwd="=HYPERLINK(evil)"),
+    ])  # fmt: skip
     out = tiermon("--db", str(db), "--source", str(src), "report", "session", "--csv", "--by", "project").stdout
     projects = {row["group"] for row in csv.DictReader(io.StringIO(out))}
     assert "'=HYPERLINK(evil)" in projects
@@ -87,7 +91,7 @@ def test_csv_is_safe_from_formula_injection(tiermon: Run, src: Path, db: Path) -
 def test_blocks_report(tiermon: Run, src: Path, db: Path) -> None:
     blocks = json.loads(tiermon("--db", str(db), "--source", str(src), "report", "blocks", "--json").stdout)["blocks"]
     assert [b["requests"] for b in blocks] == [1, 1, 1]
-    assert blocks[0]["start"] == "2026-03-02T09:00:00"
+    assert blocks[0]["start"] == "2026-03-02T09:00:00Z"
 
 
 def test_bad_input_is_one_line_and_exit_2(tiermon: Run, src: Path, db: Path, tmp_path: Path) -> None:
@@ -148,3 +152,16 @@ def test_help_lists_every_command(tiermon: Run) -> None:
     listed = {line.split()[0] for line in text.split("Commands:", 1)[1].splitlines() if line.strip()}
     assert listed == set(COMMANDS)
     assert "Spend per day, week, month" in text  # the report command's own help line
+
+
+def test_a_session_that_moves_into_a_subfolder_is_one_project(tiermon: Run, src: Path, db: Path) -> None:
+    """The fixture's session moves from /home/dev/shop into another folder: one project, its first."""
+    out = tiermon("--db", str(db), "--source", str(src), "report", "session", "--csv", "--by", "project").stdout
+    assert {row["group"] for row in csv.DictReader(io.StringIO(out))} == {"/home/dev/shop"}
+
+
+def test_monthly_periods_are_months_everywhere(tiermon: Run, src: Path, db: Path) -> None:
+    base = ("--db", str(db), "--source", str(src), "report", "monthly")
+    assert [r["period"] for r in json.loads(tiermon(*base, "--json").stdout)["monthly"]] == ["2026-03"]
+    assert tiermon(*base, "--csv").stdout.splitlines()[1].startswith("2026-03,")
+    assert "2026-03 " in tiermon(*base).stdout and "2026-03-01" not in tiermon(*base).stdout

@@ -417,3 +417,19 @@ def test_out_folder_is_created_private(tiermon: Run, db: Path, source: Path, tmp
     export(tiermon, db, source, out, "--format", "jsonl")
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     assert os.listdir(out)
+
+
+def test_redaction_covers_paths_in_signal_figures_but_not_file_columns() -> None:
+    """A path a tool read is transcript content wherever it appears; where tiermon read a line is not."""
+    import pyarrow as pa
+
+    from tiermon.ingest.export.cleaning import _clean, _clean_value
+
+    row = {"kind": "reread", "figures": {"file_path": "/secret/plan.md", "reread_files": [{"file_path": "/x/y.py"}],
+                                         "reads": 3}}  # fmt: skip
+    cleaned = _clean_value(row, redacting=True)
+    assert "/secret" not in str(cleaned) and "/x/y.py" not in str(cleaned) and cleaned["figures"]["reads"] == 3
+    assert _clean_value(row, redacting=False) == row
+    table = _clean(pa.table({"file_path": ["/home/u/.claude/projects/a.jsonl"], "text": ["cat /secret"]}), redacting=True)
+    assert table.column("file_path").to_pylist() == ["/home/u/.claude/projects/a.jsonl"]
+    assert "/secret" not in str(table.column("text").to_pylist())

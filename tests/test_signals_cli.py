@@ -137,7 +137,7 @@ def test_bad_input_is_one_line_and_non_zero(
 ) -> None:
     with pytest.raises(SystemExit) as exc:
         run(capsys, db, source, "show", "ffffffff")
-    assert exc.value.code != 0
+    assert exc.value.code == 2  # a bad argument, not a failure
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "no session matches" in err
     with pytest.raises(SystemExit) as exc:

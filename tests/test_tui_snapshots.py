@@ -104,3 +104,30 @@ def test_session_signals(snap_compare, settings: Settings) -> None:  # type: ign
 def test_session_hostile_prompt_is_text(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     """The prompt `[@click=app.quit]…` and its ANSI escape show as characters, never as markup."""
     assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=open_session(HOSTILE))
+
+
+def test_sessions(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(app_for(settings), terminal_size=WIDE, run_before=press_then_settle("e"))
+
+
+def test_sessions_small_search(snap_compare, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    async def run(pilot: Pilot[None]) -> None:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        await pilot.press("slash", *"webshop")
+        await pilot.pause(0.4)
+        await settle(pilot)
+
+    assert snap_compare(app_for(settings), terminal_size=SMALL, run_before=run)
+
+
+def test_welcome(snap_compare, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tiermon.ingest.config import load_settings
+    from tiermon.tui.app import make_app
+    from tui_support import frozen
+
+    empty = load_settings(db=tmp_path / "t.duckdb", env={"TIERMON_CONFIG_DIR": str(tmp_path / "c"),
+                                                         "TIERMON_DATA_DIR": str(tmp_path / "d")})
+    app = make_app(empty, clock=frozen, watch=False, first_run=True)
+    assert snap_compare(app, terminal_size=SMALL)

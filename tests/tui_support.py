@@ -13,14 +13,16 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 
 from tiermon.ingest.config import Settings, load_settings
+from tiermon.ingest.formatting import iso_utc
 from tiermon.ingest.runner import Ingestor
+from tiermon.ingest.statusfiles import append_readings
 from tiermon.ingest.store import Store
 from tiermon.samples.generate import DEFAULT_NOW, generate
 from tiermon.tui.app import TiermonApp, make_app
@@ -49,9 +51,23 @@ def sample_settings(root: Path) -> Settings:
     return load_settings(db=root / "db" / "tiermon.duckdb", sources=[samples / "claude"], env=env)
 
 
+def record_readings(folder: Path) -> None:
+    """Plan-limit readings as the status line records them: 5h from 21 % to 54 % in 93 minutes,
+    resetting 2h30 after NOW; 7d at 41 %; and a 5h reading of an earlier window that has reset."""
+    def reading(minutes_ago: int, window: str, used: int, resets: timedelta) -> dict[str, object]:
+        return {"observed_at": iso_utc(NOW - timedelta(minutes=minutes_ago)), "agent": "claude-code",
+                "session_id": LIVE, "window": window, "used_bp": used * 100, "resets_at": iso_utc(NOW + resets),
+                "source": "statusline"}
+
+    append_readings(folder, [reading(400, "5h", 99, timedelta(hours=-1))])
+    append_readings(folder, [reading(95, "5h", 21, timedelta(hours=2.5)), reading(95, "7d", 41, timedelta(days=3))])
+    append_readings(folder, [reading(2, "5h", 54, timedelta(hours=2.5))])
+
+
 def build_store(root: Path) -> Settings:
-    """Ingest the samples once and pin the wall-clock columns to NOW."""
+    """Ingest the samples (and recorded limit readings) once and pin the wall-clock columns to NOW."""
     settings = sample_settings(root)
+    record_readings(settings.data_dir)
     Ingestor(settings).run()
     pinned = NOW.replace(tzinfo=None)
     with Store.open(settings.db_path) as store:

@@ -43,8 +43,10 @@ from tiermon.tui.screens.health import HealthScreen
 from tiermon.tui.screens.live import LiveScreen
 from tiermon.tui.screens.models import ModelsScreen
 from tiermon.tui.screens.session import SessionScreen
+from tiermon.tui.screens.sessions import SessionsScreen
 from tiermon.tui.screens.spend import SpendScreen
 from tiermon.tui.screens.team import TeamScreen
+from tiermon.tui.screens.welcome import WelcomeScreen
 from tiermon.tui.widgets.session_commands import SessionCommands
 from tiermon.tui.widgets.status_bar import IngestStatus
 
@@ -66,6 +68,7 @@ PROGRESS_INTERVAL = 0.1
 PANES: dict[str, tuple[str, str]] = {
     "live": ("Live", "Sessions active right now"),
     "spend": ("Spend", "Spend per tier per day and week, blocks, savings"),
+    "sessions": ("Sessions", "Every stored session, all time, searchable"),
     "alerts": ("Alerts", "Model switches, thrash, churn, context and cache alerts"),
     "advice": ("Advice", "Where a cheaper or stronger model would have paid off"),
     "models": ("Models", "Each model's cost and struggle rates on your work; policy replay"),
@@ -83,6 +86,7 @@ class TiermonApp(App[None]):
     MODES: ClassVar[dict[str, Any]] = {
         "live": LiveScreen,
         "spend": SpendScreen,
+        "sessions": SessionsScreen,
         "alerts": AlertsScreen,
         "advice": AdviceScreen,
         "models": ModelsScreen,
@@ -92,6 +96,7 @@ class TiermonApp(App[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "show('live')", "Live"),
         Binding("s", "show('spend')", "Spend"),
+        Binding("e", "show('sessions')", "Sessions"),
         Binding("a", "show('alerts')", "Alerts"),
         Binding("v", "show('advice')", "Advice"),
         Binding("m", "show('models')", "Models"),
@@ -108,12 +113,17 @@ class TiermonApp(App[None]):
         clock: Clock | None = None,
         watch: bool = True,
         workspace: DemoWorkspace | None = None,
+        first_run: bool = False,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.watching = watch
         """Watch the sources and rescan periodically (False: read once at start)."""
         self.workspace = workspace
+        self.first_run = first_run
+        """No agent data was found: greet with the welcome screen, which offers the demo."""
+        self.wants_demo = False
+        """Set when the user chose the demo on the welcome screen; the launcher opens it after exit."""
         self.query_wait = QUERY_WAIT_SECONDS
         self._clock: Clock = clock or (lambda: datetime.now(UTC))
         self.ingestor = Ingestor(settings)
@@ -146,6 +156,16 @@ class TiermonApp(App[None]):
             self._watch_sources()
         if self.workspace is not None:
             self._play_demo(self.workspace)
+            self.sub_title = "DEMO · generated sample data"
+        if self.first_run:
+            self.push_screen(WelcomeScreen(), self._welcomed)
+
+    def _welcomed(self, choice: str | None) -> None:
+        if choice == "demo":
+            self.wants_demo = True
+            self.exit()
+        elif choice == "quit":
+            self.exit()
 
     def on_unmount(self) -> None:
         self._stop_watching.set()
@@ -305,6 +325,7 @@ def make_app(
     clock: Clock | None = None,
     watch: bool = True,
     workspace: DemoWorkspace | None = None,
+    first_run: bool = False,
 ) -> TiermonApp:
     """The one way the CLI and the tests build the dashboard.
 
@@ -314,7 +335,8 @@ def make_app(
         clock: Returns "now" (aware or naive UTC); tests pass a frozen one.
         watch: Watch the sources and rescan periodically; False reads once at start.
         workspace: The generated samples the demo appends to (see demo.demo_workspace).
+        first_run: No data was found anywhere: open with the welcome screen that offers the demo.
     """
     if demo and workspace is None:
         raise ValueError("the demo needs its workspace (tiermon.tui.demo.demo_workspace)")
-    return TiermonApp(settings, clock=clock, watch=watch, workspace=workspace if demo else None)
+    return TiermonApp(settings, clock=clock, watch=watch, workspace=workspace if demo else None, first_run=first_run)

@@ -41,6 +41,9 @@ COMMANDS = {
     "export": "tiermon.tui.commands.export",
     "reconcile": "tiermon.tui.commands.reconcile",
     "team": "tiermon.tui.commands.team",
+    "statusline": "tiermon.tui.commands.statusline",
+    "limits": "tiermon.tui.commands.limits",
+    "sessions": "tiermon.tui.commands.sessions",
 }
 """Subcommand -> the module whose `register(group)` adds it. Modules load when their command runs:
 importing every one (Parquet for export, the team sink, HTTP for reconcile) cost each call ~50 ms."""

@@ -17,6 +17,9 @@ TEXT_KEYS = frozenset({"text", "prompt", "command", "commands", "question", "rep
                        "summary", "description", "input", "response", "message", "last_text", "messages",
                        "discriminator", "detail", "details", "reason"})  # fmt: skip
 """Columns and signal-row keys (at any depth) whose values hold transcript text: redacted by default."""
+SIGNAL_TEXT_KEYS = TEXT_KEYS | {"file_path", "path", "paths"}
+"""In signal figures a path is what a tool read (the events' `text`, redacted there too); as a table
+column, `file_path` is where tiermon read the line, which is kept."""
 
 
 def _clean(table: pa.Table, *, redacting: bool) -> pa.Table:
@@ -36,7 +39,7 @@ def _clean_value(value: Any, *, redacting: bool, text: bool = False) -> Any:
     if isinstance(value, str):
         return redact(value) if text else scrub(value)
     if isinstance(value, dict):
-        return {k: _clean_value(v, redacting=redacting, text=text or (redacting and k in TEXT_KEYS))
+        return {k: _clean_value(v, redacting=redacting, text=text or (redacting and k in SIGNAL_TEXT_KEYS))
                 for k, v in value.items()}  # fmt: skip
     if isinstance(value, (list, tuple, set)):
         return [_clean_value(v, redacting=redacting, text=text) for v in value]

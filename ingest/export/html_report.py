@@ -181,6 +181,8 @@ def _session_details(data: ExportData, sessions: list[dict[str, Any]]) -> str:
     segments = _tier_segments(data)
     switches = _by_session(data.rows("switches"))
     events = _by_session(data.rows("events"))
+    responses = _by_session(data.tables["responses"].select(
+        ["session_id", "ts", "model", "cost_usd", "is_sidechain"]).to_pylist())
     out = []
     for s in sessions[:MAX_SESSIONS]:
         sid = s["session_id"]
@@ -189,7 +191,7 @@ def _session_details(data: ExportData, sessions: list[dict[str, Any]]) -> str:
             f'<p class="muted">{_t(s.get("project"))} · {_when(s["start"])} → {_when(s["end"])} · '
             f"{money_part(s['cost_usd'], s.get('unpriced_tokens') or 0)} · models: {_t(s.get('models'))}</p>"
             f"{_strip(segments.get(sid, []), s['start'], s['end'])}"
-            f"{_switch_list(switches.get(sid, []))}{_timeline(events.get(sid, []))}</section>"
+            f"{_switch_list(switches.get(sid, []))}{_timeline(events.get(sid, []), responses.get(sid, []))}</section>"
         )
     if len(sessions) > MAX_SESSIONS:
         out.append(f'<p class="muted">{len(sessions) - MAX_SESSIONS} more sessions are in the data files.</p>')
@@ -240,21 +242,47 @@ def _switch_list(rows: list[dict[str, Any]]) -> str:
     return f"<table><tr><th>switch at</th><th>model</th><th>direction</th><th>cause</th></tr>{items}</table>"
 
 
-def _timeline(rows: list[dict[str, Any]]) -> str:
+def _timeline(rows: list[dict[str, Any]], responses: list[dict[str, Any]]) -> str:
+    """The session's prompts, commands, errors and compactions; each prompt with its turn's models and cost."""
     shown = [r for r in rows if r["kind"] in TIMELINE_KINDS or r.get("is_error")
              or r.get("subtype") == "compact_boundary"]  # fmt: skip
     if not shown:
         return ""
+    turns = _turn_figures([r["ts"] for r in rows if r["kind"] == "prompt" and r.get("ts")], responses)
     items = "".join(
         f"<tr><td>{_when(r.get('ts'))}</td><td>{_t(r['kind'])}{' (error)' if r.get('is_error') else ''}</td>"
         f"<td class=\"mono\">{_t(r.get('name') or r.get('subtype'))}</td>"
+        f"{_turn_cells(turns.get(r['ts']) if r['kind'] == 'prompt' else None)}"
         f"<td class=\"text\">{_t(r.get('text'))}</td></tr>"
         for r in shown[:MAX_EVENTS]
     )
     more = ""
     if len(shown) > MAX_EVENTS:
         more = f'<p class="muted">{len(shown) - MAX_EVENTS} more lines in the events file.</p>'
-    return f"<table><tr><th>time (UTC)</th><th>event</th><th>name</th><th>text</th></tr>{items}</table>{more}"
+    return (f"<table><tr><th>time (UTC)</th><th>event</th><th>name</th><th>turn's models</th>"
+            f'<th class="n">turn cost</th><th>text</th></tr>{items}</table>{more}')  # fmt: skip
+
+
+def _turn_figures(prompts: list[datetime], responses: list[dict[str, Any]]) -> dict[datetime, tuple[str, float | None]]:
+    """Per prompt time: the models and the cost of the responses up to the next prompt (subagents included)."""
+    starts = sorted(set(prompts))
+    out: dict[datetime, tuple[list[str], float | None]] = {t: ([], 0.0) for t in starts}
+    for r in sorted((r for r in responses if r.get("ts")), key=lambda r: r["ts"]):
+        owner = next((t for t in reversed(starts) if t <= r["ts"]), None)
+        if owner is None:
+            continue
+        models, cost = out[owner]
+        if r.get("model") and r["model"] not in models and not r.get("is_sidechain"):
+            models.append(r["model"])
+        out[owner] = (models, None if cost is None or r.get("cost_usd") is None else cost + r["cost_usd"])
+    return {t: (", ".join(models), cost) for t, (models, cost) in out.items()}
+
+
+def _turn_cells(figures: tuple[str, float | None] | None) -> str:
+    if figures is None:
+        return "<td></td><td></td>"
+    models, cost = figures
+    return f'<td class="mono">{_t(models)}</td><td class="n">{money(cost)}</td>'
 
 
 def _by_session(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -247,7 +247,7 @@ def cache_expiring(
 
 
 _TIMELINE_COLUMNS = (
-    "ts, k, model, tier, agent_id, is_sidechain, input_tokens, output_tokens, cache_read_tokens, "
+    "ts, k, model, tier, agent_id, is_sidechain, project, git_branch, input_tokens, output_tokens, cache_read_tokens, "
     "cache_write_5m_tokens, cache_write_1h_tokens, cost_usd, priced"
 )
 """The response columns the timeline and its model breakdown read."""
@@ -267,6 +267,15 @@ def session_timeline(store: Store, session_id: str) -> dict[str, Any]:
     session: dict[str, Any] = head[0] if head else {"session_id": sid, "models": []}
     # Only the row groups of the session's span are read (see span_rows).
     own, params = span_rows(_TIMELINE_COLUMNS, "= ?", [sid], session.get("start"), session.get("end"))
+    if not head:  # API logs have no signals: the head comes from the responses themselves
+        session.update(store.query_dicts(
+            f"""SELECT arg_min(project, ts) AS project, arg_max(git_branch, ts) AS git_branch, min(ts) AS start,
+                       max(ts) AS "end", sum(cost_usd) AS cost_usd, list(DISTINCT model ORDER BY model) AS models,
+                       arg_max(model, ts) AS current_model, arg_max(tier, ts) AS current_tier,
+                       count(*) FILTER (WHERE NOT priced)::INTEGER AS unpriced_requests
+                FROM ({own})""",
+            params,
+        )[0])
     session["model_breakdown"] = store.query_dicts(
         f"""SELECT model, any_value(tier) AS tier, count(*)::INTEGER AS requests, sum(cost_usd) AS cost_usd,
                   bool_and(priced) AS priced, sum(output_tokens)::BIGINT AS output_tokens

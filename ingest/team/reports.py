@@ -17,6 +17,7 @@ from tiermon.ingest.reports import (
     ReportFilter,
     attach_models,
     finish_block,
+    label_months,
     model_row,
     tidy_row,
 )
@@ -243,7 +244,10 @@ def _session_extras(sink: TeamSink, rows: list[dict[str, Any]]) -> None:
 def build_report(sink: TeamSink, kind: str, f: ReportFilter, by: str | None, breakdown: bool) -> dict[str, Any]:
     """The team report in the shape of `tiermon report … --json` (SPEC §5)."""
     if kind in _KIND_PERIOD:
-        return {kind: period_rows(sink, f, _KIND_PERIOD[kind], by, breakdown), "totals": totals(sink, f)}
+        rows = period_rows(sink, f, _KIND_PERIOD[kind], by, breakdown)
+        if kind == "monthly":
+            label_months(rows)
+        return {kind: rows, "totals": totals(sink, f)}
     if kind == "session":
         rows = session_rows(sink, f, by)
         _session_extras(sink, rows)

@@ -2,6 +2,6 @@
 
 import sys
 
-from tiermon.tui.cli import main
+from tiermon.tui.entry import main
 
 sys.exit(main())

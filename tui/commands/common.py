@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from tiermon.ingest import formatting as fmt
 from tiermon.ingest.config import Settings, load_settings
 from tiermon.ingest.discovery import parse_source
 from tiermon.ingest.sanitize import json_safe, printable
@@ -57,6 +58,12 @@ def global_options(func: F) -> F:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+class BadArgument(click.ClickException):
+    """An argument that names nothing (a session id that matches none): one line, exit 2 (SPEC §5)."""
+
+    exit_code = 2
 
 
 def settings_from(ctx: click.Context) -> Settings:
@@ -105,9 +112,9 @@ def parse_day(value: str | None, option: str) -> date | None:
     """YYYY-MM-DD or YYYYMMDD, else a one-line usage error."""
     if value is None:
         return None
-    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+    for pattern in ("%Y-%m-%d", "%Y%m%d"):
         try:
-            return datetime.strptime(value, fmt).date()
+            return datetime.strptime(value, pattern).date()
         except ValueError:
             continue
     raise click.BadParameter(f"{value!r} is not a date (use YYYY-MM-DD or YYYYMMDD)", param_hint=option)
@@ -115,7 +122,7 @@ def parse_day(value: str | None, option: str) -> date | None:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat()
+        return fmt.iso_utc(value)  # stored times are naive UTC: JSON says so
     if isinstance(value, date):
         return value.isoformat()
     raise TypeError(f"cannot serialise {type(value).__name__}")

@@ -104,7 +104,9 @@ def prices(ctx: click.Context, as_json: bool) -> None:
     out.print(Text(f"Rates from {genai_rates.source_label()}; override or add models in {settings.price_file}. "
                    f"Every model: {rules}.", style="dim"))  # fmt: skip
     if unpriced:
-        seen = ", ".join(f"{u['model']} ({u['requests']} requests, {fmt.tokens(u['tokens'])} tokens)" for u in unpriced)
+        seen = ", ".join(
+            f"{u['model']} ({fmt.plural(u['requests'], 'request')}, {fmt.tokens(u['tokens'])} tokens)" for u in unpriced
+        )
         out.print(Text("Unpriced models seen: " + seen, style="yellow"))
 
 

@@ -11,7 +11,16 @@ import click
 
 from tiermon.ingest.models import TIERS
 from tiermon.ingest.pricing import PriceTable, load_price_table
-from tiermon.ingest.reports import GROUPS, ReportFilter, blocks, model_rows, period_rows, session_rows, totals
+from tiermon.ingest.reports import (
+    GROUPS,
+    ReportFilter,
+    blocks,
+    label_months,
+    model_rows,
+    period_rows,
+    session_rows,
+    totals,
+)
 from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.zone import local_timezone
 from tiermon.tui.commands.common import (
@@ -112,6 +121,8 @@ def build(store: Any, kind: str, f: ReportFilter, by: str | None, breakdown: boo
     """The report as the JSON contract shapes it."""
     if kind in _PERIOD:
         rows = period_rows(store, f, _PERIOD[kind], by=by, breakdown=breakdown)
+        if kind == "monthly":
+            label_months(rows)
         return {kind: rows, "totals": totals(store, f)}
     if kind == "session":
         rows = session_rows(store, f, by=by)

@@ -49,7 +49,7 @@ def print_table(out: Console, kind: str, data: dict[str, Any], breakdown: bool) 
     out.print(table)
     notes = [ESTIMATE_NOTE]
     if t["unpriced_models"]:
-        names = ", ".join(f"{m['model']} ({m['requests']} requests)" for m in t["unpriced_models"])
+        names = ", ".join(f"{m['model']} ({fmt.plural(m['requests'], 'request')})" for m in t["unpriced_models"])
         notes.append(f"Unpriced, not in the totals: {names}. Add them to prices.toml (see `tiermon prices`).")
     out.print(Text(" ".join(notes), style="dim"))
     for row in rows:

@@ -27,7 +27,15 @@ from tiermon.ingest.signals.views import (
     list_alerts,
     session_timeline,
 )
-from tiermon.tui.commands.common import console, emit_json, global_options, parse_day, reading, settings_from
+from tiermon.tui.commands.common import (
+    BadArgument,
+    console,
+    emit_json,
+    global_options,
+    parse_day,
+    reading,
+    settings_from,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,8 +100,7 @@ def alerts(ctx: click.Context, since: str | None, until: str | None, session: st
     for col in ("when", "session", "turn", "kind", "sev", "what"):
         grid.add_column(col, justify="right" if col == "turn" else "left", no_wrap=col != "what")
     for r in rows:
-        grid.add_row(_when(r["start"], zone, _SHORT), r["session_id"][:8],
-                     str(r["turn"] if r["turn"] is not None else ""), r["kind"],
+        grid.add_row(_when(r["start"], zone, _SHORT), _sid(r), _turn(r), r["kind"],
                      Text(r["severity"], style=_SEVERITY_STYLE.get(r["severity"], "")), Text(r["message"]))  # fmt: skip
     out.print(grid)
 
@@ -150,7 +157,7 @@ def show(ctx: click.Context, session_id: str, as_json: bool, each: bool, tz: str
         try:
             data = session_timeline(store, session_id)
         except SessionNotFound as exc:
-            raise click.ClickException(printable(str(exc), one_line=True)) from exc
+            raise BadArgument(printable(str(exc), one_line=True)) from exc
     if as_json:
         emit_json(data)
         return
@@ -260,7 +267,7 @@ def _advice_table(rows: list[dict[str, Any]], zone: tzinfo) -> Table:
         grid.add_column(col, justify="right" if col in ("turn", "cost", "alt cost", "saving") else "left",
                         no_wrap=col != "why")  # fmt: skip
     for r in rows:
-        grid.add_row(_when(r["start"], zone, _SHORT), r["session_id"][:8], str(r["turn"]),
+        grid.add_row(_when(r["start"], zone, _SHORT), _sid(r), _turn(r),
                      f"{r['kind']} {r['from_tier']}→{r['to_tier']}", fmt.money(r["cost_usd"]),
                      fmt.money(r["counterfactual_cost_usd"]), _signed(r["saving_usd"]), Text(_why(r)))  # fmt: skip
     return grid
@@ -368,3 +375,15 @@ def register(group: click.Group) -> None:
     group.add_command(alerts)
     group.add_command(advise)
     group.add_command(show)
+
+
+def _sid(row: dict[str, Any]) -> str:
+    """A session as lists name it: the first 8 characters of an id, an API log's tag whole."""
+    sid = str(row["session_id"])
+    return sid if sid.startswith("api:") else sid[:8]
+
+
+def _turn(row: dict[str, Any]) -> str:
+    """The turn; blank where there is none, and for an API-log session (no prompts, so no turns)."""
+    turn = row.get("turn")
+    return "" if turn is None or (not turn and str(row["session_id"]).startswith("api:")) else str(turn)

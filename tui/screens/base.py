@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -55,6 +55,8 @@ class DataScreen(Screen[None]):
         self._timer: Timer | None = None
         self._last_fetch = 0.0
         self._worker: Worker[None] | None = None
+        self._laid_out: tuple[Any, int] | None = None
+        """The data last shown and the width it was laid out for: a resize lays it out again."""
 
     @property
     def tiermon(self) -> TiermonApp:
@@ -129,7 +131,14 @@ class DataScreen(Screen[None]):
     @on(Fetched)
     def _apply(self, message: Fetched) -> None:
         message.stop()
+        self._laid_out = (message.data, self.size.width)
         self.show(message.data)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Columns are cut to the width: lay the last data out again when it changes, without a query."""
+        if self._laid_out is not None and self._laid_out[1] != event.size.width:
+            self._laid_out = (self._laid_out[0], event.size.width)
+            self.call_after_refresh(self.show, self._laid_out[0])  # once the screen has its new size
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The fetch is over when its worker is: only then may the next one start."""

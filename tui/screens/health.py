@@ -97,7 +97,7 @@ def _problems(report: dict[str, Any]) -> Text:
     for model in report["unpriced_models"]:
         text.append("\n  ")
         text.append_text(plain(model["model"], 40, style="yellow"))
-        text.append(f"  {model['requests']} requests, {fmt.tokens(model['tokens'])} tokens", style="dim")
+        text.append(f"  {fmt.plural(model['requests'], 'request')}, {fmt.tokens(model['tokens'])} tokens", style="dim")
     if report["unpriced_models"]:
         text.append("\n  Add a price for them in prices.toml (see `tiermon prices`).", style="dim")
     unmapped = report["unmapped_models"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import on
@@ -11,13 +12,16 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Static
 
 from tiermon.ingest import formatting as fmt
+from tiermon.ingest.limits import plan_limits
 from tiermon.ingest.queries import current_block, live_sessions
 from tiermon.ingest.reports import ReportFilter, totals
+from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.store import Store
 from tiermon.ingest.zone import local_timezone
 from tiermon.tui.messages import SessionRequested
 from tiermon.tui.screens.base import DataScreen
-from tiermon.tui.widgets.cells import fill_bar, local_date, model_text, money, plain, safe
+from tiermon.tui.widgets.cells import clear_rows, fill_bar, local_date, model_text, money, plain, safe
+from tiermon.tui.widgets.limits_strip import limits_text
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -40,6 +44,7 @@ class LiveScreen(DataScreen):
         with Horizontal(classes="heading"):
             yield Static(id="live-heading")
             yield Static(id="live-today")
+        yield Static(id="live-limits", classes="heading")
         table: DataTable[Any] = DataTable(id="live-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static(id="live-detail", classes="detail")
@@ -62,7 +67,8 @@ class LiveScreen(DataScreen):
         today = local_date(now, zone)
         spent = totals(store, ReportFilter(since=today, until=today, tz=zone))
         return {"rows": rows[: max(active, 0) + RECENT_LIMIT], "active": active, "now": now, "window": window,
-                "today": spent["cost_usd"], "block": current_block(store, now=now, tz=zone)}
+                "today": spent["cost_usd"], "block": current_block(store, now=now, tz=zone), "zone": zone,
+                "limits": plan_limits(store, now=now, agents=_agents(self.tiermon.settings.agents))}
 
     def show(self, data: dict[str, Any]) -> None:
         rows: list[dict[str, Any]] = data["rows"]
@@ -76,9 +82,12 @@ class LiveScreen(DataScreen):
             heading = Text("No sessions in the last 7 days: see Spend (s), Alerts (a)", style="bold")
         self.query_one("#live-heading", Static).update(heading)
         self.query_one("#live-today", Static).update(_today(data["today"], data["block"]))
+        strip = self.query_one("#live-limits", Static)
+        strip.update(limits_text(data["limits"], now, ZoneInfo(data["zone"])))
+        strip.display = bool(data["limits"])
         table = self.query_one(DataTable)
         keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value if table.row_count else None
-        table.clear()
+        clear_rows(table)
         # Cells for project, branch and the context bar: what 80 columns leave, more when wider.
         extra = max(self.size.width, 80) - 80
         rooms = (11 + extra // 3, 9 + extra // 5, 4 if extra < 20 else 6)
@@ -145,6 +154,11 @@ class LiveScreen(DataScreen):
     def _open(self, event: DataTable.RowSelected) -> None:
         if event.row_key.value:
             self.post_message(SessionRequested(event.row_key.value))
+
+
+def _agents(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The rows' `agent` values that `--agent KIND` names."""
+    return tuple(SOURCES[kind].agent for kind in kinds if kind in SOURCES)
 
 
 def _today(spent: float, block: dict[str, Any] | None) -> Text:

@@ -15,7 +15,7 @@ from tiermon.ingest.signals.views import session_timeline
 from tiermon.ingest.store import Store
 from tiermon.tui.screens.base import DataScreen
 from tiermon.tui.screens.timeline import timeline_rows
-from tiermon.tui.widgets.cells import TIER_STYLES, clock_time, model_short, money, plain, safe
+from tiermon.tui.widgets.cells import TIER_STYLES, clear_rows, clock_time, model_short, money, plain, safe
 from tiermon.tui.widgets.charts import ContextChart
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ class SessionScreen(DataScreen):
         table = self.query_one("#timeline-table", DataTable)
         keep = table.cursor_row if table.row_count else None
         at_end = keep is not None and keep == table.row_count - 1
-        table.clear()
+        clear_rows(table)
         self._rows = timeline_rows(data, room=max(self.size.width - 52, 16))
         if at_end:
             keep = len(self._rows) - 1  # the cursor on the last row follows new activity
@@ -196,7 +196,7 @@ class SessionScreen(DataScreen):
 
     def _show_signals(self, data: dict[str, Any]) -> None:
         table = self.query_one("#session-signals", DataTable)
-        table.clear()
+        clear_rows(table)
         rows = [
             (a.get("start"), a.get("kind"), a.get("turn"), a.get("message"), a.get("severity") == "warn")
             for a in data.get("alerts") or []
@@ -228,11 +228,18 @@ def _head(session_id: str, session: dict[str, Any], data: dict[str, Any]) -> Tex
     text.append("  " + safe(session_id), style="dim")
     text.append("\n")
     text.append(f"{clock_time(session.get('start'), with_date=True)} → {clock_time(session.get('end'))}  ")
-    text.append_text(money(session.get("cost_usd")))
-    if session.get("unpriced_requests"):
-        text.append(f" + {session['unpriced_requests']} unpriced requests", style="yellow")
-    text.append(f" · {len(data.get('turns') or [])} turns · {len(data.get('switches') or [])} switches"
-                f" · {len({a.get('agent_id') for a in data.get('subagents') or []})} subagents")
+    priced = session.get("cost_usd") or not session.get("unpriced_requests")
+    text.append_text(money(session.get("cost_usd") if priced else None))  # all unpriced: not "$0.00"
+    if session.get("unpriced_requests") and priced:
+        text.append(f" + {fmt.plural(session['unpriced_requests'], 'unpriced request')}", style="yellow")
+    turns = [t for t in data.get("turns") or [] if t.get("turn")]
+    if not data.get("turns") and session_id.startswith("api:"):
+        text.append(f" · {fmt.plural(len(data.get('responses') or []), 'API call')} (an API log has no turns)")
+    else:
+        switches = len(data.get("switches") or [])
+        agents = len({a.get("agent_id") for a in data.get("subagents") or []})
+        text.append(f" · {fmt.plural(len(turns), 'turn')} · {fmt.plural(switches, 'switch', 'switches')}"
+                    f" · {fmt.plural(agents, 'subagent')}")
     if session.get("max_context"):
         text.append(f" · peak context {fmt.tokens(session['max_context'])}")
     return text

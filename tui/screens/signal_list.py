@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Input, Select, Static
 
 from tiermon.tui.messages import SessionRequested
 from tiermon.tui.screens.base import DataScreen
-from tiermon.tui.widgets.cells import clock_time, local, plain, safe
+from tiermon.tui.widgets.cells import clear_rows, clock_time, local, plain, safe
 
 if TYPE_CHECKING:
     from textual.app import ComposeResult
@@ -133,7 +133,7 @@ class SignalListScreen(DataScreen):
         self._shown = rows
         table = self.query_one(DataTable)
         keep = table.cursor_row if table.row_count else 0
-        table.clear()
+        clear_rows(table)
         for i, column_spec in enumerate(self.COLUMNS):
             arrow = (" ▼" if self.sort_reverse else " ▲") if i == self.sort_column else ""
             table.columns[table.ordered_columns[i].key].label = Text(column_spec.label + arrow)
@@ -225,5 +225,7 @@ def project_name(row: dict[str, Any], limit: int = PROJECT_WIDTH) -> Text:
 
 
 def turn_cell(row: dict[str, Any]) -> Text:
+    """The turn; none for an API-log session, which has no prompts and so no turns (not "turn 0")."""
     turn = row.get("turn")
-    return Text("–" if turn is None else str(turn), justify="right")
+    api = str(row.get("session_id") or "").startswith("api:")
+    return Text("–" if turn is None or (api and not turn) else str(turn), justify="right")

@@ -17,7 +17,7 @@ from tiermon.ingest.reports import ReportFilter, period_rows, totals
 from tiermon.ingest.store import Store
 from tiermon.ingest.zone import local_timezone
 from tiermon.tui.screens.base import DataScreen
-from tiermon.tui.widgets.cells import TIER_STYLES, local_date, money, plain
+from tiermon.tui.widgets.cells import TIER_STYLES, clear_rows, local_date, money, plain
 from tiermon.tui.widgets.charts import TIERS, TierBars
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ class SpendScreen(DataScreen):
         Binding("left_square_bracket", "week(-1)", "◂ Week"),
         Binding("right_square_bracket", "week(1)", "Week ▸"),
         Binding("full_stop", "week(0)", "This week", show=False),
+        Binding("A", "all_time", "All time"),
     ]
 
     def __init__(self) -> None:
@@ -44,6 +45,8 @@ class SpendScreen(DataScreen):
         self.zone_name = local_timezone()
         self.week_offset = 0
         """0 = the week containing now, -1 the one before, ..."""
+        self.all_time = False
+        """The summary and the projects over everything stored instead of the week (the charts stay weekly)."""
 
     def compose_body(self) -> ComposeResult:
         yield Static(id="spend-summary", classes="summary")
@@ -61,6 +64,11 @@ class SpendScreen(DataScreen):
 
     def action_week(self, step: int) -> None:
         self.week_offset = 0 if step == 0 else min(self.week_offset + step, 0)
+        self.all_time = False
+        self.request_refresh()
+
+    def action_all_time(self) -> None:
+        self.all_time = not self.all_time
         self.request_refresh()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -79,14 +87,18 @@ class SpendScreen(DataScreen):
         week = ReportFilter(since=monday, until=sunday, tz=self.zone_name)
         weeks = ReportFilter(since=monday - timedelta(weeks=WEEKS_SHOWN - 1), until=sunday, tz=self.zone_name)
         since, until = _utc(monday, zone), _utc(sunday + timedelta(days=1), zone)
+        span = week
+        if self.all_time:
+            span, since, until = ReportFilter(tz=self.zone_name), datetime.min, datetime.max
         return {
             "monday": monday,
+            "all_time": self.all_time,
             "days": period_rows(store, week, "day", by="tier"),
             "weeks": period_rows(store, weeks, "week", by="tier"),
-            "totals": totals(store, week),
+            "totals": totals(store, span),
             "split": spend_split(store, since=since, until=until),
             "savings": cache_savings(store, since=since, until=until),
-            "projects": period_rows(store, week, "week", by="project"),
+            "projects": model_projects(store, span),
             "block": current_block(store, now=now, tz=self.zone_name),
         }
 
@@ -108,7 +120,7 @@ class SpendScreen(DataScreen):
             title=f"$ per week · last {shown}{marker}",
         )
         table = self.query_one("#spend-projects", DataTable)
-        table.clear()
+        clear_rows(table)
         rows = sorted(data["projects"], key=lambda r: r["cost_usd"] or 0.0, reverse=True)
         for row in rows:
             table.add_row(
@@ -118,6 +130,19 @@ class SpendScreen(DataScreen):
                 Text(str(row["unpriced_requests"] or ""), justify="right", style="yellow"),
             )
         self.refresh_bindings()
+
+
+def model_projects(store: Store, span: ReportFilter) -> list[dict[str, Any]]:
+    """Cost per project over the span, one row per project (a week, or all time)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for row in period_rows(store, span, "month", by="project"):
+        into = rows.setdefault(row.get("group") or "", {"group": row.get("group"), "requests": 0, "cost_usd": None,
+                                                        "unpriced_requests": 0})  # fmt: skip
+        into["requests"] += row["requests"]
+        into["unpriced_requests"] += row["unpriced_requests"] or 0
+        if row["cost_usd"] is not None:
+            into["cost_usd"] = (into["cost_usd"] or 0.0) + row["cost_usd"]
+    return list(rows.values())
 
 
 def _utc(day: date, zone: tzinfo) -> datetime:
@@ -140,10 +165,10 @@ def _summary(data: dict[str, Any]) -> Text:
     monday: date = data["monday"]
     total = data["totals"]
     text = Text.assemble(
-        (f"Week of {monday:%a %d %b %Y}", "bold"),
+        ("All time" if data.get("all_time") else f"Week of {monday:%a %d %b %Y}", "bold"),
         "  ",
         (fmt.money(total["cost_usd"]), "bold"),
-        f" · {total['requests']:,} requests",
+        f" · {fmt.plural(total['requests'], 'request')}",
     )
     if total.get("unpriced_requests"):
         text.append(f" · {total['unpriced_requests']} unpriced", style="yellow")

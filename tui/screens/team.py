@@ -125,8 +125,11 @@ class TeamScreen(Screen[None]):
             self._fetch()
 
     def action_back(self) -> None:
+        """Back to where the user came from: the screen below, or Live when Team is a pane of its own."""
         if len(self.app.screen_stack) > 1:
             self.app.pop_screen()
+        else:
+            self.app.switch_mode("live")
 
     # -- the refresh cycle ---------------------------------------------------------
 

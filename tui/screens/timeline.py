@@ -41,8 +41,9 @@ def _turn(t: dict[str, Any], room: int) -> dict[str, Any]:
     what = Text(f"▶ #{number} ", style="bold")
     what.append_text(plain(t.get("prompt") or "(before the first prompt)", room, style="bold"))
     models = ", ".join(model_short(m) for m in t.get("models") or [])
+    calls = fmt.plural(t.get("tool_calls") or 0, "tool call")
     detail = Text(f"Turn {number} · {clock_time(t.get('start'))}–{clock_time(t.get('end'))} · {models}"
-                  f" · {t.get('responses') or 0} responses · {t.get('tool_calls') or 0} tool calls"
+                  f" · {fmt.plural(t.get('responses') or 0, 'response')} · {calls}"
                   f" ({t.get('tool_errors') or 0} failed) · {money(t.get('cost_usd')).plain}\n", style="dim")
     detail.append_text(plain_block(t.get("prompt") or ""))
     cells = [

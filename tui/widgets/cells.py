@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
 from tiermon.ingest import formatting as fmt
 from tiermon.ingest.sanitize import clean_text
+
+if TYPE_CHECKING:
+    from textual.widgets import DataTable
 
 TIER_STYLES = {
     "haiku": "green", "small": "bright_green", "sonnet": "blue", "mid": "bright_blue",
@@ -105,3 +109,15 @@ def clock_time(moment: datetime | None, *, with_date: bool = False) -> str:
         return "–"
     return local(moment).strftime("%a %d %b %H:%M" if with_date else "%H:%M:%S")
 
+
+
+def clear_rows(table: DataTable[Any]) -> None:
+    """Remove every row and let each auto-width column shrink back to its label.
+
+    DataTable.clear() keeps the widths its rows once needed, so without this a
+    pane laid out for a wide terminal stays that wide after the terminal shrinks.
+    """
+    table.clear()
+    for column in table.columns.values():
+        if column.auto_width:
+            column.content_width = column.label.cell_len

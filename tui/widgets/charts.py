@@ -50,6 +50,9 @@ class TierBars(PlotextPlot):
                 color=[TIER_COLORS[t] for t in tiers],  # type: ignore[arg-type]  # one per series; the stub says one
                 width=0.6,
             )
+            # plotext starts the axis at the smallest segment; a day without Haiku then floats off it
+            top = max((sum(day) for day in zip(*(self._series[t] for t in tiers), strict=True)), default=0.0)
+            plt.ylim(0, max(top * 1.05, 0.01))
         elif self._labels:
             plt.bar(self._labels, [0.0] * len(self._labels))
             plt.ylim(0, 1)

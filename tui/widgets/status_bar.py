@@ -57,6 +57,8 @@ class StatusBar(Horizontal):
     """One line above the footer; follows the app's `status_signal`."""
 
     def compose(self) -> ComposeResult:
+        if getattr(self.app, "workspace", None) is not None:
+            yield Static(Text(" DEMO ", style="bold black on yellow"), id="status-demo")
         yield Static(id="status-text")
         yield Static(Text(CAVEAT, style="dim italic"), id="status-caveat")
 

@@ -23,6 +23,7 @@ from tiermon.ingest.models import model_base, tier_of
 from tiermon.ingest.rows import PROMPT_LIMIT, SUMMARY_LIMIT, TEXT_TAIL_LIMIT, Batch, better_copy
 from tiermon.ingest.sanitize import clean_text
 from tiermon.ingest.sources.anthropic_usage import cache_writes
+from tiermon.ingest.sources.claude.limit_hits import limit_hit
 from tiermon.ingest.sources.claude.records import (
     ENTRY_DECODER,
     GENERIC_DECODER,
@@ -302,7 +303,11 @@ def _assistant(entry: Entry, ctx: _Context, batch: _Rows) -> None:
     if msg is None:
         return
     if msg.model == "<synthetic>" or entry.isApiErrorMessage:
-        _event(batch, ctx, 0, "api_error", text=_block_text(msg), message_id=msg.id)
+        text = _block_text(msg)
+        _event(batch, ctx, 0, "api_error", text=text, message_id=msg.id)
+        hit = limit_hit(text, ctx.ts) if entry.error == "rate_limit" or "limit" in (text or "") else None
+        if hit is not None:
+            _event(batch, ctx, 1, "limit", subtype=hit[0], pre_tokens=hit[1], text=hit[2], trigger="transcript")
         return
     _content_events(msg, ctx, batch)
     usage = msg.usage

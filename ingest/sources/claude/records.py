@@ -69,6 +69,7 @@ class Entry(msgspec.Struct):
     isMeta: bool | None = None
     isCompactSummary: bool | None = None
     isApiErrorMessage: bool | None = None
+    error: str | None = None
     message: Message | None = None
     toolUseResult: ToolUseResult | str | list[msgspec.Raw] | None = None
     compactMetadata: CompactMetadata | None = None

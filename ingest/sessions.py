@@ -1,0 +1,97 @@
+"""Every stored session of every agent, newest first, searchable (SPEC §5 `tiermon sessions`, §6 Sessions).
+
+One row per session: agent, project (the session's first working folder, so
+a session that moved into a subfolder stays one project), branch, span,
+cost, requests, models and its first prompt. Search matches project, branch
+and first prompt (and the id), case-insensitive.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tiermon.ingest.store import Store
+
+_SESSIONS_SQL = """
+WITH s AS (
+    SELECT r.session_id, any_value(r.agent) AS agent, arg_min(r.project, r.ts) AS project,
+           arg_max(r.git_branch, r.ts) FILTER (WHERE r.git_branch IS NOT NULL) AS branch,
+           min(r.ts) AS start, max(r.ts) AS "end", count(*) AS requests,
+           sum(r.cost_usd) AS cost_usd, count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests,
+           list(DISTINCT r.model ORDER BY r.model) AS models
+    FROM responses r
+    WHERE r.session_id IS NOT NULL {agent}
+    GROUP BY r.session_id
+),
+p AS (SELECT session_id, prompt FROM turns WHERE turn = 1)
+SELECT s.*, p.prompt AS first_prompt, coalesce(g.turns, 0) AS turns
+FROM s LEFT JOIN p USING (session_id) LEFT JOIN session_signals g ON g.k = s.session_id
+WHERE {where}
+ORDER BY s."end" DESC NULLS LAST, s.session_id
+{limit}
+"""
+
+
+def list_sessions(
+    store: Store,
+    *,
+    search: str | None = None,
+    since: date | None = None,
+    until: date | None = None,
+    tz: str = "UTC",
+    agents: tuple[str, ...] = (),
+    model: str | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Sessions that overlap [since, until] (days in `tz`), newest activity first."""
+    clauses: list[str] = ["TRUE"]
+    params: list[Any] = []
+    agent_sql = ""
+    agent_params: list[Any] = []
+    if agents:
+        agent_sql = "AND r.agent IN (SELECT unnest(?::VARCHAR[]))"
+        agent_params.append(list(agents))
+    zone = ZoneInfo(tz)
+    if since:
+        clauses.append('s."end" >= ?')
+        params.append(_utc(datetime.combine(since, time.min, zone)))
+    if until:
+        clauses.append("s.start < ?")
+        params.append(_utc(datetime.combine(until + timedelta(days=1), time.min, zone)))
+    if model:
+        clauses.append("len(list_filter(s.models, lambda m: m ILIKE ? ESCAPE '\\')) > 0")
+        params.append(f"%{_escaped(model)}%")
+    if search:
+        needle = f"%{_escaped(search.strip())}%"
+        clauses.append(
+            "(s.project ILIKE ? ESCAPE '\\' OR s.branch ILIKE ? ESCAPE '\\' OR p.prompt ILIKE ? ESCAPE '\\'"
+            " OR s.session_id ILIKE ? ESCAPE '\\')"
+        )
+        params += [needle] * 4
+    sql = _SESSIONS_SQL.format(
+        agent=agent_sql, where=" AND ".join(clauses), limit=f"LIMIT {int(limit)}" if limit else ""
+    )
+    rows = store.query_dicts(sql, [*agent_params, *params])
+    for row in rows:
+        row["requests"] = int(row["requests"])
+        row["unpriced_requests"] = int(row["unpriced_requests"])
+        if row["requests"] and row["unpriced_requests"] == row["requests"]:
+            row["cost_usd"] = None  # nothing priced: unknown, not $0 (SPEC §3)
+        elif row["cost_usd"] is not None:
+            row["cost_usd"] = round(row["cost_usd"], 6)
+    return rows
+
+
+def count_sessions(store: Store) -> int:
+    return int(store.query("SELECT count(DISTINCT session_id) FROM responses WHERE session_id IS NOT NULL")[0][0])
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _escaped(text: str) -> str:
+    """LIKE wildcards in the user's text match themselves."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
