@@ -74,7 +74,7 @@ def _files(data: dict[str, Any]) -> Text:
         text.append("nothing read yet\n", style="dim")
     text.append(f"{report['responses']:,} responses stored")
     if report["versions"]:
-        text.append(" · Claude Code versions ")
+        text.append(" · agent versions ")
         text.append_text(plain(", ".join(report["versions"]), 80))
     return text
 
