@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from statistics import median
 from typing import Any
 
 from tiermon.ingest import statusfiles
 from tiermon.ingest.sanitize import clean_text
+from tiermon.ingest.signals.costs import DEFAULT_WINDOW
+from tiermon.ingest.signals.limits import CLAUDE_AGENTS, COMPACT_BUFFER, learned_limits
 from tiermon.ingest.store import Store
 from tiermon.ingest.times import naive_utc
 
@@ -21,9 +22,6 @@ OFFSET_KEY = "limit_readings_offset"
 STATE_SESSIONS_SINCE = timedelta(days=2)
 """Sessions that ended longer ago than this are left out of status.json: a status line is for a live one."""
 STATE_SESSION_LIMIT = 200
-LEARNED_COMPACTIONS = 5
-"""SPEC §4.5: the compaction point is the median preTokens of this many latest auto-compactions."""
-COMPACT_RESERVE = 33_000
 WINDOWS = frozenset({"5h", "7d"})
 
 
@@ -33,7 +31,7 @@ def import_readings(store: Store, folder: Path) -> int:
     rows, end = statusfiles.read_readings(folder, offset)
     events = [event for event in map(reading_event, rows) if event is not None]
     if events:
-        store.con.executemany(
+        store.execute_many(
             """INSERT OR IGNORE INTO events (k, session_id, ts, kind, subtype, name, pre_tokens, text, trigger, agent)
                VALUES (?, NULL, ?, 'limit', ?, ?, ?, ?, ?, ?)""",
             events,
@@ -65,45 +63,30 @@ def _zulu(value: Any) -> Any:
 
 
 def write_state(store: Store, folder: Path, now: datetime) -> None:
-    """status.json: the recent sessions' model, rung, cost, context and limit, and alert badges."""
-    learned = learned_compaction(store)
+    """status.json: the recent sessions' model, rung, cost, context and limit, and alert badges.
+
+    The limit is the signals' own (session_signals.context_limit, SPEC §4.5); the learned
+    points travel too, for a session the store has not seen yet.
+    """
     rows = store.query_dicts(
-        """SELECT session_id, current_model, current_tier, cost_usd, context_tokens, context_window,
+        """SELECT session_id, current_model, current_tier, cost_usd, context_tokens, context_limit,
                   coalesce(alerts_warn, 0) AS warn, coalesce(alerts_info, 0) AS info
            FROM session_signals WHERE end_ts >= ? ORDER BY end_ts DESC LIMIT ?""",
         [now - STATE_SESSIONS_SINCE, STATE_SESSION_LIMIT],
     )
-    sessions = {}
-    for row in rows:
-        model = row["current_model"] or ""
-        base = model.split("[", 1)[0]
-        window = row["context_window"]
-        limit = learned.get(base) or (window - COMPACT_RESERVE if window else None)
-        sessions[row["session_id"]] = {
-            "model": model, "tier": row["current_tier"], "cost_usd": row["cost_usd"],
-            "context_tokens": row["context_tokens"], "context_limit": limit,
+    sessions = {
+        row["session_id"]: {
+            "model": row["current_model"] or "", "tier": row["current_tier"], "cost_usd": row["cost_usd"],
+            "context_tokens": row["context_tokens"], "context_limit": row["context_limit"],
             "alerts": row["warn"] + row["info"], "warnings": row["warn"],
-        }  # fmt: skip
-    statusfiles.write_state(
-        folder, {"written_at": now.isoformat() + "Z", "sessions": sessions, "compaction": learned}
-    )
-
-
-def learned_compaction(store: Store) -> dict[str, int]:
-    """Per model: the median preTokens of its latest auto-compactions (the model of the response before)."""
-    rows = store.query(
-        """WITH c AS (
-               SELECT e.session_id, e.ts, e.pre_tokens FROM events e
-               WHERE e.kind = 'system' AND e.subtype = 'compact_boundary' AND e.trigger = 'auto'
-                 AND e.pre_tokens > 0 AND e.agent_id IS NULL
-               ORDER BY e.ts DESC LIMIT 200)
-           SELECT (SELECT arg_max(r.model_base, r.ts) FROM responses r
-                   WHERE r.session_id = c.session_id AND r.ts <= c.ts AND r.ts >= c.ts - INTERVAL 1 DAY
-                     AND NOT r.is_sidechain) AS model, c.pre_tokens
-           FROM c ORDER BY c.ts DESC"""
-    )
-    points: dict[str, list[int]] = {}
-    for model, pre in rows:
-        if model and len(points.setdefault(model, [])) < LEARNED_COMPACTIONS:
-            points[model].append(int(pre))
-    return {model: int(median(values)) for model, values in points.items()}
+        }
+        for row in rows
+    }  # fmt: skip
+    learned = {
+        model: point for (model, agent, window), point in learned_limits(store).learned.items()
+        if window == DEFAULT_WINDOW and agent in CLAUDE_AGENTS
+    }  # fmt: skip
+    statusfiles.write_state(folder, {
+        "written_at": now.isoformat() + "Z", "sessions": sessions, "compaction": learned,
+        "compact_buffer": COMPACT_BUFFER,
+    })  # fmt: skip

@@ -595,6 +595,10 @@ class Store:
         """A write statement with `?` parameters (never values formatted into `sql`)."""
         self.con.execute(sql, params or [])
 
+    def execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """One write statement for each of a few rows (no pyarrow for a handful)."""
+        self.con.executemany(sql, rows)
+
     def insert_arrow(self, table: str, arrow: pa.Table, sql: str | None = None) -> None:
         """Rows of `arrow` into `table` (or through `sql`, which reads them as `arrow_rows`)."""
         self._insert_arrow("arrow_rows", arrow, sql or f"INSERT INTO {table} SELECT * FROM arrow_rows")

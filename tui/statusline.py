@@ -217,7 +217,7 @@ def context_share(payload: dict[str, Any], known: dict[str, Any], state: dict[st
         limit = _number(learned)
     if not limit:
         nominal = size or (ONE_M_WINDOW if "[1m]" in model_id else DEFAULT_WINDOW)
-        limit = max(nominal - COMPACT_RESERVE, 1.0)
+        limit = max(nominal - (_number(state.get("compact_buffer")) or COMPACT_RESERVE), 1.0)
     return tokens / limit
 
 
