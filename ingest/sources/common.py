@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
+
 MAX_TOKENS = 2**53
 """Token counts at or above this are not real counts (and lose precision as JSON numbers)."""
 
@@ -92,3 +94,21 @@ def text_of(value: object) -> str | None:
 def obj_of(value: object) -> dict[str, Any]:
     """A JSON object, or an empty one for anything else (lenient reading of nested fields)."""
     return value if isinstance(value, dict) else {}
+
+
+SUMMARY_KEYS = ("command", "absolute_path", "filePath", "file_path", "path", "pattern", "url", "query", "description",
+                "prompt")  # fmt: skip
+"""Tool-call arguments that say best what a call does, in the order they are looked for."""
+
+
+def summarise(args: dict[str, Any]) -> str | None:
+    """The command (whitespace collapsed), the path, or a short description of a tool call's arguments."""
+    from tiermon.ingest.rows import SUMMARY_LIMIT
+    from tiermon.ingest.sanitize import clean_text
+
+    for key in SUMMARY_KEYS:
+        value = text_of(args.get(key))
+        if value:
+            text = " ".join(value.split()) if key == "command" else value
+            return clean_text(text)[:SUMMARY_LIMIT]
+    return clean_text(msgspec.json.encode(args).decode()[:SUMMARY_LIMIT]) if args else None

@@ -54,6 +54,7 @@ from tiermon.ingest.sources.common import (
     LineProblem,
     is_local_model,
     obj_of,
+    summarise,
     text_of,
     token,
     ts_from_ms,
@@ -250,24 +251,12 @@ def _tool_rows(part: Json, part_id: str, msg: _Message, offset: int, rows: _Rows
     call_id = text_of(part.get("callID")) or part_id
     subtype = text_of(args.get("subagent_type")) if name == "Task" else None
     rows.event(msg, f"{part_id}:use", "tool_use", offset, ts_from_ms(times.get("start")), name=name,
-               tool_use_id=call_id, text=_summarise(args), subtype=subtype)  # fmt: skip
+               tool_use_id=call_id, text=summarise(args), subtype=subtype)  # fmt: skip
     status = state.get("status")
     if status in ("completed", "error"):
         error = clean_text(str(state.get("error") or "error"))[:SUMMARY_LIMIT] if status == "error" else None
         rows.event(msg, f"{part_id}:result", "tool_result", offset, ts_from_ms(times.get("end")),
                    tool_use_id=call_id, is_error=status == "error", text=error)  # fmt: skip
-
-
-def _summarise(args: Json) -> str | None:
-    """The command, the path, or a short description of a tool call's input."""
-    command = text_of(args.get("command"))
-    if command:
-        return clean_text(" ".join(command.split()))[:SUMMARY_LIMIT]
-    for key in ("filePath", "file_path", "path", "pattern", "url", "query", "description", "prompt"):
-        value = text_of(args.get(key))
-        if value:
-            return clean_text(value)[:SUMMARY_LIMIT]
-    return clean_text(msgspec.json.encode(args).decode()[:SUMMARY_LIMIT]) if args else None
 
 
 def _safely(batch: Batch, offset: int, raw: bytes, emit: Any, *args: Any) -> None:

@@ -44,6 +44,7 @@ from tiermon.ingest.sources.common import (
     is_local_model,
     is_local_url,
     obj_of,
+    summarise,
     text_of,
     token,
     ts_from_iso,
@@ -303,18 +304,6 @@ def tool_use(ctx: Ctx, index: int, call: Json, batch: Batch) -> None:
     subtype = text_of(args.get("subagent_type")) if name in ("Agent", "Task") else None
     add_event(ctx, index, "tool_use", batch, name=name, tool_use_id=text_of(call.get("id")),
            text=summarise(args), subtype=subtype)  # fmt: skip
-
-
-def summarise(args: Json) -> str | None:
-    """The command, the path, or a short description of a tool call's arguments."""
-    command = text_of(args.get("command"))
-    if command:
-        return clean_text(" ".join(command.split()))[:SUMMARY_LIMIT]
-    for field in ("absolute_path", "file_path", "path", "pattern", "url", "query", "description", "prompt"):
-        value = text_of(args.get(field))
-        if value:
-            return clean_text(value)[:SUMMARY_LIMIT]
-    return clean_text(msgspec.json.encode(args).decode()[:SUMMARY_LIMIT]) if args else None
 
 
 def _tool_result(ctx: Ctx, state: FileState, batch: Batch) -> None:
