@@ -2,7 +2,7 @@
 
 Every registered format gets the same three kinds of input. Whatever comes in, `parse` returns a batch
 (bad lines quarantined, never raised), every stored token count is an integer in 0..2^53, every row
-names its agent and vendor, no kept text holds a control character other than newline and tab, and
+names its agent and vendor, no kept free text holds a control character other than newline and tab, and
 the parse state survives the round trip through the file's mark.
 """
 
@@ -24,7 +24,9 @@ from tiermon.ingest.sources import FORMATS
 
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
                  "cache_write_1h_tokens", "reasoning_tokens")  # fmt: skip
-TEXT_COLUMNS = ("text", "subtype", "name", "model")
+TEXT_COLUMNS = ("text",)
+"""Free text a source keeps is cleaned when stored; identifiers (model, name, subtype) are stored as read
+and made printable on every output (tests/test_fuzz_output.py)."""
 DATABASE_FORMATS = {"opencode-db"}
 """Formats that open their path (SQLite) instead of reading the bytes they are handed."""
 LINE_FORMATS = [f for f in FORMATS.values() if f.name not in DATABASE_FORMATS]

@@ -15,7 +15,7 @@ their parent's lines first: that prefix seeds the counters and yields nothing.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from tiermon.ingest.sources.codex.records import (
     usage_of,
 )
 from tiermon.ingest.sources.codex.state import REPLAY_ENDED, REPLAY_OPEN, FileState, thread_id_from_name
+from tiermon.ingest.sources.common import ts_from_iso
 
 SOURCE_KIND = "codex"
 AGENT = "codex"
@@ -82,6 +83,8 @@ def parse_rollout(buf: bytes | bytearray, base_offset: int, path: str, state: Fi
             batch.quarantine_line(at, raw, f"not a rollout line: {exc}")
         except LineProblem as exc:
             batch.quarantine_line(at, raw, str(exc))
+        except (RecursionError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            batch.quarantine_line(at, raw, f"line could not be read ({type(exc).__name__})")  # one line, not the pass
     return batch
 
 
@@ -89,7 +92,7 @@ def _line(raw: bytes | bytearray, where: _Line, state: FileState, batch: Batch) 
     """Decode one line and hand it to the handler of its type."""
     rec = LINE_DECODER.decode(raw)
     kind, payload = rec.type, rec.payload
-    where.ts = parse_ts(rec.timestamp)
+    where.ts = ts_from_iso(rec.timestamp)
     if payload is None:
         payload, kind = _legacy(raw, kind, state)
         if payload is None:
@@ -125,7 +128,7 @@ def _legacy(raw: bytes | bytearray, kind: object, state: FileState) -> tuple[Pay
     if kind is None and obj.id is not None and obj.record_type is None:
         state.legacy = True
         return obj, "session_meta"
-    if kind in LEGACY_ITEMS:
+    if isinstance(kind, str) and kind in LEGACY_ITEMS:
         state.legacy = True
         return obj, "response_item"
     return None, kind if isinstance(kind, str) else None
@@ -144,7 +147,7 @@ def _session_meta(p: Payload, where: _Line, state: FileState) -> None:
         return
     state.meta_seen = True
     state.thread_id = thread or state.thread_id
-    state.created = _iso(parse_ts(p.timestamp) or where.ts)
+    state.created = _iso(ts_from_iso(p.timestamp) or where.ts)
     state.project = _str(p.cwd) or state.project
     state.version = _str(p.cli_version) or state.version
     state.provider = _str(p.model_provider)
@@ -171,7 +174,7 @@ def _in_replay(ts: datetime | None, state: FileState) -> bool:
     the copied parent `session_meta`, are the parent's history; the first other line ends the prefix."""
     if state.replay != REPLAY_OPEN:
         return False
-    created, anchor = parse_ts(state.created), parse_ts(state.replay_anchor)
+    created, anchor = ts_from_iso(state.created), ts_from_iso(state.replay_anchor)
     if ts is not None and created is not None and ts < created:
         return True
     if ts is not None and anchor is not None and state.copied_meta and ts <= anchor + REPLAY_WINDOW:
@@ -460,17 +463,6 @@ def _session(state: FileState) -> str | None:
 
 def _agent(state: FileState) -> str | None:
     return state.thread_id if state.parent_id is not None else None
-
-
-def parse_ts(value: object) -> datetime | None:
-    """An ISO-8601 time as naive UTC; None if it is not one."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
-    except ValueError:
-        return None
-    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _iso(moment: datetime | None) -> str | None:
