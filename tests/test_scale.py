@@ -42,8 +42,9 @@ def hwm_mb():  # this process's own peak (ru_maxrss would include the parent's, 
     status = dict(line.split(":", 1) for line in open("/proc/self/status"))
     return int(status["VmHWM"].split()[0]) / 1024
 
+ingestor = Ingestor(load_settings(db=Path(DB), sources=[Path(SOURCE)]))  # the price table: a fixed cost, not the file's
 base = hwm_mb()
-summary = Ingestor(load_settings(db=Path(DB), sources=[Path(SOURCE)])).run()
+summary = ingestor.run()
 print(json.dumps({
     "base_mb": base, "peak_mb": hwm_mb(), "workers_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     "responses": summary.responses, "quarantined": summary.quarantined, "lines": summary.lines,
