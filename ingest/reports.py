@@ -7,6 +7,7 @@ Times are stored as naive UTC; periods are cut in the report's time zone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -63,6 +64,13 @@ def _from(by: str | None) -> str:
     return _FROM + " LEFT JOIN agents a ON a.session_id = r.session_id AND a.agent_id = r.agent_id"
 
 
+RESPONSE_COLUMNS: dict[str, str] = {
+    "ts": "r.ts", "project": "r.project", "tier": "r.tier", "source_kind": "r.source_kind",
+    "session_id": "r.session_id", "agent": "r.agent",
+}  # fmt: skip
+"""The fields a ReportFilter filters on, as the responses table `r` names them."""
+
+
 class ReportError(ValueError):
     """Bad report parameters; the message is one line."""
 
@@ -85,32 +93,29 @@ class ReportFilter:
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ReportError(f"unknown time zone {self.tz!r} (use an IANA name such as Europe/Berlin)") from exc
 
-    def where(self) -> tuple[str, list[Any]]:
-        """SQL conditions on `r` with their parameters; dates become UTC bounds so zone maps apply."""
+    def where(self, columns: Mapping[str, str] = RESPONSE_COLUMNS) -> tuple[str, list[Any]]:
+        """SQL conditions with their parameters; dates become UTC bounds so zone maps apply.
+
+        `columns` names each filtered field in the caller's query (responses `r` by default;
+        the scorecard filters turns); a field it does not name is not filtered on.
+        """
         clauses: list[str] = []
         params: list[Any] = []
         zone = self.zone()
-        if self.since:
-            clauses.append("r.ts >= ?")
-            params.append(_utc(datetime.combine(self.since, time.min, zone)))
-        if self.until:
-            clauses.append("r.ts < ?")
-            params.append(_utc(datetime.combine(self.until + timedelta(days=1), time.min, zone)))
-        if self.project:
-            clauses.append("r.project ILIKE ?")
-            params.append(f"%{self.project}%")
-        if self.tier:
-            clauses.append("r.tier = ?")
-            params.append(self.tier)
-        if self.source_kind:
-            clauses.append("r.source_kind = ?")
-            params.append(self.source_kind)
-        if self.session:
-            clauses.append("r.session_id LIKE ?")
-            params.append(f"{self.session}%")
-        if self.agents:
-            clauses.append("r.agent IN (SELECT unnest(?::VARCHAR[]))")
-            params.append(list(self.agents))
+        conditions: list[tuple[str, str, Any]] = [
+            ("ts", "{} >= ?", _utc(datetime.combine(self.since, time.min, zone)) if self.since else None),
+            ("ts", "{} < ?", _utc(datetime.combine(self.until + timedelta(days=1), time.min, zone))
+             if self.until else None),
+            ("project", "{} ILIKE ?", f"%{self.project}%" if self.project else None),
+            ("tier", "{} = ?", self.tier),
+            ("source_kind", "{} = ?", self.source_kind),
+            ("session_id", "{} LIKE ?", f"{self.session}%" if self.session else None),
+            ("agent", "{} IN (SELECT unnest(?::VARCHAR[]))", list(self.agents) if self.agents else None),
+        ]  # fmt: skip
+        for field, sql, value in conditions:
+            if value is not None and field in columns:
+                clauses.append(sql.format(columns[field]))
+                params.append(value)
         return (" AND ".join(clauses) or "TRUE"), params
 
 

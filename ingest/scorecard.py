@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -90,38 +89,13 @@ def wilson(count: int, base: int, z: float = Z95) -> tuple[float, float] | None:
 
 def turn_frame(store: Store, f: ReportFilter) -> pl.DataFrame:
     """The period's turns (every agent, every vendor) with what the scorecard and the replay read."""
-    where, params = _where(f)
+    where, params = f.where(TURN_COLUMNS)
     return store.frame(_TURNS_SQL.format(where=where), params)
 
 
-def _where(f: ReportFilter) -> tuple[str, list[Any]]:
-    """ReportFilter's conditions on turns: days cut in the filter's zone, as the spend reports cut them."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    zone = f.zone()
-    if f.since:
-        clauses.append("t.start_ts >= ?")
-        params.append(_utc(datetime.combine(f.since, time.min, zone)))
-    if f.until:
-        clauses.append("t.start_ts < ?")
-        params.append(_utc(datetime.combine(f.until + timedelta(days=1), time.min, zone)))
-    if f.project:
-        clauses.append("s.project ILIKE ?")
-        params.append(f"%{f.project}%")
-    if f.tier:
-        clauses.append("t.tier = ?")
-        params.append(f.tier)
-    if f.session:
-        clauses.append("t.session_id LIKE ?")
-        params.append(f"{f.session}%")
-    if f.agents:
-        clauses.append("t.agent IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(f.agents))
-    return " AND ".join(clauses) or "TRUE", params
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(tzinfo=None)
+TURN_COLUMNS = {"ts": "t.start_ts", "project": "s.project", "tier": "t.tier", "session_id": "t.session_id",
+                "agent": "t.agent"}  # fmt: skip
+"""ReportFilter's fields as the turns query names them: days cut in the filter's zone, as reports cut them."""
 
 
 def scorecard(turns: pl.DataFrame, by: str | None = None) -> list[dict[str, Any]]:
