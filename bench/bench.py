@@ -7,7 +7,9 @@ One run generates (or reuses) a synthetic corpus of Claude Code transcripts
 
 - `cat` of every transcript (the read floor);
 - `tiermon ingest` into a new database (cold ingest), with peak memory;
-- `tiermon report daily --json` over the unchanged data;
+- `tiermon report daily --json` over the unchanged data, and right after one
+  line was appended to one transcript (the issue's case: ≤ 0.10 × ccusage);
+- `tiermon statusline` against a bare `python -c pass`, run in turn;
 - `ccusage daily --json --offline` on the same files, when ccusage is found
   (--ccusage PATH, $CCUSAGE_BIN, or `ccusage` on PATH);
 - the time from a line appended to a watched transcript to the Live pane
@@ -557,6 +559,100 @@ def run_probe(
     return data
 
 
+# -- answers in a blink: a report right after an append, the status line ----------------------
+
+
+REPORT_APPEND_TARGET = 0.10
+"""`tiermon report daily --json` right after one line was appended: at most this share of ccusage's time."""
+STATUSLINE_TARGET_MS = 50.0
+STATUSLINE_TARGET_RATIO = 2.5
+"""`tiermon statusline`: at most this many ms (median), and this multiple of a bare `python -c pass`."""
+APPENDED = {"requests": 1, "output_tokens": 42}
+"""What each line of `assistant_line` adds to a report's totals."""
+
+
+def victim_transcript(files: list[Path]) -> Path:
+    """The main-chain transcript written last: the one a user's next line would land in."""
+    return max(
+        (p for p in files if "subagents" not in str(p) and "/agent-" not in p.name), key=lambda p: p.stat().st_mtime
+    )
+
+
+def report_after_append(
+    db: Path, corpus_root: Path, victim: Path, runs: int, env: dict[str, str], res: Results
+) -> None:
+    """`tiermon report daily --json` right after one fresh assistant line was appended to one transcript.
+
+    The issue's case: the store is up to date, then one line lands. Runs on a copy of the
+    ingested store; each trial appends one line and reports, so each report reads exactly
+    one new line. Each report must count its line (a failure otherwise). The victim is
+    truncated back afterwards, so the corpus stays as generated.
+    """
+    size = victim.stat().st_size
+    work = db.with_name(f"append-{db.name}")
+    shutil.copy(db, work)
+    cmd = [*tiermon_cmd(), "report", "daily", "--json", "--db", str(work), "--source", str(corpus_root)]
+    session = json.loads(victim.read_bytes().split(b"\n", 1)[0] or b"{}").get("sessionId") or "bench-session"
+    try:
+        settled = measure_rusage(cmd, env)
+        if settled.rc != 0:
+            res.failures.append(f"tiermon report exited {settled.rc}: {settled.stderr[-500:]}")
+            return
+        last = report_totals(settled.stdout)
+        for i in range(runs):
+            with open(victim, "ab") as fh:
+                fh.write(assistant_line(session, "/home/dev/work/proj-00", i))
+            run = measure_rusage(cmd, env)
+            res.add("report_append", run)
+            got = report_totals(run.stdout) if run.rc == 0 else {}
+            if any(got.get(k) != last[k] + n for k, n in APPENDED.items()):
+                res.failures.append(f"a report after an append did not count the line: {got} after {last}")
+            last = got or last
+    finally:
+        os.truncate(victim, size)
+        for p in work.parent.glob(work.name + "*"):
+            p.unlink()
+
+
+def statusline_times(runs: int, env: dict[str, str]) -> dict[str, float]:
+    """Median ms of `tiermon statusline` and of a bare `python -c pass`, run in turn, and their ratio.
+
+    Claude Code runs the status line on every redraw with a payload on stdin; the
+    payload here carries both plan windows, so each call also records a reading.
+    Alternating the two commands keeps the ratio fair on a machine whose speed drifts.
+    """
+    payload_file = Path(__file__).resolve().parent.parent / "tests" / "payloads" / "full.json"
+    now = time.time()
+    data = (
+        payload_file.read_text().replace('"__5H__"', str(int(now + 3600))).replace('"__7D__"', str(int(now + 86400)))
+    ).encode()
+    commands = {"python": [sys.executable, "-c", "pass"], "statusline": [*tiermon_cmd(), "statusline"]}
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for _ in range(runs + 1):
+        for name, cmd in commands.items():
+            started = time.perf_counter()
+            subprocess.run(cmd, input=data, env=env, capture_output=True, check=True)
+            times[name].append(time.perf_counter() - started)
+    python, ours = times["python"][1:], times["statusline"][1:]  # the first pair warms the caches
+    return {
+        "python_ms": median(python) * 1000, "statusline_ms": median(ours) * 1000,
+        "ratio": median([b / a for a, b in zip(python, ours, strict=True)]), "runs": runs,
+    }  # fmt: skip
+
+
+def statusline_row(res: Results) -> str | None:
+    """The table row of the status line: its median, its ratio to Python's start-up, and the targets."""
+    s = res.summary.get("statusline")
+    if not s:
+        return None
+    met = "yes" if s["statusline_ms"] <= STATUSLINE_TARGET_MS and s["ratio"] <= STATUSLINE_TARGET_RATIO else "no"
+    return (
+        f"| tiermon statusline ({s['runs']} runs in turn with `python -c pass`: {s['python_ms']:.0f} ms;"
+        f" {s['ratio']:.2f}× it) | {s['statusline_ms'] / 1000:.3f} | – | – | – | – | – |"
+        f" ≤ {STATUSLINE_TARGET_MS:.0f} ms; ≤ {STATUSLINE_TARGET_RATIO} × python -c pass | {met} |"
+    )
+
+
 # -- the synthetic store ---------------------------------------------------------------
 
 
@@ -795,6 +891,7 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
             res.add("report", again)
             if again.rc == 0 and again.stdout != rep.stdout:
                 res.failures.append("tiermon report over unchanged data differs from the first one")
+        report_after_append(db, corpus_root, victim_transcript(files), max(args.runs, 1), env, res)
         if ccusage:
             cc = measure_rusage([ccusage, "daily", "--json", "--offline"], cc_env)
             res.add("ccusage", cc)
@@ -805,9 +902,8 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
                 res.meta["ccusage_totals_vs_truth"] = {k: (got_cc[k], want_cc[k]) for k in want_cc}
     res.checks.append("tiermon totals equal the generator's ground truth" if not res.failures else "totals differ")
     # Live tail and panes on the ingested store, in a probe process that plays the dashboard.
-    victim = max(
-        (p for p in files if "subagents" not in str(p) and "/agent-" not in p.name), key=lambda p: p.stat().st_mtime
-    )
+    res.summary["statusline"] = statusline_times(10 if args.smoke else 30, env)
+    victim = victim_transcript(files)
     victim_size = victim.stat().st_size
     probe = run_probe(db, corpus_root, None, 0, 5, env)
     res.summary["panes_ingested"] = probe["panes"]
@@ -907,6 +1003,8 @@ def render(res: Results, args: argparse.Namespace) -> str:
         ("ccusage", "ccusage daily --json --offline", None, None),
         ("ingest", "tiermon ingest, new DB (cold)", "≤ 1.0 × ccusage; RSS ≤ 400 MB", 1.0),
         ("report", "tiermon report daily --json, unchanged data", None, None),
+        ("report_append", "tiermon report daily --json, one line appended", f"≤ {REPORT_APPEND_TARGET} × ccusage",
+         REPORT_APPEND_TARGET),
         ("report_first", "tiermon report daily --json, first after the ingest", None, None),
         ("report_synthetic", "tiermon report daily --json, synthetic store", None, None),
     ):
@@ -924,6 +1022,8 @@ def render(res: Results, args: argparse.Namespace) -> str:
             f" | {_mb(res.peak(name, 'tree_pss_mb'))} | {ratio(med, cc) if same_files else '–'}"
             f" | {ratio(med, cat) if same_files else '–'} | {target or ''} | {met} |"
         )
+    if statusline_row(res):
+        lines.append(statusline_row(res) or "")
     lines.append("")
     lines.append(
         "Peak RSS (one process) is the largest VmHWM of any process in the command's tree; peak PSS is the"

@@ -131,7 +131,7 @@ def test_data_dir_matches_platformdirs(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_answers_fast() -> None:
     """Never the full CLI's start-up on this path: importing click, duckdb and rich alone adds ~200 ms.
 
-    The 50 ms of SPEC §5 is measured by bench/statusline_timing.py; a test on a shared machine only
+    The 50 ms of SPEC §5 is measured by bench/bench.py; a test on a shared machine only
     guards against the regression, with room for the neighbours."""
     data = payload("full.json")
 
