@@ -28,6 +28,7 @@ from tiermon.ingest.pricing import ROW_COST_SQL, ROW_PRICED_SQL, WINDOW_SQL, Pri
 from tiermon.ingest.rows import AgentMeta, Batch
 from tiermon.ingest.schema import (
     AGENT_META_COLUMNS,
+    ENTRY_TYPE_COLUMNS,
     EVENT_COLUMNS,
     FILE_COLUMNS,
     KEY_INDEXES,
@@ -63,9 +64,19 @@ _SCHEMA_COLUMNS: dict[str, tuple[dict[str, str], tuple[str, ...]]] = {
     "prices": (PRICE_COLUMNS, ()),
     "files": (FILE_COLUMNS, ()),
     "agent_meta": (AGENT_META_COLUMNS, ()),
+    "entry_types": (ENTRY_TYPE_COLUMNS, ()),
 }
 _RESPONSE_BATCH_COLS = [name for name in RESPONSE_COLUMNS if name not in _SCHEMA_COLUMNS["responses"][1]]
 _EVENT_COLS = list(EVENT_COLUMNS)
+_ENTRY_TYPE_COLS = list(ENTRY_TYPE_COLUMNS)
+
+VALUES_MAX_PARAMS = 4000
+"""A write of up to this many values binds them as one parameterised VALUES list; more go through
+Arrow. A live pass writes a handful of rows: importing pyarrow and building tables for them cost
+more than the rest of its write."""
+
+Columns = dict[str, list[Any]]
+"""Rows as one list per column, named as the target table's columns."""
 
 
 @cache
@@ -76,8 +87,14 @@ def _schema(table: str) -> pa.Schema:
 
     types = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(),
              "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(), "BLOB": pa.binary()}  # fmt: skip
+    return pa.schema([(name, types[ddl]) for name, ddl in _types(table).items()])
+
+
+@cache
+def _types(table: str) -> dict[str, str]:
+    """Column -> DuckDB type of the rows written to `table` (the columns SQL fills on insert left out)."""
     columns, skip = _SCHEMA_COLUMNS[table]
-    return pa.schema([(name, types[ddl.split()[0]]) for name, ddl in columns.items() if name not in skip])
+    return {name: ddl.split()[0] for name, ddl in columns.items() if name not in skip}
 
 
 PRICE_JOIN = f"""
@@ -179,6 +196,20 @@ class Pending:
         self.entry_types.update(other.entry_types)
         self.marks.update(other.marks)
         self.agent_meta.extend(other.agent_meta)
+
+    def response_rows(self) -> pa.Table | Columns | None:
+        """The gathered responses: their column lists while none were sealed, else one Arrow table."""
+        return self._rows(self.responses, self._response_cols)
+
+    def event_rows(self) -> pa.Table | Columns | None:
+        """The gathered events, as `response_rows` hands out responses."""
+        return self._rows(self.events, self._event_cols)
+
+    def _rows(self, sealed: list[pa.Table], columns: Columns) -> pa.Table | Columns | None:
+        if not sealed:
+            return columns or None
+        self.seal()
+        return _concat(sealed)
 
     def seal(self) -> None:
         """Turn the gathered column lists into Arrow tables."""
@@ -486,13 +517,11 @@ class Store:
             raise
 
     def _write_pending(self, pending: Pending) -> None:
-        import pyarrow as pa
-
-        pending.seal()
-        if pending.responses:
-            self.upsert_responses(_concat(pending.responses), unique=False)
-        if pending.events:
-            self.upsert_events(_concat(pending.events))
+        responses, events = pending.response_rows(), pending.event_rows()
+        if responses is not None:
+            self.upsert_responses(responses, unique=False)
+        if events is not None:
+            self.upsert_events(events)
         if pending.quarantine:
             now = _utcnow()
             rows = [
@@ -502,13 +531,13 @@ class Store:
             self.con.executemany("INSERT OR IGNORE INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?)", rows)  # rare
         if pending.entry_types:
             types = pending.entry_types
-            table = pa.table({
+            counts = {
                 "k": [f"{t}:{v}" for t, v, _ in types], "entry_type": [t for t, _, _ in types],
                 "version": [v for _, v, _ in types], "known": [known for _, _, known in types],
-                "n": pa.array(list(types.values()), pa.int64()),
-            })  # fmt: skip
-            self._insert_arrow(
-                "type_rows", table,
+                "n": list(types.values()),
+            }  # fmt: skip
+            self._insert_rows(
+                "type_rows", "entry_types", counts,
                 "INSERT INTO entry_types SELECT * FROM type_rows"
                 " ON CONFLICT (k) DO UPDATE SET n = entry_types.n + excluded.n",
             )  # fmt: skip
@@ -517,14 +546,14 @@ class Store:
         if pending.marks:
             self._write_marks(list(pending.marks.values()))
 
-    def upsert_responses(self, arrow: pa.Table, *, unique: bool = True) -> None:
+    def upsert_responses(self, rows: pa.Table | Columns, *, unique: bool = True) -> None:
         """Insert response rows priced by the prices table, keeping the better copy of a key.
 
         With `unique=False` the rows may hold several copies of a key (reads of
         several files): the best one is picked before the upsert. In a bulk load
         rows are appended and the key index, built at its end, settles the rest.
         """
-        source = "response_rows" if unique or _unique_keys(arrow) else (
+        source = "response_rows" if unique or _unique_keys(rows) else (
             f"(SELECT * FROM response_rows QUALIFY row_number() OVER (PARTITION BY k ORDER BY {_BEST_COPY_FIRST}) = 1)"
         )  # fmt: skip
         names = ", ".join(f'"{c}"' for c in [*_RESPONSE_BATCH_COLS, "cost_usd", "priced"])
@@ -537,9 +566,9 @@ class Store:
         if not self._bulk:
             sets = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESPONSE_BATCH_COLS[1:], "cost_usd", "priced"])
             sql += f" ON CONFLICT (k) DO UPDATE SET {sets} {_KEEP_BETTER_COPY}"
-        self._insert_arrow("response_rows", arrow, sql)
+        self._insert_rows("response_rows", "responses", rows, sql)
 
-    def upsert_events(self, arrow: pa.Table) -> None:
+    def upsert_events(self, rows: pa.Table | Columns) -> None:
         """Insert event rows; a key already stored (or earlier in `arrow`) keeps its first copy.
 
         Rows go in read order, which is nearly time order: sorting wide rows
@@ -547,7 +576,26 @@ class Store:
         """
         verb = "INSERT" if self._bulk else "INSERT OR IGNORE"
         names = ", ".join(f'"{c}"' for c in _EVENT_COLS)
-        self._insert_arrow("event_rows", arrow, f"{verb} INTO events ({names}) SELECT * FROM event_rows")
+        self._insert_rows("event_rows", "events", rows, f"{verb} INTO events ({names}) SELECT * FROM event_rows")
+
+    def _insert_rows(self, name: str, table: str, rows: pa.Table | Columns, sql: str) -> None:
+        """Rows for `table`, which `sql` reads under `name`: a few as a parameterised VALUES list
+        (no pyarrow on a live pass), many or already-built Arrow tables registered as they are."""
+        if not isinstance(rows, dict):
+            self._insert_arrow(name, rows, sql)
+            return
+        types = _types(table)
+        count = len(next(iter(rows.values()), []))
+        if count * len(rows) > VALUES_MAX_PARAMS:
+            import pyarrow as pa
+
+            self._insert_arrow(name, pa.Table.from_pydict(rows, schema=_schema(table)), sql)
+            return
+        one = "(" + ", ".join(f"?::{types[column]}" for column in rows) + ")"
+        names = ", ".join(f'"{column}"' for column in rows)
+        params = [value for row in zip(*rows.values(), strict=True) for value in row]
+        self.con.execute(f"WITH {name} AS (SELECT * FROM (VALUES {', '.join([one] * count)}) AS v({names})) {sql}",
+                         params)  # fmt: skip
 
     def _insert_arrow(self, name: str, arrow: pa.Table, sql: str) -> None:
         self.con.register(name, arrow)
@@ -557,26 +605,22 @@ class Store:
             self.con.unregister(name)
 
     def _write_marks(self, marks: list[FileMark]) -> None:
-        import pyarrow as pa
-
         now = _utcnow()
-        rows = pa.Table.from_pylist(
-            [{**mark.__dict__, "first_ingest": now, "last_ingest": now} for mark in marks], schema=_schema("files")
-        )
+        rows: Columns = {name: [getattr(mark, name) for mark in marks] for name in FileMark.__dataclass_fields__}
+        rows["first_ingest"] = rows["last_ingest"] = [now] * len(marks)
         sets = ", ".join(f'"{c}" = excluded."{c}"' for c in FILE_COLUMNS if c not in ("path", "first_ingest"))
-        self._insert_arrow(
-            "mark_rows", rows,
+        self._insert_rows(
+            "mark_rows", "files", rows,
             f"INSERT INTO files BY NAME SELECT * FROM mark_rows ON CONFLICT (path) DO UPDATE SET {sets}",
         )  # fmt: skip
 
     def upsert_agent_meta(self, rows: list[AgentMeta]) -> None:
         """Sidecar rows, the last one of an agent id winning."""
-        import pyarrow as pa
-
         latest = list({row[0]: row for row in rows}.values())
         columns = {name: [row[i] for row in latest] for i, name in enumerate(AGENT_META_COLUMNS)}
-        table = pa.table(columns, schema=_schema("agent_meta"))
-        self._insert_arrow("agent_meta_rows", table, "INSERT OR REPLACE INTO agent_meta SELECT * FROM agent_meta_rows")
+        self._insert_rows(
+            "agent_meta_rows", "agent_meta", columns, "INSERT OR REPLACE INTO agent_meta SELECT * FROM agent_meta_rows"
+        )
 
     # -- writing for the signals and the team push ---------------------------------
 
@@ -653,10 +697,12 @@ def _quoted(value: str) -> str:
     return value.replace("'", "''")
 
 
-def _unique_keys(arrow: pa.Table) -> bool:
+def _unique_keys(rows: pa.Table | Columns) -> bool:
+    if isinstance(rows, dict):
+        return len(set(rows["k"])) == len(rows["k"])
     import pyarrow.compute as pc
 
-    return bool(pc.count_distinct(arrow["k"]).as_py() == arrow.num_rows)
+    return bool(pc.count_distinct(rows["k"]).as_py() == rows.num_rows)
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
