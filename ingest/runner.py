@@ -16,8 +16,9 @@ first load is one hold: its key indexes are built once, at the end.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from tiermon.ingest import backfill, tailer
@@ -59,6 +60,14 @@ Committed = Callable[[IngestSummary], None]
 """Called after each hold that wrote something, with what that hold committed."""
 
 
+@dataclass
+class Kept:
+    """The connection a pass leaves open for its caller's answer (see `Ingestor.answering`)."""
+
+    store: Store | None = None
+    stack: ExitStack = field(default_factory=ExitStack)
+
+
 class Ingestor:
     """Runs passes for one process; holds the price table compiled once for the run."""
 
@@ -78,6 +87,19 @@ class Ingestor:
         """Existing folders and files a watcher should observe."""
         return watch_paths(self.roots())
 
+    @contextmanager
+    def answering(self) -> Iterator[Store]:
+        """A pass, then the store to answer from: the pass's own connection when it finished in one
+        hold (the usual case), so a report opens the file once instead of twice (~40 ms each)."""
+        kept = Kept()
+        with kept.stack:
+            self.run(keep=kept)
+            if kept.store is not None:
+                yield kept.store
+                return
+        with Store.open(self.settings.db_path, read_only=True) as store:
+            yield store
+
     def run(
         self,
         progress: ProgressFn | None = None,
@@ -87,12 +109,14 @@ class Ingestor:
         *,
         parallel: bool = True,
         lock_wait: float | None = None,
+        keep: Kept | None = None,
     ) -> IngestSummary:
         """Read whatever is new, in holds, then bring the signals of the touched sessions up to date.
 
         `parallel` allows worker processes for a large first load (the CLI; the dashboard
         keeps to threads). `ready` is called once the store is open and migrated, before any
-        reading: from then on other threads of this process may open it too.
+        reading: from then on other threads of this process may open it too. With `keep`,
+        the connection open when the pass completes is left open on it for the caller.
         """
         started = time.perf_counter()
         files = self.files()
@@ -105,7 +129,10 @@ class Ingestor:
                 time.sleep(self.limits.pause_seconds)
             held = time.monotonic()
             hold = IngestSummary()
-            with Store.open(self.settings.db_path, memory_limit=self.limits.memory_limit, wait=wait) as store:
+            with ExitStack() as closing:
+                store = closing.enter_context(
+                    Store.open(self.settings.db_path, memory_limit=self.limits.memory_limit, wait=wait)
+                )
                 if todo is None and store.bulk_load_elsewhere():
                     return total  # another tiermon is loading these files: answer from what it has stored
                 if todo is None:
@@ -129,9 +156,16 @@ class Ingestor:
                     self._signals(store, hold, parallel)
                 if not todo:
                     self._status_files(store)
+                    if hold.bytes_read < self.limits.separate_signals_bytes:
+                        _hand_over(keep, store, closing)
             if hold.bytes_read >= self.limits.separate_signals_bytes:
-                with Store.open(self.settings.db_path, memory_limit=self.limits.memory_limit) as store:
+                with ExitStack() as closing:
+                    store = closing.enter_context(
+                        Store.open(self.settings.db_path, memory_limit=self.limits.memory_limit)
+                    )
                     self._signals(store, hold, parallel)
+                    if not todo:
+                        _hand_over(keep, store, closing)
             total.merge(hold)
             total.seconds += hold.seconds
             total.signals_seconds += hold.signals_seconds
@@ -175,6 +209,13 @@ class Ingestor:
         started = time.perf_counter()
         refresh(store, summary.changed_sessions, thresholds, prices, parallel=parallel)
         summary.signals_seconds = time.perf_counter() - started
+
+
+def _hand_over(keep: Kept | None, store: Store, closing: ExitStack) -> None:
+    """Leave the pass's last connection open for its caller, when the caller keeps it."""
+    if keep is not None:
+        keep.store = store
+        keep.stack.enter_context(closing.pop_all())
 
 
 def _offset(progress: ProgressFn | None, base: int, total: int) -> ProgressFn | None:

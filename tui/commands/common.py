@@ -100,11 +100,10 @@ def console(stderr: bool = False) -> Console:
 
 @contextmanager
 def reading(settings: Settings) -> Iterator[Store]:
-    """Read what is new on disk first (fast when nothing is), then a read-only connection for the answer."""
+    """Read what is new on disk first (fast when nothing is), then answer on the pass's connection."""
     from tiermon.ingest.runner import Ingestor
 
-    Ingestor(settings).run()
-    with Store.open(settings.db_path, read_only=True) as store:
+    with Ingestor(settings).answering() as store:
         yield store
 
 
