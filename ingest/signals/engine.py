@@ -23,9 +23,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from tiermon.ingest.config import Thresholds
 from tiermon.ingest.gc_pause import paused_gc
@@ -55,6 +53,9 @@ from tiermon.ingest.signals.switches import Switch, find_switches, switch_alerts
 from tiermon.ingest.signals.thrash import Thrash, find_thrash, thrash_alerts
 from tiermon.ingest.signals.turns import Turn, build_turns, mark_escalations
 from tiermon.ingest.store import Store
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 BATCH_ROWS = 40_000
 """Responses and events loaded per batch (per worker when parallel): bounds the Python rows held
@@ -177,7 +178,7 @@ def _parallel_tables(
 ) -> SignalTables:
     """Fetch here (the store has one connection), compute in `workers` processes, gather the rows."""
     parts = [session_ids[i::workers] for i in range(workers)]  # interleaved: big and small sessions spread out
-    fetched = [fetch(store, part, span) for part in parts]
+    fetched = [fetch(store, part, span, columnar=True) for part in parts]
     results = pool.fork_map(
         lambda i: signal_tables(group(fetched[i], parts[i]), thresholds, prices, limits), range(len(parts))
     )
@@ -229,15 +230,17 @@ def _batches(store: Store, ids: list[str], max_rows: int) -> Iterator[tuple[list
 
 @dataclass
 class Fetched:
-    """A batch of sessions' rows as the store returned them: columnar, cheap to hand to a worker."""
+    """A batch of sessions' rows as the store returned them: Python rows for a batch computed in this
+    process, Arrow for one handed to a forked worker (compact, and left untouched by reference counts
+    until the worker turns it into rows)."""
 
-    responses: pa.Table
-    events: pa.Table
+    responses: pa.Table | list[tuple[Any, ...]]
+    events: pa.Table | list[tuple[Any, ...]]
     meta: dict[str, AgentMeta]
 
 
-def fetch(store: Store, session_ids: list[str], span: Span = None) -> Fetched:
-    """One query per table, fetched as Arrow: building Python rows is left to `group`.
+def fetch(store: Store, session_ids: list[str], span: Span = None, *, columnar: bool = False) -> Fetched:
+    """One query per table, as Python rows, or as Arrow when `columnar` (for a worker).
 
     `span`, when given, must cover every timed row of these sessions; rows without a
     time are never read.
@@ -245,8 +248,9 @@ def fetch(store: Store, session_ids: list[str], span: Span = None) -> Fetched:
     ids: list[Any] = [session_ids]
     sql = {"ids": _IDS, "span": _SPAN if span else ""}
     params = [session_ids, *span] if span else ids
-    responses = store.arrow(_RESPONSES_SQL.format(**sql), params)
-    events = store.arrow(_EVENTS_SQL.format(**sql), params)
+    read = store.arrow if columnar else store.query
+    responses = read(_RESPONSES_SQL.format(**sql), params)
+    events = read(_EVENTS_SQL.format(**sql), params)
     meta = {r[0]: AgentMeta(r[1], r[2], r[3]) for r in store.query(_META_SQL.format(ids=_IDS), ids)}
     return Fetched(responses, events, meta)
 
@@ -273,8 +277,10 @@ def group(fetched: Fetched, session_ids: list[str]) -> list[SessionRows]:
     return out
 
 
-def _rows(table: pa.Table) -> Iterator[tuple[Any, ...]]:
-    """Rows of an Arrow table as tuples, converting column by column (far cheaper than row by row)."""
+def _rows(table: pa.Table | list[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+    """Rows as tuples; an Arrow table's converted column by column (far cheaper than row by row)."""
+    if isinstance(table, list):
+        return iter(table)
     return zip(*(column.to_pylist() for column in table.columns), strict=True)
 
 
@@ -388,6 +394,8 @@ def _insert(store: Store, name: str, columns: dict[str, str], rows: list[dict[st
             [row[c] for row in rows for c in columns],
         )
         return
+    import pyarrow as pa  # only for many rows: a live session's few never load it
+
     store.insert_arrow(name, pa.Table.from_pylist(rows, schema=_schema(columns)))
 
 
@@ -403,19 +411,19 @@ def _unique_keys(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-_ARROW = {
-    "VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(),
-    "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(), "VARCHAR[]": pa.list_(pa.string()),
-}  # fmt: skip
 _SCHEMAS: dict[int, pa.Schema] = {}
 
 
 def _schema(columns: dict[str, str]) -> pa.Schema:
+    import pyarrow as pa
+
     schema = _SCHEMAS.get(id(columns))
     if schema is None:
-        schema = _SCHEMAS[id(columns)] = pa.schema(
-            [(n, _ARROW[ddl.split()[0]]) for n, ddl in columns.items()]
-        )
+        arrow = {
+            "VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(),
+            "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(), "VARCHAR[]": pa.list_(pa.string()),
+        }  # fmt: skip
+        schema = _SCHEMAS[id(columns)] = pa.schema([(n, arrow[ddl.split()[0]]) for n, ddl in columns.items()])
     return schema
 
 
