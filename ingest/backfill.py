@@ -48,8 +48,10 @@ compresses the tables' open row groups again: fewer of them cut the whole ingest
 by ~6 %. Larger thresholds gain a little more but hold more uncompressed rows (256 MB: +100 MB RSS)."""
 COMMIT_ROWS = 25_000
 """Rows gathered here before a commit: commits overlap the workers and bound this process's memory."""
-QUEUE_MESSAGES_PER_WORKER = 2
-"""Parsed messages waiting for the writer, per worker: the bound on memory in flight."""
+QUEUE_MESSAGES_PER_WORKER = 8
+"""Parsed messages waiting for the writer, per worker: the bound on memory in flight. A message is
+the rows of ~8 MB of transcript, about 1 MB of Arrow, so room for 8 costs little and keeps the
+workers parsing while the writer commits (with 2 they stalled on every commit)."""
 POLL_SECONDS = 0.5
 
 

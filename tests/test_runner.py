@@ -80,3 +80,23 @@ def test_a_report_answers_while_a_first_load_holds_the_store(tmp_path: Path) -> 
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_load_keeps_the_store_until_someone_knocks(tmp_path: Path) -> None:
+    """Letting go costs a reopen and a pause: a load does it only when a waiter asked (or after a long while)."""
+    import time
+
+    from tiermon.ingest import store as store_mod
+
+    settings = sample_settings(tmp_path)
+    Ingestor(settings).run()
+    with Store.open(settings.db_path) as store:
+        store._held_since -= 2.0  # held past hold_seconds
+        assert not store.let_others_in(1.5, 0.0)  # nobody waits: keep going
+        knock = settings.db_path.with_name(settings.db_path.name + store_mod.KNOCK_SUFFIX)
+        time.sleep(0.01)
+        knock.touch()  # what a waiter's open does when it finds the lock taken
+        assert store.let_others_in(1.5, 0.0)
+        assert store.query("SELECT count(*) > 0 FROM responses") == [(True,)]  # reopened and usable
+        store._held_since -= store_mod.UNASKED_HOLD_SECONDS
+        assert store.let_others_in(1.5, 0.0)  # unasked, but held for long: let go anyway
