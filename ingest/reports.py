@@ -50,6 +50,10 @@ count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests"""
 
 _FROM = "FROM responses r"
 
+SIGNAL_GROUPS = frozenset({"project", "agent-type"})
+"""Groupings read from tables the signals keep (a session's project, an agent's type); every other
+report reads responses alone, so its pass may leave the signals to later (`reading(signals=False)`)."""
+
 
 def _from(by: str | None) -> str:
     """The responses, joined to their agents or sessions only when the grouping needs them.

@@ -71,9 +71,13 @@ class Kept:
 class Ingestor:
     """Runs passes for one process; holds the price table compiled once for the run."""
 
-    def __init__(self, settings: Settings, limits: Limits = LIMITS) -> None:
+    def __init__(self, settings: Settings, limits: Limits = LIMITS, *, signals: bool = True) -> None:
+        """With `signals` off, a pass stores rows and leaves the touched sessions' signals owed
+        (`staleness.owe`) to the next pass that computes them: for answers that read responses
+        only, such as spend reports, which then do not wait for the signals (a third of a first load)."""
         self.settings = settings
         self.limits = limits
+        self.signals = signals
         self.prices: PriceTable = load_price_table(settings.price_file, cache_dir=settings.data_dir / "cache")
         use_rules(load_model_rules(settings.models_file))
 
@@ -185,6 +189,8 @@ class Ingestor:
 
         folder = self.settings.data_dir
         import_readings(store, folder)
+        if not self.signals:
+            return  # status.json is made of signals: a pass that computed none leaves the last one
         with suppress(OSError):  # a read-only data dir costs the status line its figures, never the pass
             write_state(store, folder, datetime.now(UTC).replace(tzinfo=None))
 
@@ -198,16 +204,22 @@ class Ingestor:
         return todo, []
 
     def _signals(self, store: Store, summary: IngestSummary, parallel: bool) -> None:
-        """Signals of the sessions the hold touched (all of them when the rules changed)."""
-        from tiermon.ingest.signals.staleness import up_to_date
+        """Signals of the sessions the hold touched or an earlier pass owed (all of them when the rules
+        changed); owed instead, when this Ingestor leaves signals to others."""
+        from tiermon.ingest.signals import staleness
 
+        if not self.signals:
+            staleness.owe(store, summary.changed_sessions)
+            return
         thresholds, prices = self.settings.thresholds, self.prices
-        if not summary.changed_sessions and up_to_date(store, thresholds, prices):
+        if not summary.changed_sessions and staleness.up_to_date(store, thresholds, prices):
             return  # the common pass over unchanged data: the engine (and pyarrow) stay unimported
         from tiermon.ingest.signals.engine import refresh
 
         started = time.perf_counter()
-        refresh(store, summary.changed_sessions, thresholds, prices, parallel=parallel)
+        owed = staleness.owed(store)
+        refresh(store, {*summary.changed_sessions, *owed}, thresholds, prices, parallel=parallel)
+        staleness.settled(store, owed)
         summary.signals_seconds = time.perf_counter() - started
 
 

@@ -13,7 +13,7 @@ rebuilds a missing one when it opens.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """Bumped whenever MIGRATIONS gains a step."""
 
 RESPONSE_COLUMNS: dict[str, str] = {
@@ -409,6 +409,12 @@ def _v7() -> list[str]:
     return [*stmts, "DELETE FROM meta WHERE key = 'signals_fingerprint'"]
 
 
+def _v8() -> list[str]:
+    """Sessions whose signals a report's pass left to compute: a report answers from responses alone,
+    and whoever next shows signals (the dashboard, `ingest`, `alerts`…) computes them first."""
+    return ["CREATE TABLE IF NOT EXISTS signals_owed (session_id VARCHAR PRIMARY KEY)"]
 
-MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2(), 3: _v3(), 4: _v4(), 5: _v5(), 6: _v6(), 7: _v7()}
+
+
+MIGRATIONS: dict[int, list[str]] = {1: _v1(), 2: _v2(), 3: _v3(), 4: _v4(), 5: _v5(), 6: _v6(), 7: _v7(), 8: _v8()}
 """Schema version -> statements that bring the store from version-1 to it."""

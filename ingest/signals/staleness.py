@@ -1,4 +1,5 @@
-"""When stored signals are stale: the fingerprint of what computed them, and agents typed too early.
+"""When stored signals are stale: the fingerprint of what computed them, agents typed too early, and
+sessions whose signals a report left owed.
 
 Kept apart from the engine so that an ingest pass which read nothing new can
 tell, without importing the rules (pyarrow and every signal module), that
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from tiermon.ingest.config import Thresholds
     from tiermon.ingest.pricing import PriceTable
     from tiermon.ingest.store import Store
@@ -59,4 +62,26 @@ def rules_fingerprint() -> str:
 
 def up_to_date(store: Store, thresholds: Thresholds, prices: PriceTable) -> bool:
     """True when, without new rows, the engine would find nothing to recompute."""
-    return store.meta(FINGERPRINT_KEY) == fingerprint(thresholds, prices) and not store.query(STALE_AGENTS_SQL)
+    return (
+        store.meta(FINGERPRINT_KEY) == fingerprint(thresholds, prices)
+        and not store.query(STALE_AGENTS_SQL)
+        and not store.query("SELECT 1 FROM signals_owed LIMIT 1")
+    )
+
+
+def owe(store: Store, sessions: Iterable[str]) -> None:
+    """Leave these sessions' signals to the next pass that computes signals (a report answers first)."""
+    ids = sorted(s for s in sessions if s)
+    if ids:
+        store.execute("INSERT OR IGNORE INTO signals_owed SELECT unnest(?::VARCHAR[])", [ids])
+
+
+def owed(store: Store) -> list[str]:
+    """Sessions whose signals an earlier pass left to compute."""
+    return [str(r[0]) for r in store.query("SELECT session_id FROM signals_owed")]
+
+
+def settled(store: Store, sessions: list[str]) -> None:
+    """These sessions' signals are computed: no longer owed."""
+    if sessions:
+        store.execute("DELETE FROM signals_owed WHERE session_id IN (SELECT unnest(?::VARCHAR[]))", [sessions])

@@ -99,11 +99,15 @@ def console(stderr: bool = False) -> Console:
 
 
 @contextmanager
-def reading(settings: Settings) -> Iterator[Store]:
-    """Read what is new on disk first (fast when nothing is), then answer on the pass's connection."""
+def reading(settings: Settings, *, signals: bool = True) -> Iterator[Store]:
+    """Read what is new on disk first (fast when nothing is), then answer on the pass's connection.
+
+    An answer made of responses alone passes `signals=False`: the pass leaves the signals of what
+    it read to the next command or dashboard that shows them, and answers sooner.
+    """
     from tiermon.ingest.runner import Ingestor
 
-    with Ingestor(settings).answering() as store:
+    with Ingestor(settings, signals=signals).answering() as store:
         yield store
 
 

@@ -26,7 +26,7 @@ def limits(ctx: click.Context, as_json: bool) -> None:
     """5-hour and weekly plan windows: use, pace, reset and projected time of hitting 100 %."""
     settings = settings_from(ctx)
     now = datetime.now(UTC).replace(tzinfo=None)
-    with reading(settings) as store:
+    with reading(settings, signals=False) as store:  # limit readings and responses alone
         rows = plan_limits(store, now=now, agents=agent_values(settings))
     if as_json:
         emit_json({"windows": [json_row(r) for r in rows]})

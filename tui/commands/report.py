@@ -13,6 +13,7 @@ from tiermon.ingest.models import TIERS
 from tiermon.ingest.pricing import PriceTable, load_price_table
 from tiermon.ingest.reports import (
     GROUPS,
+    SIGNAL_GROUPS,
     ReportFilter,
     blocks,
     label_months,
@@ -110,7 +111,7 @@ def report(ctx: click.Context, /, kind: str, **opts: Any) -> None:
     """Spend per day, week, month, session, model or 5-hour block."""
     settings = settings_from(ctx)
     f = replace(report_filter(opts), agents=agent_values(settings))
-    with reading(settings) as store:
+    with reading(settings, signals=opts["by"] in SIGNAL_GROUPS) as store:
         data = build(store, kind, f, opts["by"], opts["breakdown"])
     if kind == "model":
         reprice_local(data["models"], load_price_table(settings.price_file), opts["reprice_tier"])
