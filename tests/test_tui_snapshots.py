@@ -130,4 +130,4 @@ def test_welcome(snap_compare, tmp_path) -> None:  # type: ignore[no-untyped-def
     empty = load_settings(db=tmp_path / "t.duckdb", env={"TIERMON_CONFIG_DIR": str(tmp_path / "c"),
                                                          "TIERMON_DATA_DIR": str(tmp_path / "d")})
     app = make_app(empty, clock=frozen, watch=False, first_run=True)
-    assert snap_compare(app, terminal_size=SMALL)
+    assert snap_compare(app, terminal_size=SMALL, run_before=press_then_settle())  # the first pass done
