@@ -494,6 +494,17 @@ class Store:
 
     # -- files -------------------------------------------------------------------
 
+    def file_stats(self, paths: list[str]) -> dict[str, tuple[int, float, int]]:
+        """(size, mtime, inode) each of `paths` had when last read: what tells an unchanged file.
+
+        Only these columns, so that a pass over thousands of unchanged files does not load
+        every file's hashes and parse state (half the cost of a pass that finds nothing new).
+        """
+        rows = self.con.execute(
+            "SELECT path, size, mtime, inode FROM files WHERE path IN (SELECT unnest(?::VARCHAR[]))", [paths]
+        ).fetchall()
+        return {path: (size, mtime, inode) for path, size, mtime, inode in rows}
+
     def file_marks(self, paths: Iterable[str] | None = None) -> dict[str, FileMark]:
         """Marks of every file ever read, or only of `paths`.
 
