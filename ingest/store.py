@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import time
 from collections import Counter
@@ -47,14 +46,13 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 LOCK_WAIT_SECONDS = float(os.environ.get("TIERMON_LOCK_WAIT", "10"))
+"""How long an operation waits for another tiermon to release the database."""
 BULK_OWNER_KEY = "bulk_load_pid"
 """`meta` key naming the process whose first load has the key indexes down."""
 SLOW_MIGRATIONS: dict[int, tuple[str, ...]] = {3: ("responses", "events")}
 """Schema steps that copy whole tables: worth a word to the user when the store is big."""
 ANNOUNCE_ROWS = 1_000_000
 """From this many rows a slow migration is announced (42 s for 22.7 M rows on a 2-core VM)."""
-log = logging.getLogger("tiermon")
-"""How long an operation waits for another tiermon to release the database."""
 
 class StoreError(Exception):
     """A store problem the user can act on; the message is one line."""
@@ -296,7 +294,9 @@ class Store:
         tables = SLOW_MIGRATIONS[version]
         rows = sum(int(self.query(f"SELECT count(*) FROM {t}")[0][0]) for t in tables)
         if rows >= ANNOUNCE_ROWS:
-            log.warning(
+            import logging  # only here: every command opens the store, few ever migrate it
+
+            logging.getLogger("tiermon").warning(
                 "tiermon: upgrading %s to schema %d: rewriting %s rows of %s, once (about 2 s per million rows)",
                 self.path, version, f"{rows:,}", " and ".join(tables),
             )
