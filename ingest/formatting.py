@@ -14,7 +14,9 @@ TUI share them; the TUI wraps them in Rich `Text` where it wants colour.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # not typing.TYPE_CHECKING, and datetime only where a time is written: the status line
+    from datetime import datetime, tzinfo  # imports this module on every redraw of Claude Code's status line
 
 UNPRICED = "unpriced"
 """What a cost with no price shows instead of a figure."""
@@ -76,6 +78,8 @@ def ago(moment: datetime | None, now: datetime) -> str:
 
 def timestamp(moment: datetime, zone: tzinfo | None = None, *, seconds: bool = False) -> str:
     """`2026-11-23 14:05`: `moment` (naive is UTC) in `zone`, UTC when None."""
+    from datetime import UTC
+
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.astimezone(zone or UTC).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
@@ -95,6 +99,8 @@ def iso_utc(moment: datetime | None) -> str | None:
     """`2026-11-23T14:05:00Z`: a stored (naive UTC) or aware time for JSON, always with its zone."""
     if moment is None:
         return None
+    from datetime import UTC
+
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
 

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from tiermon.ingest import backfill
 from tiermon.ingest.gc_pause import paused_gc
 from tiermon.ingest.rows import Batch, Format, SourceFile
-from tiermon.ingest.sources import FORMATS
+from tiermon.ingest.sources import format_of
 from tiermon.ingest.store import FileMark, Pending, Store
 from tiermon.ingest.summary import IngestSummary, ProgressFn
 
@@ -66,18 +66,18 @@ def plan(store: Store, files: Iterable[SourceFile], summary: IngestSummary) -> l
     """Files whose stat differs from their mark, newest first: a dashboard opened during a
     backfill fills with current sessions first."""
     files = list(files)
-    marks = store.file_marks(str(source.path) for source in files)
-    todo: list[Work] = []
+    known = store.file_stats([str(source.path) for source in files])
+    changed: list[tuple[SourceFile, os.stat_result]] = []
     for source in files:
         summary.files_seen += 1
         try:
             st = source.path.stat()
         except OSError:
             continue  # vanished between scan and stat: its rows stay
-        mark = marks.get(str(source.path))
-        if mark is not None and mark.size == st.st_size and mark.mtime == st.st_mtime and mark.inode == st.st_ino:
-            continue
-        todo.append(Work(source, st, mark))
+        if known.get(str(source.path)) != (st.st_size, st.st_mtime, st.st_ino):
+            changed.append((source, st))
+    marks = store.file_marks(str(source.path) for source, _ in changed) if changed else {}
+    todo = [Work(source, st, marks.get(str(source.path))) for source, st in changed]
     todo.sort(key=lambda w: w.st.st_mtime, reverse=True)
     return todo
 
@@ -142,7 +142,7 @@ def read_file(work: Work, chunk: int | None = None) -> Iterator[tuple[Batch, Fil
     head or tail changed is read again from 0 with a fresh parse state: that
     yields one item with `reset=True` first. The parse state travels in the mark.
     """
-    fmt = FORMATS[work.source.format]
+    fmt = format_of(work.source)
     try:
         fh = open(work.source.path, "rb")  # noqa: SIM115 - only the open may fail quietly; `with fh` below closes it
     except OSError as exc:

@@ -165,3 +165,23 @@ def test_monthly_periods_are_months_everywhere(tiermon: Run, src: Path, db: Path
     assert [r["period"] for r in json.loads(tiermon(*base, "--json").stdout)["monthly"]] == ["2026-03"]
     assert tiermon(*base, "--csv").stdout.splitlines()[1].startswith("2026-03,")
     assert "2026-03 " in tiermon(*base).stdout and "2026-03-01" not in tiermon(*base).stdout
+
+
+def test_a_line_appended_is_counted_by_the_next_report(tiermon: Run, src: Path, db: Path) -> None:
+    """The report a user runs right after Claude Code writes a response shows it; its streamed final copy
+    (same message, more output) replaces it rather than counting twice."""
+    transcript = src / "projects" / "-home-dev-shop" / f"{S}.jsonl"
+    report = ["--db", str(db), "--source", str(src), "report", "daily", "--json", "--timezone", "UTC"]
+    before = json.loads(tiermon(*report).stdout)["totals"]
+    write(transcript, [assistant(S, "a4", 31 * 3600, "m4", "r4", "claude-opus-4-6", usage(inp=7, out=11, read=13))],
+          mode="a")  # fmt: skip
+    after = json.loads(tiermon(*report).stdout)["totals"]
+    assert after["requests"] == before["requests"] + 1
+    assert (after["input_tokens"], after["output_tokens"], after["cache_read_tokens"]) == (
+        before["input_tokens"] + 7, before["output_tokens"] + 11, before["cache_read_tokens"] + 13)
+    assert after["cost_usd"] == pytest.approx(before["cost_usd"] + (7 * 5 + 11 * 25 + 13 * 0.5) / 1e6, abs=1e-6)
+    write(transcript, [assistant(S, "a5", 31 * 3600 + 2, "m4", "r4", "claude-opus-4-6", usage(inp=7, out=40, read=13))],
+          mode="a")  # fmt: skip
+    final = json.loads(tiermon(*report).stdout)["totals"]
+    assert final["requests"] == after["requests"]
+    assert final["output_tokens"] == before["output_tokens"] + 40

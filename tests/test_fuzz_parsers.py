@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import tiermon.samples
 from conftest import CORPUS
 from tiermon.ingest.rows import EVENT_FIELDS, MAX_TOKENS, RESPONSE_FIELDS, Batch, Format
-from tiermon.ingest.sources import FORMATS
+from tiermon.ingest.sources import FORMATS, SOURCES
 
 TOKEN_COLUMNS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens",
                  "cache_write_1h_tokens", "reasoning_tokens")  # fmt: skip
@@ -153,7 +153,8 @@ def test_a_parser_bug_quarantines_its_bytes_and_the_pass_goes_on(
     def broken(buf: bytes | bytearray, base_offset: int, path: str, state: Any) -> Batch:
         raise KeyError("a field the parser assumed")
 
-    monkeypatch.setitem(FORMATS, "broken", Format("broken", broken))
+    claude = SOURCES["claude"]
+    monkeypatch.setattr(claude, "formats", (*claude.formats, Format("broken", broken)))
     path = tmp_path / "x.jsonl"
     path.write_text('{"a": 1}\n{"b": 2}\n')
     work = tailer.Work(SourceFile(path, "claude", "broken"), path.stat(), None)

@@ -10,6 +10,7 @@ Other agents' windows come from the price table.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from statistics import median
 from typing import TYPE_CHECKING
@@ -28,11 +29,13 @@ LEARN_FROM = 5
 """How many of the latest auto-compactions of a model and agent the learned point is the median of."""
 CLAUDE_AGENTS = frozenset({"claude-code", ""})
 
-_AUTO_COMPACTIONS_SQL = """
-WITH b AS (
-    SELECT session_id, ts, pre_tokens FROM events
+_AUTO_COMPACTIONS = """FROM events
     WHERE kind = 'system' AND subtype = 'compact_boundary' AND "trigger" = 'auto'
-      AND NOT coalesce(is_sidechain, false) AND pre_tokens > 0 AND ts IS NOT NULL
+      AND NOT coalesce(is_sidechain, false) AND pre_tokens > 0 AND ts IS NOT NULL"""
+
+_AUTO_COMPACTIONS_SQL = f"""
+WITH b AS (
+    SELECT session_id, ts, pre_tokens {_AUTO_COMPACTIONS}
 ), r AS (
     SELECT session_id, ts, model, coalesce(agent, '') AS agent FROM responses
     WHERE session_id IN (SELECT session_id FROM b) AND NOT coalesce(is_sidechain, false)
@@ -42,6 +45,13 @@ SELECT r.model, r.agent, b.pre_tokens, b.ts FROM b ASOF JOIN r ON b.session_id =
 ORDER BY b.ts
 """
 """Every auto-compaction of a main chain with the model of the response just before it."""
+
+_DIGEST_SQL = "SELECT count(*) || ':' || coalesce(bit_xor(hash(k)), 0) FROM events WHERE subtype = 'compact_boundary'"
+"""Which compactions the store holds, in one short string. Every compaction, not only the auto ones
+learned from: it changes whenever those do, and reading one column to filter costs a third as much."""
+
+LEARNED_KEY = "learned_limits"
+"""`meta` key keeping the learned points with the digest of the compactions they were learned from."""
 
 LimitKey = tuple[str, str, int]
 """(model base, agent, window): a 1M-window run compacts elsewhere than a 200k one."""
@@ -64,12 +74,35 @@ class Limits:
 
 
 def learned_limits(store: Store, buffer: int = COMPACT_BUFFER, last: int = LEARN_FROM) -> Limits:
-    """The median pre_tokens of the latest `last` auto-compactions per model base, agent and window."""
+    """The median pre_tokens of the latest `last` auto-compactions per model base, agent and window.
+
+    Learning joins every compacted session's responses (~20 ms at 30 k responses, growing with
+    the store) and a pass asks twice (signals, status.json), so the points are kept in `meta`
+    with the digest of the compactions and learned again only when those change. The response
+    a compaction follows comes before it in the same transcript, so it is stored by then.
+    """
+    digest = str(store.query(_DIGEST_SQL)[0][0])
+    if last == LEARN_FROM and (known := _kept(store.meta(LEARNED_KEY), digest)) is not None:
+        return Limits(known, buffer)
     seen: dict[LimitKey, list[int]] = {}
     for model, agent, pre, _ts in store.query(_AUTO_COMPACTIONS_SQL):
         window = LONG_WINDOW if str(model).endswith("[1m]") or pre > DEFAULT_WINDOW else DEFAULT_WINDOW
         seen.setdefault((model_base(model), agent, window), []).append(int(pre))
-    return Limits({k: int(median(v[-last:])) for k, v in seen.items()}, buffer)
+    learned = {k: int(median(v[-last:])) for k, v in seen.items()}
+    if last == LEARN_FROM and not store.read_only:
+        store.set_meta(LEARNED_KEY, json.dumps({"digest": digest, "points": [[*k, v] for k, v in learned.items()]}))
+    return Limits(learned, buffer)
+
+
+def _kept(raw: str | None, digest: str) -> dict[LimitKey, int] | None:
+    """The points kept in `meta`, if they were learned from the compactions `digest` names."""
+    try:
+        kept = json.loads(raw or "null")
+        if not isinstance(kept, dict) or kept.get("digest") != digest:
+            return None
+        return {(str(model), str(agent), int(window)): int(point) for model, agent, window, point in kept["points"]}
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def session_window(rows: SessionRows, r: Response, prices: PriceTable) -> int:
