@@ -17,7 +17,10 @@ One run generates (or reuses) a synthetic corpus of Claude Code transcripts
 - each dashboard pane's queries, on the ingested store and on a synthetic
   store of --synthetic-store responses built by replicating it;
 - scale checks: one large file heavy with file-history snapshots (bounded
-  memory) and thousands of small files (bounded open file handles).
+  memory) and thousands of small files (bounded open file handles);
+- cold ingest of as many bytes of Codex rollouts (bench/corpus_codex.py) as
+  the Claude corpus, each run paired with a Claude ingest: MB/s of each and
+  the ratio, and the Codex totals against that generator's ground truth.
 
 It prints a table with ratios and writes results.json and results.md under
 --out. Exit status 1 when a correctness check fails (tiermon's totals differ
@@ -47,6 +50,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import corpus as corpus_mod
+import corpus_codex
 
 TOTAL_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")
 PANE_TARGET_MS = 100.0
@@ -775,6 +779,79 @@ def scale_many_files(work: Path, count: int, env: dict[str, str]) -> dict[str, A
             "rc": run.rc, "stderr": run.stderr[-500:]}  # fmt: skip
 
 
+# -- Codex rollouts --------------------------------------------------------------------
+
+CODEX_FIELDS = ("requests", *TOTAL_FIELDS, "reasoning_tokens")
+
+
+def codex_ingest(args: argparse.Namespace, out: Path, env: dict[str, str], res: Results, claude_root: Path,
+                 claude_bytes: int) -> None:  # fmt: skip
+    """Cold ingest of as many bytes of Codex rollouts as the Claude corpus has, each run paired with a
+    cold ingest of the Claude corpus, so the per-byte rates compare within the same machine state."""
+    root = out / f"corpus-codex-{args.label}"
+    t = time.perf_counter()
+    manifest = corpus_codex.cached(root, claude_bytes)
+    res.meta["codex_corpus"] = {
+        **manifest.to_json(), "path": str(root), "reused_or_generated_s": round(time.perf_counter() - t, 1)
+    }  # fmt: skip
+    warm(transcripts(root))
+    dbs = {"codex": out / f"ingest-codex-{args.label}.duckdb", "claude": out / f"ingest-paired-{args.label}.duckdb"}
+    sources = {"codex": f"codex={root}", "claude": f"claude={claude_root}"}
+    pairs: list[dict[str, float]] = []
+    for i in range(args.runs):
+        print(f"codex/claude pair {i + 1}/{args.runs} (load {load_average():.2f})", file=sys.stderr)
+        rates: dict[str, float] = {}
+        for kind in ("codex", "claude"):
+            for p in out.glob(dbs[kind].name + "*"):
+                p.unlink()
+            cmd = [*tiermon_cmd(), "ingest", "--json", "--db", str(dbs[kind]), "--source", sources[kind]]
+            run = measure_rusage(cmd, env)
+            summary = json.loads(run.stdout) if run.rc == 0 else {}
+            res.add(f"{kind}_ingest_paired", run, bytes_read=summary.get("bytes_read"),
+                    tailer_s=summary.get("read_seconds"), signals_s=summary.get("signals_seconds"))  # fmt: skip
+            if run.rc != 0:
+                res.failures.append(f"tiermon ingest of {kind} exited {run.rc}: {run.stderr[-500:]}")
+                return
+            rates[kind] = summary.get("bytes_read", 0) / 1e6 / run.wall
+        pairs.append({**rates, "ratio": rates["codex"] / rates["claude"]})
+    report = [*tiermon_cmd(), "report", "daily", "--json", "--agent", "codex", "--db", str(dbs["codex"]),
+              "--source", sources["codex"]]  # fmt: skip
+    rep = measure_rusage(report, env)
+    if rep.rc != 0:
+        res.failures.append(f"tiermon report --agent codex exited {rep.rc}: {rep.stderr[-500:]}")
+        return
+    got = {k: int(json.loads(rep.stdout)["totals"][k]) for k in CODEX_FIELDS}
+    want = {k: int(getattr(manifest.totals(), k)) for k in CODEX_FIELDS}
+    if got != want:
+        res.failures.append(f"tiermon Codex totals {got} differ from the generator's {want}")
+    else:
+        res.checks.append("tiermon Codex totals equal the generator's ground truth")
+    for p in [*out.glob(dbs["claude"].name + "*")]:
+        p.unlink()
+    res.summary["codex_vs_claude"] = {
+        "pairs": pairs, "codex_mb_s": median([p["codex"] for p in pairs]),
+        "claude_mb_s": median([p["claude"] for p in pairs]), "ratio": median([p["ratio"] for p in pairs]),
+        "totals_equal": got == want,
+    }  # fmt: skip
+
+
+def render_codex(res: Results) -> list[str]:
+    """The Codex-versus-Claude paragraph of the report (empty when the section did not run)."""
+    c = res.summary.get("codex_vs_claude")
+    if not c:
+        return []
+    corpus = res.meta.get("codex_corpus", {})
+    met = "met" if c["ratio"] >= 1.0 else "not met"
+    return [
+        "",
+        f"Cold ingest per byte, Codex rollouts ({human(corpus.get('bytes', 0))}, {corpus.get('files', 0):,} files,"
+        f" {corpus.get('lines', 0):,} lines) against the Claude corpus, paired runs: Codex"
+        f" {c['codex_mb_s']:.1f} MB/s, Claude {c['claude_mb_s']:.1f} MB/s, Codex/Claude {c['ratio']:.2f}×"
+        f" (median of per-pair ratios; target ≥ 1.0: {met}). Codex totals"
+        f" {'equal' if c['totals_equal'] else 'DIFFER from'} the generator's ground truth.",
+    ]
+
+
 # -- main ------------------------------------------------------------------------------
 
 
@@ -808,6 +885,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "out")
     ap.add_argument("--ccusage", help="the ccusage command (default: $CCUSAGE_BIN, then `ccusage` on PATH)")
     ap.add_argument("--no-scale", action="store_true", help="skip the big-file and many-files checks")
+    ap.add_argument("--no-codex", action="store_true", help="skip the Codex-rollouts ingest (paired with Claude)")
     ap.add_argument("--tail-trials", type=int, default=5)
     ap.add_argument("--tui-seconds", type=float, default=20.0, help="how long the real dashboard runs for its memory")
     ap.add_argument("--quiet-load", type=float, default=0.0,
@@ -958,6 +1036,8 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
             os.truncate(victim, victim_size)
             for p in out.glob(work_store.name + "*"):
                 p.unlink()
+    if not args.no_codex:
+        codex_ingest(args, out, env, res, corpus_root, int(manifest.bytes))
     if not args.no_scale:
         big = 20_000_000 if args.smoke else 700_000_000
         many = 300 if args.smoke else 5000
@@ -1100,6 +1180,7 @@ def render(res: Results, args: argparse.Namespace) -> str:
                 f" {t['seconds']:.0f} s, {t['lines_appended']} lines): RSS {t['rss_started_mb']:.0f} MB once started,"
                 f" {t['rss_end_mb']:.0f} MB at the end, {t['rss_peak_mb']:.0f} MB peak."
             )
+    lines.extend(render_codex(res))
     if "scale_big_file" in res.summary:
         b = res.summary["scale_big_file"]
         lines.append("")

@@ -41,6 +41,15 @@ def limit_readings(rate_limits: object, ts: datetime | None, state: FileState) -
     return readings
 
 
+def depends_on_time(rate_limits: object) -> bool:
+    """Whether the readings of `rate_limits` depend on the line's time (a reset given as seconds from now)."""
+    if not isinstance(rate_limits, dict):
+        return False
+    if any(k.endswith("resets_in_seconds") for k in rate_limits):
+        return True
+    return any(isinstance(w, dict) and "resets_in_seconds" in w for w in rate_limits.values())
+
+
 def _windows(rate_limits: dict[str, Any]) -> list[dict[str, Any]]:
     """`primary`/`secondary` objects, or the oldest flat shape rebuilt as such."""
     found = [w for w in (rate_limits.get("primary"), rate_limits.get("secondary")) if isinstance(w, dict)]

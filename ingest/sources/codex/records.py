@@ -54,6 +54,7 @@ class Payload(msgspec.Struct):
     action: Any = None
     record_type: Any = None
     instructions: Any = None
+    model_context_window: Any = None
 
 
 class Line(msgspec.Struct):
@@ -96,7 +97,7 @@ class Usage(NamedTuple):
         return not (self.input or self.cached or self.output or self.reasoning)
 
     def text(self) -> str:
-        return ".".join(str(n) for n in self[:4])
+        return f"{self[0]}.{self[1]}.{self[2]}.{self[3]}"
 
 
 _FIELDS = (
@@ -112,6 +113,15 @@ def usage_of(obj: object, where: str) -> Usage | None:
         return None
     if not isinstance(obj, dict):
         raise LineProblem(f"{where} is not an object")
+    get = obj.get
+    i, c, o, r, t = (get("input_tokens"), get("cached_input_tokens"), get("output_tokens"),
+                     get("reasoning_output_tokens"), get("total_tokens"))  # fmt: skip
+    if (  # the shape of nearly every line, checked without a loop
+        type(i) is int and type(c) is int and type(o) is int and type(r) is int and type(t) is int
+        and 0 <= c <= i < MAX_TOKENS and 0 <= o < MAX_TOKENS and 0 <= r < MAX_TOKENS and 0 <= t < MAX_TOKENS
+        and "cache_write_input_tokens" not in obj
+    ):  # fmt: skip
+        return Usage(i, c, o, r, t)
     values: dict[str, int] = {}
     for key, name in _FIELDS:
         value = obj.get(key)

@@ -135,12 +135,20 @@ def outcome(text: str) -> Outcome:
     return Outcome(failed=bool(_FAILED.match(head)))
 
 
+class _ShellOutput(msgspec.Struct):
+    """A `shell` output's JSON: only `metadata` is built; the output text in it is skipped."""
+
+    metadata: Any = None
+
+
+_SHELL_OUTPUT = msgspec.json.Decoder(_ShellOutput)
+
+
 def _json_exit_code(text: str) -> int | None:
     try:
-        value = ANY_DECODER.decode(text)
-    except msgspec.DecodeError:
+        meta = _SHELL_OUTPUT.decode(text).metadata
+    except msgspec.DecodeError:  # not JSON, or not an object
         return None
-    meta = value.get("metadata") if isinstance(value, dict) else None
     code = meta.get("exit_code") if isinstance(meta, dict) else None
     return code if type(code) is int else None
 
