@@ -14,8 +14,8 @@ from conftest import CliResult, run_json
 from tiermon.ingest.config import load_settings
 from tiermon.ingest.discovery import source_roots
 from tiermon.ingest.queries import live_sessions
-from tiermon.ingest.signals.limits import COMPACT_BUFFER
 from tiermon.ingest.runner import Ingestor
+from tiermon.ingest.signals.limits import COMPACT_BUFFER
 from tiermon.ingest.sources.codex import SOURCE
 from tiermon.ingest.sources.codex.parse import parse_rollout
 from tiermon.ingest.sources.codex.state import FileState
