@@ -28,13 +28,16 @@ from tiermon.ingest.pricing import ROW_COST_SQL, ROW_PRICED_SQL, WINDOW_SQL, Pri
 from tiermon.ingest.rows import AgentMeta, Batch
 from tiermon.ingest.schema import (
     AGENT_META_COLUMNS,
+    API_ERRORS_DELTA_SQL,
     EVENT_COLUMNS,
     FILE_COLUMNS,
     KEY_INDEXES,
     MIGRATIONS,
     PRICE_COLUMNS,
+    RECOUNT_SQL,
     RESPONSE_COLUMNS,
     SCHEMA_VERSION,
+    count_delta_sql,
     create_table_sql,
     key_index_sql,
 )
@@ -198,6 +201,12 @@ class Pending:
         )  # fmt: skip
 
 
+def _has_api_errors(arrow: pa.Table) -> bool:
+    import pyarrow.compute as pc
+
+    return "kind" in arrow.column_names and bool(pc.any(pc.equal(arrow["kind"], "api_error")).as_py())
+
+
 def _extend(into: dict[str, list[Any]], cols: dict[str, list[Any]], names: list[str]) -> None:
     if not into:
         for name in names:
@@ -299,9 +308,16 @@ class Store:
         if self.bulk_load_elsewhere():
             return
         present = {r[0] for r in self.query("SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'main'")}
-        for table, index in KEY_INDEXES.items():
-            if index not in present:
-                self._build_key_index(table)
+        missing = [table for table, index in KEY_INDEXES.items() if index not in present]
+        for table in missing:
+            self._build_key_index(table)
+        if missing:
+            self.recount()
+
+    def recount(self) -> None:
+        """Make the Health counters again from the rows (after writes that did not keep them)."""
+        for stmt in RECOUNT_SQL:
+            self.con.execute(stmt)
 
     def _build_key_index(self, table: str) -> None:
         """Keep one row per key (the copy an upsert keeps), commit, then index: DuckDB sees a delete
@@ -338,6 +354,7 @@ class Store:
             self._bulk = False
         for table in KEY_INDEXES:
             self._build_key_index(table)
+        self.recount()
         self.con.execute("DELETE FROM meta WHERE key = ?", [BULK_OWNER_KEY])
 
     def bulk_load_elsewhere(self) -> bool:
@@ -417,6 +434,7 @@ class Store:
                   FROM responses r {PRICE_JOIN}) q
                 WHERE r.k = q.k"""
         )
+        self.recount()
         self._set_meta("price_fingerprint", table.fingerprint)
         self._set_meta("price_version", table.version)
         self.con.commit()
@@ -449,6 +467,7 @@ class Store:
                           OR (m.vendor <> '' AND responses.vendor <> 'local'
                               AND responses.vendor IS DISTINCT FROM m.vendor))""",
             )  # fmt: skip
+            self.recount()
             self._set_meta("models_fingerprint", fingerprint)
         return True
 
@@ -537,6 +556,7 @@ class Store:
         if not self._bulk:
             sets = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESPONSE_BATCH_COLS[1:], "cost_usd", "priced"])
             sql += f" ON CONFLICT (k) DO UPDATE SET {sets} {_KEEP_BETTER_COPY}"
+            sql = ";\n".join([count_delta_sql("response_rows", "-"), sql, count_delta_sql("response_rows", "+")])
         self._insert_arrow("response_rows", arrow, sql)
 
     def upsert_events(self, arrow: pa.Table) -> None:
@@ -547,7 +567,11 @@ class Store:
         """
         verb = "INSERT" if self._bulk else "INSERT OR IGNORE"
         names = ", ".join(f'"{c}"' for c in _EVENT_COLS)
-        self._insert_arrow("event_rows", arrow, f"{verb} INTO events ({names}) SELECT * FROM event_rows")
+        sql = f"{verb} INTO events ({names}) SELECT * FROM event_rows"
+        if not self._bulk and _has_api_errors(arrow):  # the Health counter moves by the new ones only
+            count = API_ERRORS_DELTA_SQL.format(rows="event_rows", sign="{}")
+            sql = ";\n".join([count.format("-"), sql, count.format("+")])
+        self._insert_arrow("event_rows", arrow, sql)
 
     def _insert_arrow(self, name: str, arrow: pa.Table, sql: str) -> None:
         self.con.register(name, arrow)

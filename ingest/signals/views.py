@@ -344,10 +344,14 @@ def resolve_session(store: Store, text: str) -> str:
 
 
 def health(store: Store) -> dict[str, Any]:
-    """What tiermon could not account for (SPEC §4.9), as numbers."""
-    tok = "input_tokens + output_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens"
-    total, unpriced = store.query(
-        f"SELECT coalesce(sum({tok}), 0), coalesce(sum({tok}) FILTER (WHERE NOT priced), 0) FROM responses"
+    """What tiermon could not account for (SPEC §4.9), as numbers.
+
+    Response and API-error figures come from the counters every write keeps
+    (`response_counts`, meta `api_errors`): a refresh reads a few rows, not millions.
+    """
+    total, unpriced, responses = store.query(
+        """SELECT coalesce(sum(tokens), 0), coalesce(sum(tokens) FILTER (WHERE NOT priced), 0),
+                  coalesce(sum(requests), 0) FROM response_counts"""
     )[0]
     files, size = store.query("SELECT count(*), coalesce(sum(size), 0) FROM files")[0]
     return {
@@ -358,13 +362,15 @@ def health(store: Store) -> dict[str, Any]:
             "SELECT DISTINCT version FROM entry_types WHERE coalesce(version, '') <> '' ORDER BY version"
         )],
         "unpriced_models": store.query_dicts(
-            f"""SELECT model, count(*)::INTEGER AS requests, sum({tok})::BIGINT AS tokens
-                FROM responses WHERE NOT priced GROUP BY model ORDER BY tokens DESC, model"""
+            """SELECT model, sum(requests)::INTEGER AS requests, sum(tokens)::BIGINT AS tokens
+                FROM response_counts WHERE NOT priced GROUP BY model HAVING sum(requests) > 0
+                ORDER BY tokens DESC, model"""
         ),
         "unpriced_token_share": (unpriced / total) if total else 0.0,
         "unmapped_models": store.query_dicts(
-            """SELECT model, any_value(agent) AS agent, count(*)::INTEGER AS requests FROM responses
-               WHERE tier = 'other' GROUP BY model ORDER BY requests DESC, model"""
+            """SELECT model, min(agent) AS agent, sum(requests)::INTEGER AS requests
+               FROM response_counts WHERE tier = 'other' GROUP BY model HAVING sum(requests) > 0
+               ORDER BY requests DESC, model"""
         ),
         "quarantined": store.query("SELECT count(*) FROM quarantine")[0][0],
         "quarantine_latest": store.query_dicts(
@@ -372,8 +378,8 @@ def health(store: Store) -> dict[str, Any]:
         ),
         "files_tailed": files,
         "bytes_tailed": size,
-        "responses": store.query("SELECT count(*) FROM responses")[0][0],
-        "api_errors": store.query("SELECT count(*) FROM events WHERE kind = 'api_error'")[0][0],
+        "responses": int(responses),
+        "api_errors": int(store.meta("api_errors") or 0),
         "alerts": dict(store.query("SELECT kind, count(*) FROM alerts GROUP BY kind ORDER BY kind")),
     }  # fmt: skip
 
