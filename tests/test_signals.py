@@ -688,3 +688,15 @@ def test_health_counters_follow_appends_and_streamed_copies(root: Path, db: Path
     assert h["unpriced_token_share"] == pytest.approx(want["share"])
     assert h["api_errors"] == 3
     assert [m["requests"] for m in h["unpriced_models"]] == [2]
+
+
+def test_newest_first_lists_reach_back_past_the_first_month(root: Path, db: Path) -> None:
+    """The lists read the latest month first; a limit it cannot fill still gets the older rows, in order."""
+    for n, session in enumerate((S, S2)):
+        chat = Chat(session=session, start=86_400 * 100 * n).prompt("a").say("b", model=OPUS).say("c", model=HAIKU)
+        chat.save(main_file(root, session))
+    ingest(root, db)
+    everything = read(db, views.list_alerts)
+    assert [a["session_id"] for a in everything] == [S2, S]
+    assert read(db, views.list_alerts, limit=1) == everything[:1]
+    assert read(db, views.list_alerts, limit=5) == everything
