@@ -16,6 +16,7 @@ One run generates (or reuses) a synthetic corpus of Claude Code transcripts
   showing it, with the dashboard's own watcher settings and ingest runner;
 - each dashboard pane's queries, on the ingested store and on a synthetic
   store of --synthetic-store responses built by replicating it;
+- a full signals rebuild of the synthetic store (`tiermon ingest --rebuild-signals`);
 - scale checks: one large file heavy with file-history snapshots (bounded
   memory) and thousands of small files (bounded open file handles);
 - cold ingest of as many bytes of Codex rollouts (bench/corpus_codex.py) as
@@ -55,6 +56,7 @@ import corpus_codex
 TOTAL_FIELDS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_5m_tokens", "cache_write_1h_tokens")
 PANE_TARGET_MS = 100.0
 TAIL_TARGET_S = 1.0
+REBUILD_TARGET_S = 60.0
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -286,16 +288,13 @@ from tiermon.ingest.store import Store
 db, source, transcript, trials, rounds = Path({db!r}), Path({source!r}), Path({transcript!r}), {trials}, {rounds}
 settings = load_settings(db=db, sources=[source])
 out = {{"tail": [], "panes": {{}}, "errors": []}}
-try:
-    from tiermon.tui.ingest_runner import LiveIngest
-    from tiermon.tui.app import WATCH_DEBOUNCE_MS
-except Exception as exc:  # the dashboard modules are optional for the benchmark
-    LiveIngest, WATCH_DEBOUNCE_MS = None, 150
-    out["errors"].append(f"dashboard runner unavailable: {{exc!r}}")
-if LiveIngest is not None and trials:
-    live = LiveIngest(settings)
-    live.run()  # catch up, as the dashboard does at start
-    out["tail"] = bench.tail_trials(live, settings, transcript, trials, WATCH_DEBOUNCE_MS)
+if trials:
+    # The dashboard's own runner and watcher settings: a missing one fails the benchmark, never skips it.
+    from tiermon.ingest.runner import Ingestor
+    from tiermon.tui.app import LOCK_WAIT, WATCH_DEBOUNCE_MS
+    ingestor = Ingestor(settings)
+    ingestor.run(parallel=False, lock_wait=LOCK_WAIT)  # catch up, as the dashboard does at start
+    out["tail"] = bench.tail_trials(ingestor, settings, transcript, trials, WATCH_DEBOUNCE_MS, LOCK_WAIT)
 now = datetime.now(timezone.utc).replace(tzinfo=None)
 out["panes"] = bench.pane_times(db, now, rounds)
 status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
@@ -321,35 +320,47 @@ def assistant_line(session: str, cwd: str, i: int) -> bytes:
     return (json.dumps(entry) + "\n").encode()
 
 
-def tail_trials(live: Any, settings: Any, transcript: Path, trials: int, debounce_ms: int) -> list[dict[str, float]]:
-    """Append a line, let a watcher (the dashboard's settings) trigger an ingest pass, query the Live pane.
+def tail_trials(
+    ingestor: Any, settings: Any, transcript: Path, trials: int, debounce_ms: int, lock_wait: float
+) -> list[dict[str, float]]:
+    """Append a line; a watcher with the dashboard's settings runs an ingest pass; the Live and Alerts panes query.
 
-    Returns per trial: seconds until the appended response was visible to a
-    pane query, and the parts (watcher wake-up, ingest pass, pane query).
+    As the dashboard does: watchfiles on the runner's watch paths with the app's
+    filter and debounce, one `Ingestor.run` per change (threads only), then the
+    Live pane's and the Alerts pane's queries on a read-only store. A line counts
+    as visible once the Live pane shows its session active at the line's time and
+    the session's signals (its alerts) cover it. Returns per trial the seconds
+    until then and the parts (watcher wake-up, ingest pass, pane queries).
     """
     from watchfiles import watch
 
-    from tiermon.ingest.queries import live_sessions
     from tiermon.ingest.store import Store
+    from tiermon.tui.app import _wanted
 
     stop = threading.Event()
     found: dict[str, tuple[float, float, float]] = {}  # key -> (woke at, pass done at, visible at)
-    wanted: list[str] = []
+    wanted: list[tuple[str, str, datetime]] = []  # (key, session, line time)
+    panes = pane_queries(datetime.now(UTC).replace(tzinfo=None), None)
 
     def watcher() -> None:
-        for _changes in watch(*[str(r) for r in live.ingestor.roots()], debounce=debounce_ms, step=50, stop_event=stop,
-                              watch_filter=lambda _c, p: p.endswith(".jsonl"), rust_timeout=200):  # fmt: skip
+        for _changes in watch(*ingestor.watch_paths(), debounce=debounce_ms, step=50, stop_event=stop,
+                              watch_filter=_wanted, rust_timeout=200, ignore_permission_denied=True):  # fmt: skip
             t_woke = time.perf_counter()
-            live.run()
+            ingestor.run(parallel=False, lock_wait=lock_wait)
             t_pass = time.perf_counter()
             with Store.open(settings.db_path, read_only=True) as store:
-                now = datetime.now(UTC).replace(tzinfo=None)
-                live_sessions(store, now=now, window=timedelta(days=7), limit=100)
-                keys = [k for k in wanted if k not in found]
-                hits = store.query("SELECT k FROM responses WHERE k IN (SELECT unnest(?))", [keys]) if keys else []
+                live = panes["live"](store, datetime.now(UTC).replace(tzinfo=None))
+                panes["alerts"](store)
+                todo = [(k, sid, ts) for k, sid, ts in wanted if k not in found]
+                signals = dict(store.query(
+                    "SELECT k, end_ts FROM session_signals WHERE k IN (SELECT unnest(?::VARCHAR[]))",
+                    [[sid for _, sid, _ in todo]],
+                )) if todo else {}  # fmt: skip
             t_seen = time.perf_counter()
-            for (k,) in hits:
-                found[k] = (t_woke, t_pass, t_seen)
+            shown = {r["session_id"]: r["last_activity"] for r in live["rows"]}
+            for k, sid, ts in todo:
+                if shown.get(sid) and shown[sid] >= ts and signals.get(sid) and signals[sid] >= ts:
+                    found[k] = (t_woke, t_pass, t_seen)
 
     thread = threading.Thread(target=watcher, daemon=True)
     thread.start()
@@ -360,7 +371,8 @@ def tail_trials(live: Any, settings: Any, transcript: Path, trials: int, debounc
         line = assistant_line(session, "/home/dev/work/proj-00", i)
         entry = json.loads(line)
         key = f"{entry['message']['id']}:{entry['requestId']}"
-        wanted.append(key)
+        at = datetime.fromisoformat(entry["timestamp"].replace("Z", "")).replace(microsecond=0)
+        wanted.append((key, session, at))
         t0 = time.perf_counter()
         with open(transcript, "ab") as fh:
             fh.write(line)
@@ -458,32 +470,43 @@ def _exited(pid: int) -> bool:
 
 
 def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
-    """What each dashboard pane asks the store for, mirroring tui/screens/*.fetch.
+    """What each dashboard pane asks the store for: the same calls as tui/screens/*.fetch, without the app.
 
     The Session pane shows `session_id` (the busiest session of the last week).
     """
-    from tiermon.ingest.queries import cache_savings, files_by_source, live_sessions, spend_split
-    from tiermon.ingest.reports import ReportFilter, blocks, period_rows, totals
+    from tiermon.ingest.kinds import kind_advice, with_kind_advice
+    from tiermon.ingest.limits import plan_limits
+    from tiermon.ingest.pricing import load_price_table
+    from tiermon.ingest.queries import cache_savings, current_block, files_by_source, live_sessions, spend_split
+    from tiermon.ingest.reports import ReportFilter, period_rows, totals
+    from tiermon.ingest.scorecard import turn_frame
     from tiermon.ingest.signals import views as v
+    from tiermon.tui.screens.live import RECENT_WINDOW, ROW_LIMIT as LIVE_ROWS
+    from tiermon.tui.screens.signal_list import ROW_LIMIT
+    from tiermon.tui.screens.spend import WEEKS_SHOWN, model_projects
 
+    tz = "UTC"
     today = now.date()
     monday = today - timedelta(days=today.weekday())
     sunday = monday + timedelta(days=6)
-    week = ReportFilter(since=monday, until=sunday, tz="UTC")
-    weeks = ReportFilter(since=monday - timedelta(weeks=7), until=sunday, tz="UTC")
+    week = ReportFilter(since=monday, until=sunday, tz=tz)
+    weeks = ReportFilter(since=monday - timedelta(weeks=WEEKS_SHOWN - 1), until=sunday, tz=tz)
     since = datetime.combine(monday, datetime.min.time())
     until = since + timedelta(days=7)
-    recent = ReportFilter(since=today - timedelta(days=1), tz="UTC")
+    prices: Any = None  # the Advice pane's price table, loaded on its first fetch
 
-    def live(store: Any) -> Any:
-        return live_sessions(store, now=now, window=timedelta(days=7), limit=100)
+    def live(store: Any, at: datetime = now) -> Any:
+        rows = live_sessions(store, now=at, window=RECENT_WINDOW, limit=LIVE_ROWS)
+        day = at.date()
+        return {"rows": rows, "today": totals(store, ReportFilter(since=day, until=day, tz=tz)),
+                "block": current_block(store, now=at, tz=tz), "limits": plan_limits(store, now=at)}  # fmt: skip
 
     def spend(store: Any) -> Any:
         return (
-            [b for b in blocks(store, recent, now) if b["is_active"]],
             period_rows(store, week, "day", by="tier"), period_rows(store, weeks, "week", by="tier"),
             totals(store, week), spend_split(store, since=since, until=until),
-            cache_savings(store, since=since, until=until), period_rows(store, week, "week", by="project"),
+            cache_savings(store, since=since, until=until), model_projects(store, week),
+            current_block(store, now=now, tz=tz),
         )  # fmt: skip
 
     def session(store: Any) -> Any:
@@ -493,17 +516,24 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
         return v.health(store), files_by_source(store)
 
     def alerts(store: Any) -> Any:
-        return v.list_alerts(store, limit=2000)
+        return v.list_alerts(store, limit=ROW_LIMIT)
 
     def advice(store: Any) -> Any:
-        return v.list_advice(store, limit=2000)
+        nonlocal prices
+        if prices is None:
+            from tiermon.ingest.config import load_settings
+
+            settings = load_settings()
+            prices = load_price_table(settings.price_file, cache_dir=settings.data_dir / "cache")
+        kind_rows = kind_advice(turn_frame(store, ReportFilter()), prices)
+        return with_kind_advice(v.list_advice(store, limit=ROW_LIMIT), kind_rows, limit=ROW_LIMIT)
 
     def report_30d(store: Any) -> Any:
-        f = ReportFilter(since=today - timedelta(days=29), tz="UTC")
+        f = ReportFilter(since=today - timedelta(days=29), tz=tz)
         return period_rows(store, f, "day"), totals(store, f)
 
     def report_all(store: Any) -> Any:
-        f = ReportFilter(tz="UTC")
+        f = ReportFilter(tz=tz)
         return period_rows(store, f, "day"), totals(store, f)
 
     return {
@@ -887,6 +917,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-scale", action="store_true", help="skip the big-file and many-files checks")
     ap.add_argument("--no-codex", action="store_true", help="skip the Codex-rollouts ingest (paired with Claude)")
     ap.add_argument("--tail-trials", type=int, default=5)
+    ap.add_argument("--rebuild-runs", type=int, default=1,
+                    help="full signals rebuilds of the synthetic store (minutes each at 5 M responses)")
     ap.add_argument("--tui-seconds", type=float, default=20.0, help="how long the real dashboard runs for its memory")
     ap.add_argument("--quiet-load", type=float, default=0.0,
                     help="first wait (up to 10 min) for the 1-minute load average to drop below this")
@@ -1021,6 +1053,17 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
         res.summary["probe_synthetic"] = {k: probe[k] for k in ("rss_mb", "hwm_mb", "tree_pss_mb")}
         work_store = out / f"store-{args.synthetic_store}-tail.duckdb"
         try:
+            for _ in range(args.rebuild_runs):  # every session's signals again, as a rules change does
+                shutil.copy(store, work_store)
+                rebuild = [*tiermon_cmd(), "ingest", "--json", "--rebuild-signals", "--db", str(work_store),
+                           "--source", str(corpus_root)]  # fmt: skip
+                run = measure_rusage(rebuild, env)
+                summary = json.loads(run.stdout) if run.rc == 0 else {}
+                res.add("rebuild_signals", run, signals_s=summary.get("signals_seconds"))
+                if run.rc != 0:
+                    res.failures.append(f"tiermon ingest --rebuild-signals exited {run.rc}: {run.stderr[-500:]}")
+                for p in out.glob(work_store.name + "*"):
+                    p.unlink()
             shutil.copy(store, work_store)
             synthetic_report = [
                 *tiermon_cmd(), "report", "daily", "--json", "--db", str(work_store), "--source", str(corpus_root)
@@ -1087,6 +1130,7 @@ def render(res: Results, args: argparse.Namespace) -> str:
          REPORT_APPEND_TARGET),
         ("report_first", "tiermon report daily --json, first after the ingest", None, None),
         ("report_synthetic", "tiermon report daily --json, synthetic store", None, None),
+        ("rebuild_signals", "tiermon ingest --rebuild-signals, synthetic store", "≤ 60 s", None),
     ):
         if name not in res.runs:
             continue
@@ -1096,7 +1140,9 @@ def render(res: Results, args: argparse.Namespace) -> str:
             met = "yes" if med <= limit * cc else "no"
             if name == "ingest":
                 met = "yes" if med <= cc and res.peak(name, "tree_pss_mb") <= 400 else "no"
-        same_files = name != "report_synthetic"
+        if name == "rebuild_signals":
+            met = "yes" if med <= REBUILD_TARGET_S else "no"
+        same_files = name not in ("report_synthetic", "rebuild_signals")
         lines.append(
             f"| {label} | {med:.3f} | {res.med(name, 'cpu_s'):.2f} | {_mb(res.peak(name, 'maxrss_mb'))}"
             f" | {_mb(res.peak(name, 'tree_pss_mb'))} | {ratio(med, cc) if same_files else '–'}"

@@ -10,7 +10,7 @@ counterfactual re-prices the turn's main-chain tokens like the replay does.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tiermon.ingest.models import RUNGS
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from tiermon.ingest.pricing import PriceTable
+    from tiermon.ingest.store import Store
 
 SIZE_EDGES = (0, 2, 5, 10, 20)
 """Upper bounds of the tool-call buckets: 0, 1–2, 3–5, 6–10, 11–20, more."""
@@ -60,6 +61,77 @@ def kind_advice(turns: pl.DataFrame, prices: PriceTable, min_turns: int = MIN_TU
         .filter(pl.col("lower_k") / pl.col("lower_n") <= pl.col("here_k") / pl.col("here_n"))
     )
     return _rows(candidates, prices)
+
+
+def newest_kind_advice(
+    store: Store, prices: PriceTable, limit: int, min_turns: int = MIN_TURNS
+) -> list[dict[str, Any]]:
+    """`kind_advice` over every stored turn, keeping only the `limit` newest rows (the Advice pane's view).
+
+    Why: at millions of responses the pane cannot read every turn into a frame each
+    refresh (seconds). The per-kind struggle counts are grouped in SQL (a few dozen
+    rows), and only the newest `limit` turns they advise down are read, with the
+    columns `kind_advice` reads; the rows are those `kind_advice` returns, newest first.
+    """
+    import polars as pl
+
+    from tiermon.ingest.scorecard import _TURNS_SQL
+
+    rungs = list(RUNGS)
+    turns = "FROM turns t WHERE t.turn > 0 AND t.model IS NOT NULL"
+    stats = store.frame(
+        f"""SELECT coalesce(t.dominant_tool, 'no tool') AS kind, {_SIZE_SQL} AS size,
+                   (list_position(?::VARCHAR[], t.rung) - 1)::BIGINT AS "order", count(*)::UINT32 AS n,
+                   coalesce(sum(t.struggled::BIGINT), 0)::BIGINT AS k
+            {turns} AND list_contains(?::VARCHAR[], t.rung) GROUP BY ALL""",
+        [rungs, rungs],
+    )
+    if stats.is_empty():
+        return []
+    lower = stats.filter(pl.col("n") >= min_turns).select(
+        "kind", "size", (pl.col("order") + 1).alias("order"), lower_n="n", lower_k="k"
+    )
+    here = stats.select("kind", "size", "order", here_n="n", here_k="k")
+    advised = lower.join(here, on=["kind", "size", "order"]).filter(
+        pl.col("lower_k") / pl.col("lower_n") <= pl.col("here_k") / pl.col("here_n")
+    )
+    if advised.is_empty():
+        return []
+    keys = [f"{r['kind']}\x1f{r['size']}\x1f{r['order']}" for r in advised.iter_rows(named=True)]
+    select = _TURNS_SQL.split("FROM turns t")[0]
+    sql = f"""{select}
+        FROM (SELECT * {turns} AND NOT coalesce(t.struggled, false) AND t.start_ts >= ?
+                AND coalesce(t.dominant_tool, 'no tool') || chr(31) || ({_SIZE_SQL}) || chr(31)
+                    || (list_position(?::VARCHAR[], t.rung) - 1) IN (SELECT unnest(?::VARCHAR[]))
+              ORDER BY t.start_ts DESC LIMIT ?) t
+        LEFT JOIN session_signals s ON s.k = t.session_id
+        ORDER BY t.start_ts DESC"""
+    # The newest turns first: a month back, then a wider window until `limit` rows or all of history.
+    (first, last), days = store.query("SELECT min(start_ts), max(start_ts) FROM turns")[0], 30
+    while True:
+        since = max(last - timedelta(days=days), first) if first and last else datetime.min
+        newest = store.frame(sql, [since, rungs, keys, limit])
+        if newest.height >= limit or since <= (first or datetime.min):
+            break
+        days *= 4
+    frame = newest.with_columns(
+        kind=pl.col("dominant_tool").fill_null("no tool"),
+        size=pl.col("tool_calls").map_elements(size_bucket, return_dtype=pl.String),
+        order=pl.col("rung").replace_strict({r: i for i, r in enumerate(RUNGS)}, default=None, return_dtype=pl.Int64),
+    )
+    return _rows(frame.join(advised, on=["kind", "size", "order"]), prices)
+
+
+def _size_sql() -> str:
+    """`size_bucket(t.tool_calls)` as SQL."""
+    cases, low = [], 0
+    for edge in SIZE_EDGES:
+        cases.append(f"WHEN t.tool_calls <= {edge} THEN '{low if low == edge else f'{low}–{edge}'}'")
+        low = edge + 1
+    return f"CASE {' '.join(cases)} ELSE '{low}+' END"
+
+
+_SIZE_SQL = _size_sql()
 
 
 def _rows(candidates: pl.DataFrame, prices: PriceTable) -> list[dict[str, Any]]:

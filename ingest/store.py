@@ -29,14 +29,17 @@ from tiermon.ingest.pricing import ROW_COST_SQL, ROW_PRICED_SQL, WINDOW_SQL, Pri
 from tiermon.ingest.rows import AgentMeta, Batch
 from tiermon.ingest.schema import (
     AGENT_META_COLUMNS,
+    API_ERRORS_DELTA_SQL,
     ENTRY_TYPE_COLUMNS,
     EVENT_COLUMNS,
     FILE_COLUMNS,
     KEY_INDEXES,
     MIGRATIONS,
     PRICE_COLUMNS,
+    RECOUNT_SQL,
     RESPONSE_COLUMNS,
     SCHEMA_VERSION,
+    count_delta_sql,
     create_table_sql,
     key_index_sql,
 )
@@ -233,6 +236,14 @@ class Pending:
         )  # fmt: skip
 
 
+def _has_api_errors(rows: pa.Table | Columns) -> bool:
+    if isinstance(rows, dict):
+        return "api_error" in rows.get("kind", ())
+    import pyarrow.compute as pc
+
+    return "kind" in rows.column_names and bool(pc.any(pc.equal(rows["kind"], "api_error")).as_py())
+
+
 def _extend(into: dict[str, list[Any]], cols: dict[str, list[Any]], names: list[str]) -> None:
     if not into:
         for name in names:
@@ -337,9 +348,16 @@ class Store:
         if self.bulk_load_elsewhere():
             return
         present = {r[0] for r in self.query("SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'main'")}
-        for table, index in KEY_INDEXES.items():
-            if index not in present:
-                self._build_key_index(table)
+        missing = [table for table, index in KEY_INDEXES.items() if index not in present]
+        for table in missing:
+            self._build_key_index(table)
+        if missing:
+            self.recount()
+
+    def recount(self) -> None:
+        """Make the Health counters again from the rows (after writes that did not keep them)."""
+        for stmt in RECOUNT_SQL:
+            self.con.execute(stmt)
 
     def _build_key_index(self, table: str) -> None:
         """Keep one row per key (the copy an upsert keeps), commit, then index: DuckDB sees a delete
@@ -376,6 +394,7 @@ class Store:
             self._bulk = False
         for table in KEY_INDEXES:
             self._build_key_index(table)
+        self.recount()
         self.con.execute("DELETE FROM meta WHERE key = ?", [BULK_OWNER_KEY])
 
     def bulk_load_elsewhere(self) -> bool:
@@ -473,6 +492,7 @@ class Store:
                   FROM responses r {PRICE_JOIN}) q
                 WHERE r.k = q.k"""
         )
+        self.recount()
         self._set_meta("price_fingerprint", table.fingerprint)
         self._set_meta("price_basis", basis)
         self._set_meta("price_version", table.version)
@@ -506,6 +526,7 @@ class Store:
                           OR (m.vendor <> '' AND responses.vendor <> 'local'
                               AND responses.vendor IS DISTINCT FROM m.vendor))""",
             )  # fmt: skip
+            self.recount()
             self._set_meta("models_fingerprint", fingerprint)
         return True
 
@@ -600,10 +621,16 @@ class Store:
                          {ROW_PRICED_SQL} AS priced
                   FROM {source} r {PRICE_JOIN}
                   ORDER BY r.ts"""
-        if not self._bulk and not self._all_new("responses", rows):
-            sets = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESPONSE_BATCH_COLS[1:], "cost_usd", "priced"])
-            sql += f" ON CONFLICT (k) DO UPDATE SET {sets} {_KEEP_BETTER_COPY}"
-        self._insert_rows("response_rows", "responses", rows, sql)
+        statements = [sql]
+        if not self._bulk:
+            new = self._all_new("responses", rows)
+            if not new:
+                sets = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESPONSE_BATCH_COLS[1:], "cost_usd", "priced"])
+                sql += f" ON CONFLICT (k) DO UPDATE SET {sets} {_KEEP_BETTER_COPY}"
+            # The Health counters move with the rows: what the write replaces comes off, what it stores goes on.
+            replaced = [] if new else [count_delta_sql("response_rows", "-")]
+            statements = [*replaced, sql, count_delta_sql("response_rows", "+")]
+        self._insert_rows("response_rows", "responses", rows, statements)
 
     def upsert_events(self, rows: pa.Table | Columns) -> None:
         """Insert event rows; a key already stored (or earlier in `arrow`) keeps its first copy.
@@ -613,7 +640,11 @@ class Store:
         """
         verb = "INSERT" if self._bulk or self._all_new("events", rows) else "INSERT OR IGNORE"
         names = ", ".join(f'"{c}"' for c in _EVENT_COLS)
-        self._insert_rows("event_rows", "events", rows, f"{verb} INTO events ({names}) SELECT * FROM event_rows")
+        statements = [f"{verb} INTO events ({names}) SELECT * FROM event_rows"]
+        if not self._bulk and _has_api_errors(rows):  # the Health counter moves by the new ones only
+            count = API_ERRORS_DELTA_SQL.format(rows="event_rows", sign="{}")
+            statements = [count.format("-"), *statements, count.format("+")]
+        self._insert_rows("event_rows", "events", rows, statements)
 
     def _all_new(self, table: str, rows: pa.Table | Columns) -> bool:
         """True for a few rows whose keys are distinct and none of them stored yet (a live pass's usual
@@ -626,29 +657,32 @@ class Store:
             return False
         return not self.query(f"SELECT 1 FROM {table} WHERE k IN ({', '.join('?' * len(keys))}) LIMIT 1", keys)
 
-    def _insert_rows(self, name: str, table: str, rows: pa.Table | Columns, sql: str) -> None:
-        """Rows for `table`, which `sql` reads under `name`: a few as a parameterised VALUES list
-        (no pyarrow on a live pass), many or already-built Arrow tables registered as they are."""
+    def _insert_rows(self, name: str, table: str, rows: pa.Table | Columns, sql: str | list[str]) -> None:
+        """Rows for `table`, which the statement(s) `sql` read under `name`: a few as a parameterised VALUES
+        list (no pyarrow on a live pass), many or already-built Arrow tables registered as they are."""
+        statements = [sql] if isinstance(sql, str) else sql
         if not isinstance(rows, dict):
-            self._insert_arrow(name, rows, sql)
+            self._insert_arrow(name, rows, statements)
             return
         types = _types(table)
         count = len(next(iter(rows.values()), []))
         if count * len(rows) > VALUES_MAX_PARAMS:
             import pyarrow as pa
 
-            self._insert_arrow(name, pa.Table.from_pydict(rows, schema=_schema(table)), sql)
+            self._insert_arrow(name, pa.Table.from_pydict(rows, schema=_schema(table)), statements)
             return
         one = "(" + ", ".join(f"?::{types[column]}" for column in rows) + ")"
         names = ", ".join(f'"{column}"' for column in rows)
         params = [value for row in zip(*rows.values(), strict=True) for value in row]
-        self.con.execute(f"WITH {name} AS (SELECT * FROM (VALUES {', '.join([one] * count)}) AS v({names})) {sql}",
-                         params)  # fmt: skip
+        values = f"WITH {name} AS (SELECT * FROM (VALUES {', '.join([one] * count)}) AS v({names}))"
+        for sql in statements:
+            self.con.execute(f"{values} {sql}", params)
 
-    def _insert_arrow(self, name: str, arrow: pa.Table, sql: str) -> None:
+    def _insert_arrow(self, name: str, arrow: pa.Table, sql: str | list[str]) -> None:
         self.con.register(name, arrow)
         try:
-            self.con.execute(sql)
+            for statement in [sql] if isinstance(sql, str) else sql:
+                self.con.execute(statement)
         finally:
             self.con.unregister(name)
 

@@ -24,6 +24,7 @@ from tiermon.ingest.config import Thresholds
 from tiermon.ingest.pricing import load_price_table
 from tiermon.ingest.signals import views
 from tiermon.ingest.signals.churn import is_go_ahead
+from tiermon.ingest.store import Store
 
 S2 = "5e551011-aaaa-4bbb-8ccc-000000000002"
 
@@ -647,3 +648,55 @@ def test_thresholds_defaults_match_the_spec() -> None:
         800,
         30_000,
     )
+
+
+def _scanned_health(db: Path) -> dict[str, Any]:
+    """The Health figures that `response_counts` and meta `api_errors` stand for, scanned from the rows."""
+    tok = "input_tokens + output_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens"
+    with Store.open(db, read_only=True) as store:
+        total, unpriced, n = store.query(
+            f"SELECT sum({tok}), sum({tok}) FILTER (WHERE NOT priced), count(*) FROM responses"
+        )[0]
+        models = store.query_dicts(
+            f"""SELECT model, count(*)::INTEGER AS requests, sum({tok})::BIGINT AS tokens
+                FROM responses WHERE NOT priced GROUP BY model ORDER BY tokens DESC, model"""
+        )
+        errors = store.query("SELECT count(*) FROM events WHERE kind = 'api_error'")[0][0]
+    return {"share": (unpriced or 0) / total, "responses": n, "unpriced_models": models, "api_errors": errors}
+
+
+def test_health_counters_follow_appends_and_streamed_copies(root: Path, db: Path) -> None:
+    """Health reads counters kept by each write; after passes that append, re-stream a reply with more
+    output tokens and add API errors, they still equal a scan of the rows."""
+    path = main_file(root)
+    c = Chat(model="claude-fable-9").prompt("a").say("b").say("c", model=OPUS)
+    c.save(path)
+    ingest(root, db)
+    streamed = dict(c.lines[-1], message=dict(c.lines[-1]["message"]))
+    streamed["message"]["usage"] = dict(streamed["message"]["usage"], output_tokens=5_000)
+    c.lines = [streamed]  # the final copy of the last reply, with its full output
+    c.say("d", model="claude-fable-9").api_error()
+    c.save(path, mode="a")
+    ingest(root, db)
+    Chat(session=S2).prompt("a").say("b").api_error().api_error().save(main_file(root, S2))
+    ingest(root, db)
+    h = read(db, views.health)
+    want = _scanned_health(db)
+    assert (h["responses"], h["api_errors"], h["unpriced_models"]) == (
+        want["responses"], want["api_errors"], want["unpriced_models"]
+    )
+    assert h["unpriced_token_share"] == pytest.approx(want["share"])
+    assert h["api_errors"] == 3
+    assert [m["requests"] for m in h["unpriced_models"]] == [2]
+
+
+def test_newest_first_lists_reach_back_past_the_first_month(root: Path, db: Path) -> None:
+    """The lists read the latest month first; a limit it cannot fill still gets the older rows, in order."""
+    for n, session in enumerate((S, S2)):
+        chat = Chat(session=session, start=86_400 * 100 * n).prompt("a").say("b", model=OPUS).say("c", model=HAIKU)
+        chat.save(main_file(root, session))
+    ingest(root, db)
+    everything = read(db, views.list_alerts)
+    assert [a["session_id"] for a in everything] == [S2, S]
+    assert read(db, views.list_alerts, limit=1) == everything[:1]
+    assert read(db, views.list_alerts, limit=5) == everything

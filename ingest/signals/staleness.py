@@ -60,6 +60,11 @@ def rules_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
+def mark_stale(store: Store) -> None:
+    """Forget what the stored signals were computed under: the next pass recomputes every session."""
+    store.execute("DELETE FROM meta WHERE key = ?", [FINGERPRINT_KEY])
+
+
 def up_to_date(store: Store, thresholds: Thresholds, prices: PriceTable) -> bool:
     """True when, without new rows, the engine would find nothing to recompute."""
     return (

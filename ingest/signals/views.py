@@ -60,14 +60,10 @@ def list_alerts(
 def _alert_rows(
     store: Store, where: list[str], params: list[Any], limit: int | None
 ) -> list[dict[str, Any]]:
-    rows = store.query_dicts(
-        f"""SELECT session_id, project, kind, severity, start_ts AS start, end_ts AS "end", turn, agent_id,
-                   message, figures
-            FROM alerts WHERE {" AND ".join(where) or "TRUE"}
-            ORDER BY start_ts DESC, k {_limit(limit)}""",
-        params,
-    )
-    return [_with_figures(r) for r in rows]
+    sql = """SELECT session_id, project, kind, severity, start_ts AS start, end_ts AS "end", turn, agent_id,
+                    message, figures
+             FROM alerts WHERE {where} ORDER BY start_ts DESC, k {limit}"""
+    return [_with_figures(r) for r in _newest(store, "alerts", sql, where, params, limit)]
 
 
 def list_advice(
@@ -87,14 +83,35 @@ def list_advice(
 def _advice_rows(
     store: Store, where: list[str], params: list[Any], limit: int | None
 ) -> list[dict[str, Any]]:
-    rows = store.query_dicts(
-        f"""SELECT session_id, project, kind, from_tier, to_tier, to_model, turn, start_ts AS start,
-                   end_ts AS "end", cost_usd, counterfactual_cost_usd, saving_usd, reason, figures
-            FROM advice WHERE {" AND ".join(where) or "TRUE"}
-            ORDER BY start_ts DESC, k {_limit(limit)}""",
-        params,
-    )
-    return [_with_figures(r) for r in rows]
+    sql = """SELECT session_id, project, kind, from_tier, to_tier, to_model, turn, start_ts AS start,
+                    end_ts AS "end", cost_usd, counterfactual_cost_usd, saving_usd, reason, figures
+             FROM advice WHERE {where} ORDER BY start_ts DESC, k {limit}"""
+    return [_with_figures(r) for r in _newest(store, "advice", sql, where, params, limit)]
+
+
+NEWEST_FIRST_DAYS = 30
+"""A newest-first list with a row limit first reads this many days back from the newest row."""
+
+
+def _newest(
+    store: Store, table: str, sql: str, where: list[str], params: list[Any], limit: int | None
+) -> list[dict[str, Any]]:
+    """`sql` (newest first by start_ts) with `where`; with a limit, over the latest stretch of time that holds it.
+
+    Why: at half a million alerts, sorting them all to show the newest 2000 cost most of a
+    pane's budget. A month back from the newest row is read first, then four times wider
+    until the limit is reached or the window covers every row, which gives the same rows.
+    """
+    if limit:
+        (first, last), days = store.query(f"SELECT min(start_ts), max(start_ts) FROM {table}")[0], NEWEST_FIRST_DAYS
+        while first is not None and last - timedelta(days=days) > first:
+            since = last - timedelta(days=days)
+            clauses = " AND ".join([*where, "start_ts >= ?"])
+            rows = store.query_dicts(sql.format(where=clauses, limit=_limit(limit)), [*params, since])
+            if len(rows) >= limit:
+                return rows
+            days *= 4
+    return store.query_dicts(sql.format(where=" AND ".join(where) or "TRUE", limit=_limit(limit)), params)
 
 
 def _filters(
@@ -344,10 +361,14 @@ def resolve_session(store: Store, text: str) -> str:
 
 
 def health(store: Store) -> dict[str, Any]:
-    """What tiermon could not account for (SPEC §4.9), as numbers."""
-    tok = "input_tokens + output_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens"
-    total, unpriced = store.query(
-        f"SELECT coalesce(sum({tok}), 0), coalesce(sum({tok}) FILTER (WHERE NOT priced), 0) FROM responses"
+    """What tiermon could not account for (SPEC §4.9), as numbers.
+
+    Response and API-error figures come from the counters every write keeps
+    (`response_counts`, meta `api_errors`): a refresh reads a few rows, not millions.
+    """
+    total, unpriced, responses = store.query(
+        """SELECT coalesce(sum(tokens), 0), coalesce(sum(tokens) FILTER (WHERE NOT priced), 0),
+                  coalesce(sum(requests), 0) FROM response_counts"""
     )[0]
     files, size = store.query("SELECT count(*), coalesce(sum(size), 0) FROM files")[0]
     return {
@@ -358,13 +379,15 @@ def health(store: Store) -> dict[str, Any]:
             "SELECT DISTINCT version FROM entry_types WHERE coalesce(version, '') <> '' ORDER BY version"
         )],
         "unpriced_models": store.query_dicts(
-            f"""SELECT model, count(*)::INTEGER AS requests, sum({tok})::BIGINT AS tokens
-                FROM responses WHERE NOT priced GROUP BY model ORDER BY tokens DESC, model"""
+            """SELECT model, sum(requests)::INTEGER AS requests, sum(tokens)::BIGINT AS tokens
+                FROM response_counts WHERE NOT priced GROUP BY model HAVING sum(requests) > 0
+                ORDER BY tokens DESC, model"""
         ),
         "unpriced_token_share": (unpriced / total) if total else 0.0,
         "unmapped_models": store.query_dicts(
-            """SELECT model, any_value(agent) AS agent, count(*)::INTEGER AS requests FROM responses
-               WHERE tier = 'other' GROUP BY model ORDER BY requests DESC, model"""
+            """SELECT model, min(agent) AS agent, sum(requests)::INTEGER AS requests
+               FROM response_counts WHERE tier = 'other' GROUP BY model HAVING sum(requests) > 0
+               ORDER BY requests DESC, model"""
         ),
         "quarantined": store.query("SELECT count(*) FROM quarantine")[0][0],
         "quarantine_latest": store.query_dicts(
@@ -372,8 +395,8 @@ def health(store: Store) -> dict[str, Any]:
         ),
         "files_tailed": files,
         "bytes_tailed": size,
-        "responses": store.query("SELECT count(*) FROM responses")[0][0],
-        "api_errors": store.query("SELECT count(*) FROM events WHERE kind = 'api_error'")[0][0],
+        "responses": int(responses),
+        "api_errors": int(store.meta("api_errors") or 0),
         "alerts": dict(store.query("SELECT kind, count(*) FROM alerts GROUP BY kind ORDER BY kind")),
     }  # fmt: skip
 

@@ -23,9 +23,10 @@ from tiermon.tui.commands.common import console, emit_json, global_options, sett
 
 @click.command("ingest")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--rebuild-signals", is_flag=True, help="Recompute the signals of every stored session.")
 @global_options
 @click.pass_context
-def ingest(ctx: click.Context, as_json: bool) -> None:
+def ingest(ctx: click.Context, as_json: bool, rebuild_signals: bool) -> None:
     """Read everything new from the sources into the store, with a progress bar."""
     settings = settings_from(ctx)
     ingestor = Ingestor(settings)
@@ -34,6 +35,11 @@ def ingest(ctx: click.Context, as_json: bool) -> None:
             "no agent data found (looked for Claude Code in CLAUDE_CONFIG_DIR, ~/.config/claude, ~/.claude);"
             " use --source [KIND=]DIR"
         )
+    if rebuild_signals:
+        from tiermon.ingest.signals.staleness import mark_stale
+
+        with Store.open(settings.db_path) as store:
+            mark_stale(store)
     summary = _with_progress(ingestor) if sys.stderr.isatty() and not as_json else ingestor.run()
     if as_json:
         emit_json(summary_dict(summary, settings.db_path))

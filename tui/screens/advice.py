@@ -59,9 +59,9 @@ class AdviceScreen(SignalListScreen):
     )
 
     def fetch(self, store: Store) -> list[dict[str, Any]]:
-        from tiermon.ingest.kinds import kind_advice, with_kind_advice
-        from tiermon.ingest.reports import ReportFilter
-        from tiermon.ingest.scorecard import turn_frame
+        from tiermon.ingest.kinds import newest_kind_advice, with_kind_advice
 
-        kind_rows = kind_advice(turn_frame(store, ReportFilter()), self.tiermon.ingestor.prices)
-        return with_kind_advice(list_advice(store, limit=ROW_LIMIT), kind_rows, limit=ROW_LIMIT)
+        rows = list_advice(store, limit=ROW_LIMIT)
+        # A by-kind row the engine's rows displace is replaced by the next newest: read that many more.
+        kind_rows = newest_kind_advice(store, self.tiermon.ingestor.prices, ROW_LIMIT + len(rows))
+        return with_kind_advice(rows, kind_rows, limit=ROW_LIMIT)
