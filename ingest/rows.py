@@ -23,9 +23,10 @@ each stamped with `agent` and `vendor`, and nothing else:
   with the new model in `text`), `command_stdout`, `system` (a compaction is
   subtype `compact_boundary` with `pre_tokens` and `trigger` auto/manual; the
   agent's own model fallback is subtype `model_fallback` with the new model in
-  `model`), `api_error`, and `limit` (a plan-limit reading: `subtype` the window
-  — `5h`, `7d`, or `<minutes>m` —, `pre_tokens` the used share in basis points,
-  `text` the reset time as ISO-8601 UTC, `trigger` where it was read);
+  `model`; the context window the agent says it runs at is subtype
+  `context_window` with the window in `pre_tokens`), `api_error`, and `limit`
+  (a plan-limit reading: `subtype` the window — `5h`, `7d`, or `<minutes>m` —,
+  `pre_tokens` the used share in basis points, `text` the reset time as ISO-8601 UTC, `trigger` where it was read);
 - **agent metadata** (AGENT_META_FIELDS) for subagents;
 - **quarantine**: lines that could not be used, with offset and reason;
 - **entry types**: (type, version, known) counts for pipeline health.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,9 @@ import pytest
 from conftest import CliResult, run_json
 from tiermon.ingest.config import load_settings
 from tiermon.ingest.discovery import source_roots
+from tiermon.ingest.queries import live_sessions
 from tiermon.ingest.runner import Ingestor
+from tiermon.ingest.signals.limits import COMPACT_BUFFER
 from tiermon.ingest.sources.codex import SOURCE
 from tiermon.ingest.sources.codex.parse import parse_rollout
 from tiermon.ingest.sources.codex.state import FileState
@@ -86,6 +89,17 @@ def test_sum_of_records_is_the_last_total(corpus: Path) -> None:
         assert sum(r["cache_read_tokens"]) == last_total["cached_input_tokens"]
         assert sum(r["output_tokens"]) == last_total["output_tokens"]
         assert sum(r["reasoning_tokens"]) == last_total["reasoning_output_tokens"]
+
+
+def test_context_limit_uses_the_window_codex_recorded(corpus_db: Path) -> None:
+    """gpt-5.5's nominal window is 1M; Codex runs it at the 258,400 it records, so Live's fill is of that."""
+    signals = query(corpus_db, "SELECT k, context_window, context_limit FROM session_signals WHERE k IN (?, ?)",
+                    [S16, S17])  # fmt: skip
+    assert sorted(signals) == [(S16, 258_400, 258_400 - COMPACT_BUFFER), (S17, 258_400, 258_400 - COMPACT_BUFFER)]
+    with Store.open(corpus_db, read_only=True) as store:
+        live = live_sessions(store, now=datetime(2026, 5, 11, 9), window=timedelta(hours=1))
+    row = next(r for r in live if r["session_id"] == S17)
+    assert (row["model"], row["context_tokens"], row["context_window"]) == ("gpt-5.5", 131_573, 258_400 - COMPACT_BUFFER)
 
 
 def test_desktop_session_without_usage_keeps_prompts_and_tools(corpus_db: Path) -> None:

@@ -15,6 +15,9 @@ from typing import Any
 LONG_REQUEST = 200_000
 """A request above this many prompt tokens only fits a 1M window."""
 
+RECORDED_WINDOW = "context_window"
+"""Subtype of the `system` event in which an agent records the context window it runs at."""
+
 MAIN = None
 """The chain key of the main conversation (events and responses without an agent id)."""
 
@@ -103,11 +106,24 @@ class SessionRows:
     main_events: list[Event] = field(init=False)
     long_context: bool = field(init=False)
     """A main-chain request exceeded 200k: the agent ran the session at a 1M window (SPEC §4.5)."""
+    windows: list[tuple[datetime, int]] = field(init=False)
+    """Context windows the agent itself recorded for the main chain (Codex's `model_context_window`), in time order."""
 
     def __post_init__(self) -> None:
         self.main = [r for r in self.responses if not r.sidechain]
         self.main_events = [e for e in self.events if not e.sidechain]
         self.long_context = any(r.context > LONG_REQUEST for r in self.main)
+        self.windows = [
+            (e.ts, e.pre_tokens) for e in self.main_events
+            if e.kind == "system" and e.subtype == RECORDED_WINDOW and e.pre_tokens
+        ]  # fmt: skip
+
+    def recorded_window(self, ts: datetime) -> int | None:
+        """The window the agent recorded last at or before `ts` (else its first one), or None."""
+        if not self.windows:
+            return None
+        at = bisect_right(self.windows, ts, key=lambda w: w[0])
+        return self.windows[max(at - 1, 0)][1]
 
     def chains(self) -> dict[str | None, list[Event]]:
         """Events per chain: None for the main chain, else the agent id."""

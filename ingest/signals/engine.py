@@ -88,7 +88,7 @@ FROM events
 WHERE session_id IN ({{ids}}) AND ts IS NOT NULL{{span}}
   AND kind IN ({_EVENT_KINDS})
   AND NOT (kind = 'text' AND is_sidechain)
-  AND (kind <> 'system' OR subtype IN ('compact_boundary', 'model_fallback'))
+  AND (kind <> 'system' OR subtype IN ('compact_boundary', 'model_fallback', 'context_window'))
 ORDER BY session_id, ts, file_path, line_offset, k
 """
 

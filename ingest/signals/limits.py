@@ -5,7 +5,8 @@ carries `[1m]` or a request of the session exceeded 200k (then 1M), and
 auto-compacts at the window minus a reserved buffer (33k today). The limit is
 the compaction point learned from the user's own auto-compactions of that
 model and agent (the median `pre_tokens` of the last few), else window − buffer.
-Other agents' windows come from the price table.
+Other agents' windows are the one the agent recorded (Codex's `model_context_window`), else the
+price table's.
 """
 
 from __future__ import annotations
@@ -73,9 +74,10 @@ def learned_limits(store: Store, buffer: int = COMPACT_BUFFER, last: int = LEARN
 
 
 def session_window(rows: SessionRows, r: Response, prices: PriceTable) -> int:
-    """The window `r` ran at: Claude Code's rule for its own sessions, the price table's for others."""
+    """The window `r` ran at: Claude Code's rule for its own sessions; for others the window the agent
+    recorded, else the price table's."""
     if r.agent not in CLAUDE_AGENTS:
-        return context_window(prices, r.model)
+        return rows.recorded_window(r.ts) or context_window(prices, r.model)
     if r.model.endswith("[1m]") or rows.long_context:
         return LONG_WINDOW
     return DEFAULT_WINDOW

@@ -28,6 +28,7 @@ from tiermon.ingest.sources.codex import tools
 from tiermon.ingest.sources.codex.limits import depends_on_time, limit_readings
 from tiermon.ingest.sources.codex.records import (
     LINE_DECODER,
+    MAX_TOKENS,
     PAYLOAD_DECODER,
     Line,
     LineProblem,
@@ -341,6 +342,7 @@ def _event_msg(p: Payload, where: _Line, state: FileState, rows: _Rows) -> None:
         _user_message(p, where, state, rows)
     elif etype == "task_started":
         state.turn_open = True
+        _window(p.model_context_window, where, state, rows)
     elif etype == "turn_aborted":
         _event(rows, where, state, 0, "interrupt", text=_str(p.reason))
     elif etype == "context_compacted":
@@ -384,6 +386,8 @@ def _token_count(p: Payload, where: _Line, state: FileState, rows: _Rows) -> Non
     repeated = info is not None and info == rows.counted_info  # decoding and counting it again changes nothing
     total = usage_of(info.get("total_token_usage"), "total_token_usage") if info and not repeated else None
     last = usage_of(info.get("last_token_usage"), "last_token_usage") if info and not repeated else None
+    if info and not repeated and not where.replay:
+        _window(info.get("model_context_window"), where, state, rows)
     if not where.replay and (rate_limits is None or rate_limits != rows.read_limits):
         for i, reading in enumerate(limit_readings(rate_limits, where.ts, state), start=1):
             _event(rows, where, state, i, "limit", **reading)
@@ -397,6 +401,16 @@ def _token_count(p: Payload, where: _Line, state: FileState, rows: _Rows) -> Non
     model = _str((info or {}).get("model")) or _str(p.model) or _str(p.model_name)
     key = f"{state.thread_id}:{Usage(*state.prev_total).text() if state.prev_total else ''}+{usage.text()}"
     _response(rows, where, state, f"codex:{key}", usage, model, None)
+
+
+def _window(value: object, where: _Line, state: FileState, rows: _Rows) -> None:
+    """The context window Codex says it runs the model at (`model_context_window`, 258,400 for the
+    gpt-5 family): a `system`/`context_window` event when it changes, so the context limit uses it
+    rather than the model's nominal window. A value that is not a token count is ignored."""
+    if type(value) is not int or not 0 < value < MAX_TOKENS or value == state.window:
+        return
+    state.window = value
+    _event(rows, where, state, 0, "system", subtype="context_window", model=state.model, pre_tokens=value)
 
 
 def _count(total: Usage | None, last: Usage | None, state: FileState) -> Usage | None:

@@ -54,6 +54,7 @@ class Payload(msgspec.Struct):
     action: Any = None
     record_type: Any = None
     instructions: Any = None
+    model_context_window: Any = None
 
 
 class Line(msgspec.Struct):

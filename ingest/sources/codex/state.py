@@ -57,6 +57,8 @@ class FileState(msgspec.Struct):
     stdin_session: dict[str, str] = {}
     """write_stdin call id -> the exec session it writes to."""
     limits: dict[str, str] = {}
+    window: int | None = None
+    """The last `model_context_window` the file recorded (sent as a `context_window` event)."""
     """limit id and window -> the last reading emitted, so unchanged readings are not repeated."""
 
     def open_call(self, call_id: str, name: str) -> None:
