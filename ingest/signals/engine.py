@@ -64,8 +64,8 @@ UNCOUNTED_SESSIONS = 64
 """Up to this many sessions form one batch without counting their rows first."""
 MAX_VALUES_PARAMS = 4000
 """Up to this many values an INSERT binds parameters; beyond, rows go through Arrow."""
-REBUILD_WRITE_ROWS = 25_000
-"""A rebuild writes its signal rows once this many have gathered (a few batches)."""
+REBUILD_WRITE_BATCHES = 4
+"""A rebuild writes the signal rows of this many batches at a time (each commit costs a WAL flush)."""
 
 OWNED_TABLES: dict[str, dict[str, str]] = {**SIGNAL_TABLES, "agents": AGENT_COLUMNS}
 
@@ -179,7 +179,7 @@ def refresh(
         for name, rows in tables.items():
             pending[name].extend(rows)
         pending_ids.extend(chunk)
-        if last or sum(map(len, pending.values())) >= REBUILD_WRITE_ROWS:
+        if last or n % REBUILD_WRITE_BATCHES == 0:
             # The fingerprint goes in with the last batch: a rebuild cut short is resumed next time.
             _write(store, pending_ids, pending, fingerprint if last else None, replace=False)
             pending = {name: [] for name in OWNED_TABLES}
