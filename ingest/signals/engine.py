@@ -65,6 +65,8 @@ UNCOUNTED_SESSIONS = 64
 """Up to this many sessions form one batch without counting their rows first."""
 MAX_VALUES_PARAMS = 4000
 """Up to this many values an INSERT binds parameters; beyond, rows go through Arrow."""
+REBUILD_WRITE_BATCHES = 4
+"""A rebuild writes the signal rows of this many batches at a time (each commit costs a WAL flush)."""
 
 OWNED_TABLES: dict[str, dict[str, str]] = {**SIGNAL_TABLES, "agents": AGENT_COLUMNS}
 
@@ -109,6 +111,9 @@ SELECT session_id, sum(n)::BIGINT, min(first_ts), max(last_ts) FROM (
 bounded by its span, so DuckDB skips the row groups of other times."""
 
 _SPAN = " AND ts BETWEEN ? AND ?"
+
+_ALL_SPANS_SQL = _SESSION_SPANS_SQL.replace("session_id IN ({ids}) AND ", "")
+"""Every session's rows and span: a rebuild asks for all of them, and a list of 250 k ids costs seconds."""
 
 _ALL_SESSIONS_SQL = """
 SELECT DISTINCT session_id FROM responses UNION SELECT DISTINCT session_id FROM events
@@ -155,18 +160,31 @@ def refresh(
     todo |= {r[0] for r in store.query(STALE_AGENTS_SQL) if r[0]}
     ids = sorted(todo)
     workers = pool.workers() if parallel and len(ids) >= pool.PARALLEL_MIN_SESSIONS else 1
-    batches = list(_batches(store, ids, BATCH_ROWS * workers))
+    batches = list(_batches(store, ids, BATCH_ROWS * workers, every=rebuild))
     limits = learned_limits(store) if batches else Limits()
     if rebuild and batches:
         _clear(store)  # every session is recomputed: one delete now instead of one per batch and table
+    pending: SignalTables = {name: [] for name in OWNED_TABLES}
+    pending_ids: list[str] = []
     for n, (chunk, span) in enumerate(batches, 1):
         with paused_gc():
             if workers > 1:
                 tables = _parallel_tables(store, chunk, span, thresholds, prices, workers, limits)
             else:
                 tables = signal_tables(group(fetch(store, chunk, span), chunk), thresholds, prices, limits)
-        # The fingerprint goes in with the last batch: a rebuild cut short is resumed next time.
-        _write(store, chunk, tables, fingerprint if rebuild and n == len(batches) else None, replace=not rebuild)
+        last = n == len(batches)
+        if not rebuild:
+            _write(store, chunk, tables, None)
+            continue
+        # A rebuild writes a few batches at a time: each commit costs a WAL flush whatever its size.
+        for name, rows in tables.items():
+            pending[name].extend(rows)
+        pending_ids.extend(chunk)
+        if last or n % REBUILD_WRITE_BATCHES == 0:
+            # The fingerprint goes in with the last batch: a rebuild cut short is resumed next time.
+            _write(store, pending_ids, pending, fingerprint if last else None, replace=False)
+            pending = {name: [] for name in OWNED_TABLES}
+            pending_ids = []
     if rebuild and not ids:
         store.set_meta(FINGERPRINT_KEY, fingerprint)
     return len(ids)
@@ -193,7 +211,9 @@ Span = tuple[datetime, datetime] | None
 """The time span a batch's rows lie in, when known."""
 
 
-def _batches(store: Store, ids: list[str], max_rows: int) -> Iterator[tuple[list[str], Span]]:
+def _batches(
+    store: Store, ids: list[str], max_rows: int, every: bool = False
+) -> Iterator[tuple[list[str], Span]]:
     """Runs of sessions holding about `max_rows` rows each (a bigger session goes alone), with their span.
 
     Sessions are taken in order of their first row, so a batch covers a short stretch
@@ -204,9 +224,9 @@ def _batches(store: Store, ids: list[str], max_rows: int) -> Iterator[tuple[list
     if len(ids) <= UNCOUNTED_SESSIONS:
         yield from ([(ids, None)] if ids else [])
         return
-    spans = {
-        sid: (n, first, last) for sid, n, first, last in store.query(_SESSION_SPANS_SQL.format(ids=_IDS), [ids, ids])
-    }
+    found = store.query(_ALL_SPANS_SQL) if every else store.query(_SESSION_SPANS_SQL.format(ids=_IDS), [ids, ids])
+    wanted = set(ids) if every else None
+    spans = {sid: (n, first, last) for sid, n, first, last in found if wanted is None or sid in wanted}
     empty = [sid for sid in ids if sid not in spans]  # no timed rows: nothing for the signals to read
     if empty:
         yield empty, None
