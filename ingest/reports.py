@@ -51,8 +51,8 @@ count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests"""
 _FROM = "FROM responses r"
 
 SIGNAL_GROUPS = frozenset({"project", "agent-type"})
-"""Groupings read from tables the signals keep (a session's project, an agent's type); every other
-report reads responses alone, so its pass may leave the signals to later (`reading(signals=False)`)."""
+"""Groupings read from tables the signals keep (a session's project, an agent's type): a report grouped
+by them needs its pass to compute the signals first (see `tui.commands.report.reads_signals`)."""
 
 
 def _from(by: str | None) -> str:

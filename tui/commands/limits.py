@@ -26,7 +26,7 @@ def limits(ctx: click.Context, as_json: bool) -> None:
     """5-hour and weekly plan windows: use, pace, reset and projected time of hitting 100 %."""
     settings = settings_from(ctx)
     now = datetime.now(UTC).replace(tzinfo=None)
-    with reading(settings, signals=False) as store:  # limit readings and responses alone
+    with reading(settings) as store:  # status.json, which the status line reads, is written with the signals
         rows = plan_limits(store, now=now, agents=agent_values(settings))
     if as_json:
         emit_json({"windows": [json_row(r) for r in rows]})

@@ -111,11 +111,18 @@ def report(ctx: click.Context, /, kind: str, **opts: Any) -> None:
     """Spend per day, week, month, session, model or 5-hour block."""
     settings = settings_from(ctx)
     f = replace(report_filter(opts), agents=agent_values(settings))
-    with reading(settings, signals=opts["by"] in SIGNAL_GROUPS) as store:
+    with reading(settings, signals=reads_signals(kind, opts["by"])) as store:
         data = build(store, kind, f, opts["by"], opts["breakdown"])
     if kind == "model":
         reprice_local(data["models"], load_price_table(settings.price_file), opts["reprice_tier"])
     emit(kind, data, opts)
+
+
+def reads_signals(kind: str, by: str | None) -> bool:
+    """Whether the report reads tables the signals keep: the session report carries each session's
+    switches and subagents, and the signals name a session's project and an agent's type. Any other
+    report reads responses alone, so its pass leaves the signals owed and answers sooner."""
+    return kind == "session" or by in SIGNAL_GROUPS
 
 
 def build(store: Any, kind: str, f: ReportFilter, by: str | None, breakdown: bool) -> dict[str, Any]:
