@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from importlib.metadata import version
 from typing import TYPE_CHECKING, Any
 
 from tiermon.ingest.models import model_base
@@ -58,6 +57,8 @@ _PARTIAL_DATE = re.compile(r"-20\d{2}$")
 
 
 def package_version() -> str:
+    from importlib.metadata import version  # ~40 ms to import: only when the table is compiled
+
     return version(PACKAGE)
 
 

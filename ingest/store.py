@@ -23,8 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
+from tiermon.ingest import duck
 from tiermon.ingest.pricing import ROW_COST_SQL, ROW_PRICED_SQL, WINDOW_SQL, PriceTable
 from tiermon.ingest.rows import AgentMeta, Batch
 from tiermon.ingest.schema import (
@@ -255,7 +254,7 @@ def _extend(into: dict[str, list[Any]], cols: dict[str, list[Any]], names: list[
 class Store:
     """One open connection to the database file; use `Store.open` to get one."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path, read_only: bool) -> None:
+    def __init__(self, con: duck.DuckDBPyConnection, path: Path, read_only: bool) -> None:
         self.con = con
         self.path = path
         self.read_only = read_only
@@ -324,7 +323,7 @@ class Store:
     def _check_version(self) -> None:
         try:
             version = self.schema_version()
-        except duckdb.CatalogException:
+        except duck.CatalogException:
             version = 0
         if version != SCHEMA_VERSION:
             raise StoreError(
@@ -480,6 +479,7 @@ class Store:
 
         rows = [p.as_row() for p in table.rows()]
         arrow = pa.Table.from_pylist(rows, schema=_schema("prices"))
+        duck.relations()
         self.con.begin()
         self.con.execute("DELETE FROM prices")
         self.con.register("price_rows", arrow)
@@ -537,10 +537,16 @@ class Store:
 
         Only these columns, so that a pass over thousands of unchanged files does not load
         every file's hashes and parse state (half the cost of a pass that finds nothing new).
+        When `paths` are most of the table, every row comes back (a few ms for thousands;
+        binding the list of paths as a parameter took ~15 ms); callers look their paths up.
         """
-        rows = self.con.execute(
-            "SELECT path, size, mtime, inode FROM files WHERE path IN (SELECT unnest(?::VARCHAR[]))", [paths]
-        ).fetchall()
+        (stored,) = self.con.execute("SELECT count(*) FROM files").fetchone() or (0,)
+        if stored <= 2 * len(paths):  # most of the table is asked for: reading it all beats binding the list
+            rows = self.con.execute("SELECT path, size, mtime, inode FROM files").fetchall()
+        else:
+            rows = self.con.execute(
+                "SELECT path, size, mtime, inode FROM files WHERE path IN (SELECT unnest(?::VARCHAR[]))", [paths]
+            ).fetchall()
         return {path: (size, mtime, inode) for path, size, mtime, inode in rows}
 
     def file_marks(self, paths: Iterable[str] | None = None) -> dict[str, FileMark]:
@@ -679,6 +685,7 @@ class Store:
             self.con.execute(f"{values} {sql}", params)
 
     def _insert_arrow(self, name: str, arrow: pa.Table, sql: str | list[str]) -> None:
+        duck.relations()
         self.con.register(name, arrow)
         try:
             for statement in [sql] if isinstance(sql, str) else sql:
@@ -746,6 +753,7 @@ class Store:
 
     def frame(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         """A query's result as a polars DataFrame, handed over by DuckDB without a copy through Python."""
+        duck.relations()
         cursor = self.con.cursor()  # its own cursor: a result left open on the connection must not block it
         try:
             frame: pl.DataFrame = cursor.sql(sql, params=params or None).pl()
@@ -755,10 +763,12 @@ class Store:
 
     def arrow(self, sql: str, params: list[Any] | None = None) -> pa.Table:
         """A query's result as one Arrow table (no Python rows)."""
+        duck.relations()
         return self.con.sql(sql, params=params).to_arrow_table()
 
-    def cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self) -> duck.DuckDBPyConnection:
         """A cursor of its own, for a reader that builds relations step by step (the export)."""
+        duck.relations()
         cur = self.con.cursor()
         cur.execute("SET TimeZone = 'UTC'")
         return cur
@@ -797,7 +807,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnection:
+def _connect(path: Path, read_only: bool, wait: float) -> duck.DuckDBPyConnection:
     """Open the file, creating its folder 0700 and the file 0600; wait out other writers."""
     if read_only and not path.exists():
         raise StoreError(f"no database at {path}: run `tiermon ingest` first")
@@ -809,9 +819,9 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
     delay = 0.02
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duck.connect(str(path), read_only=read_only)
             break
-        except duckdb.IOException as exc:
+        except duck.IOException as exc:
             message = str(exc)
             if "lock" in message.lower() and time.monotonic() < deadline:
                 _knock(path)
@@ -821,7 +831,7 @@ def _connect(path: Path, read_only: bool, wait: float) -> duckdb.DuckDBPyConnect
             if "lock" in message.lower():
                 raise StoreError(f"database {path} is busy: another process has held it for over {wait:.0f}s") from exc
             raise _open_error(path, exc) from exc
-        except duckdb.Error as exc:
+        except duck.Error as exc:
             raise _open_error(path, exc) from exc
     _private_file(path)
     con.execute("SET TimeZone = 'UTC'")
@@ -843,7 +853,7 @@ _DAMAGED = ("not a valid duckdb database", "corrupt", "checksum", "could not rea
 """Words of DuckDB's open errors that mean the file itself is damaged (torn, truncated, overwritten)."""
 
 
-def _open_error(path: Path, exc: duckdb.Error) -> StoreError:
+def _open_error(path: Path, exc: duck.Error) -> StoreError:
     """One line for a failed open; a damaged file gets the remedy, since the transcripts can rebuild it."""
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if any(word in message.lower() for word in _DAMAGED):

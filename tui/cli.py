@@ -11,9 +11,9 @@ import sys
 from typing import Any
 
 import click
-import duckdb
 
 from tiermon import __version__
+from tiermon.ingest import duck
 from tiermon.ingest.config import ConfigError
 from tiermon.ingest.models import ModelsFileError
 from tiermon.ingest.pricing import PriceFileError
@@ -24,7 +24,7 @@ from tiermon.ingest.store import StoreError
 from tiermon.tui.commands.common import global_options, settings_from
 
 USER_ERRORS = (
-    StoreError, SourceError, ConfigError, PriceFileError, ModelsFileError, ReportError, duckdb.Error, OSError
+    StoreError, SourceError, ConfigError, PriceFileError, ModelsFileError, ReportError, duck.Error, OSError
 )  # fmt: skip
 """Failures that are the user's input or environment, reported in one line."""
 
