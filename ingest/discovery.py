@@ -63,7 +63,7 @@ def scan(roots: dict[str, list[Path]]) -> list[SourceFile]:
     for kind, paths in sorted(roots.items(), key=lambda item: item[0] == DEFAULT_KIND):
         for root in paths:
             for file in SOURCES[kind].files(root):
-                key = str(file.path)
+                key = file.key
                 if key not in seen:
                     seen.add(key)
                     files.append(file)

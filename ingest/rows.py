@@ -46,6 +46,7 @@ Adding a source: one module (or folder) that defines a `Source`, one line in
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -220,15 +221,44 @@ class Format:
         return msgspec.json.encode(state)
 
 
-@dataclass(frozen=True)
 class SourceFile:
-    """One file to read: its path, the source it belongs to, and the format that reads it."""
+    """One file to read: its path, the source it belongs to, and the format that reads it.
 
-    path: Path
-    kind: str
-    """The source's kind (`claude`, `api`, `codex`, …): `--source KIND=DIR` and files.source_kind."""
-    format: str
-    """A `Format.name` registered in `ingest/sources`."""
+    Why not a dataclass of a Path: a pass lists every file on every run, and building
+    a Path for each of thousands of unchanged files cost a `report` ~15 ms. The path is
+    kept as the text the store keys files by; the Path is built when a file is read.
+    """
+
+    __slots__ = ("_path", "format", "key", "kind")
+
+    def __init__(self, path: str | os.PathLike[str], kind: str, fmt: str) -> None:
+        self.key = os.fspath(path)
+        """The path as text: what the files table and the rows' file_path hold."""
+        self.kind = kind
+        """The source's kind (`claude`, `api`, `codex`, …): `--source KIND=DIR` and files.source_kind."""
+        self.format = fmt
+        """A `Format.name` registered in `ingest/sources`."""
+        self._path = path if isinstance(path, Path) else None
+
+    @property
+    def path(self) -> Path:
+        if self._path is None:
+            self._path = Path(self.key)
+        return self._path
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SourceFile):
+            return NotImplemented
+        return (self.key, self.kind, self.format) == (other.key, other.kind, other.format)
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.kind, self.format))
+
+    def __repr__(self) -> str:
+        return f"SourceFile({self.key!r}, {self.kind!r}, {self.format!r})"
+
+    def __reduce__(self) -> tuple[type[SourceFile], tuple[str, str, str]]:
+        return SourceFile, (self.key, self.kind, self.format)  # to worker processes as three strings
 
 
 class Source(Protocol):

@@ -66,18 +66,18 @@ def plan(store: Store, files: Iterable[SourceFile], summary: IngestSummary) -> l
     """Files whose stat differs from their mark, newest first: a dashboard opened during a
     backfill fills with current sessions first."""
     files = list(files)
-    known = store.file_stats([str(source.path) for source in files])
+    known = store.file_stats([source.key for source in files])
     changed: list[tuple[SourceFile, os.stat_result]] = []
     for source in files:
         summary.files_seen += 1
         try:
-            st = source.path.stat()
+            st = os.stat(source.key)
         except OSError:
             continue  # vanished between scan and stat: its rows stay
-        if known.get(str(source.path)) != (st.st_size, st.st_mtime, st.st_ino):
+        if known.get(source.key) != (st.st_size, st.st_mtime, st.st_ino):
             changed.append((source, st))
-    marks = store.file_marks(str(source.path) for source, _ in changed) if changed else {}
-    todo = [Work(source, st, marks.get(str(source.path))) for source, st in changed]
+    marks = store.file_marks(source.key for source, _ in changed) if changed else {}
+    todo = [Work(source, st, marks.get(source.key)) for source, st in changed]
     todo.sort(key=lambda w: w.st.st_mtime, reverse=True)
     return todo
 
@@ -130,8 +130,8 @@ def count_read(work: Work, pending: Pending, summary: IngestSummary) -> None:
         summary.files_read += 1
         return
     summary.files_unreadable += 1
-    summary.unreadable.append(str(work.source.path))
-    pending.quarantine.append((str(work.source.path), -1, 0, f"cannot open: {problem}", ""))
+    summary.unreadable.append(work.source.key)
+    pending.quarantine.append((work.source.key, -1, 0, f"cannot open: {problem}", ""))
 
 
 def read_file(work: Work, chunk: int | None = None) -> Iterator[tuple[Batch, FileMark, int, bool]]:
@@ -159,7 +159,7 @@ def _read_lines(
     work: Work, fmt: Format, fh: BufferedIOBase, chunk: int
 ) -> Iterator[tuple[Batch, FileMark, int, bool]]:
     source, st, mark = work.source, work.st, work.mark
-    path = str(source.path)
+    path = source.key
     offset = mark.offset if mark else 0
     lines = mark.lines if mark else 0
     state = fmt.load_state(mark.state if mark else None)
@@ -189,7 +189,7 @@ def _read_whole(work: Work, fmt: Format, fh: BufferedIOBase) -> Iterator[tuple[B
         yield batch, _mark(source, st, fh, st.st_size, 0, fmt, state), 0, False
         return
     buf = _read_at(fh, 0, st.st_size)
-    batch = _parse(fmt, buf, 0, str(source.path), state)
+    batch = _parse(fmt, buf, 0, source.key, state)
     yield batch, _mark(source, st, fh, len(buf), batch.lines, fmt, state), len(buf), False
 
 
@@ -207,7 +207,7 @@ def _parse(fmt: Format, buf: bytes | bytearray, offset: int, path: str, state: A
 def _mark(source: SourceFile, st: os.stat_result, fh: BinaryIO | BufferedIOBase, offset: int, lines: int,
           fmt: Format, state: Any) -> FileMark:  # fmt: skip
     return FileMark(
-        path=str(source.path), source_kind=source.kind, dev=st.st_dev, inode=st.st_ino,
+        path=source.key, source_kind=source.kind, dev=st.st_dev, inode=st.st_ino,
         head_hash=_head_hash(fh, offset), size=st.st_size, mtime=st.st_mtime, offset=offset, lines=lines,
         tail_hash=_tail_hash(fh, offset), state=fmt.dump_state(state),
     )  # fmt: skip

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from datetime import datetime
 from importlib import resources
 from importlib.metadata import version
@@ -276,5 +276,7 @@ def test_the_compiled_table_is_cached_between_runs_and_a_damaged_cache_is_rebuil
              "print(t.fingerprint, 'genai_prices' in sys.modules)")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert out == [fresh.fingerprint, "False"]
+    cached = load_price_table(cache_dir=cache)
+    assert replace(cached).fingerprint == fresh.fingerprint  # the stored fingerprint is the one its rows hash to
     saved.write_text("{not json")
     assert load_price_table(cache_dir=cache).fingerprint == fresh.fingerprint

@@ -411,7 +411,7 @@ class ApiLogs:
             return
         for entry in walk(root):
             if entry.name.endswith(SUFFIXES):
-                yield SourceFile(Path(entry.path), SOURCE_KIND, API_LOG.name)
+                yield SourceFile(entry.path, SOURCE_KIND, API_LOG.name)
 
 
 SOURCE = ApiLogs()

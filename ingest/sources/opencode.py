@@ -574,7 +574,7 @@ class OpenCode:
         for folder, fmt in _STORAGE_FORMATS.items():
             for entry in walk(root / "storage" / folder):
                 if entry.name.endswith(".json"):
-                    yield SourceFile(Path(entry.path), SOURCE_KIND, fmt.name)
+                    yield SourceFile(entry.path, SOURCE_KIND, fmt.name)
 
     @staticmethod
     def _database_files(paths: Iterable[Path]) -> Iterator[SourceFile]:

@@ -50,9 +50,9 @@ class ClaudeCode:
         for entry in walk(root):
             name = entry.name
             if name.endswith(".jsonl"):
-                yield SourceFile(Path(entry.path), SOURCE_KIND, TRANSCRIPT.name)
+                yield SourceFile(entry.path, SOURCE_KIND, TRANSCRIPT.name)
             elif name.endswith(".meta.json") and name.startswith("agent-"):
-                yield SourceFile(Path(entry.path), SOURCE_KIND, AGENT_META.name)
+                yield SourceFile(entry.path, SOURCE_KIND, AGENT_META.name)
 
 
 SOURCE = ClaudeCode()

@@ -59,11 +59,11 @@ class QwenCode:
             name, parent = entry.name, Path(entry.path).parent
             subagent = parent.parent.name == "subagents"
             if name.endswith(".jsonl") and (parent.name == "chats" or subagent):
-                yield SourceFile(Path(entry.path), SOURCE_KIND, CHAT.name)
+                yield SourceFile(entry.path, SOURCE_KIND, CHAT.name)
             elif name.startswith("session-") and name.endswith(".json") and parent.name == "chats":
-                yield SourceFile(Path(entry.path), SOURCE_KIND, LEGACY.name)
+                yield SourceFile(entry.path, SOURCE_KIND, LEGACY.name)
             elif name.startswith("agent-") and name.endswith(".meta.json") and subagent:
-                yield SourceFile(Path(entry.path), SOURCE_KIND, AGENT_META.name)
+                yield SourceFile(entry.path, SOURCE_KIND, AGENT_META.name)
 
 
 SOURCE = QwenCode()
