@@ -474,7 +474,7 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
 
     The Session pane shows `session_id` (the busiest session of the last week).
     """
-    from tiermon.ingest.kinds import newest_kind_advice, with_kind_advice
+    from tiermon.ingest.kinds import newest_advice
     from tiermon.ingest.limits import plan_limits
     from tiermon.ingest.pricing import load_price_table
     from tiermon.ingest.queries import cache_savings, current_block, files_by_source, live_sessions, spend_split
@@ -524,8 +524,7 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
 
             settings = load_settings()
             prices = load_price_table(settings.price_file, cache_dir=settings.data_dir / "cache")
-        rows = v.list_advice(store, limit=ROW_LIMIT)
-        return with_kind_advice(rows, newest_kind_advice(store, prices, ROW_LIMIT + len(rows)), limit=ROW_LIMIT)
+        return newest_advice(store, prices, ROW_LIMIT)
 
     def report_30d(store: Any) -> Any:
         f = ReportFilter(since=today - timedelta(days=29), tz=tz)

@@ -64,7 +64,8 @@ def kind_advice(turns: pl.DataFrame, prices: PriceTable, min_turns: int = MIN_TU
 
 
 def newest_kind_advice(
-    store: Store, prices: PriceTable, limit: int, min_turns: int = MIN_TURNS
+    store: Store, prices: PriceTable, limit: int, min_turns: int = MIN_TURNS, *, since: datetime | None = None,
+    unadvised: bool = False,
 ) -> list[dict[str, Any]]:
     """`kind_advice` over every stored turn, keeping only the `limit` newest rows (the Advice pane's view).
 
@@ -72,6 +73,8 @@ def newest_kind_advice(
     refresh (seconds). The per-kind struggle counts are grouped in SQL (a few dozen
     rows), and only the newest `limit` turns they advise down are read, with the
     columns `kind_advice` reads; the rows are those `kind_advice` returns, newest first.
+    With `since`, only turns that started then or later (what a merged list can still show);
+    with `unadvised`, only turns the engine has not advised (a merged list keeps the engine's row).
     """
     import polars as pl
 
@@ -99,21 +102,26 @@ def newest_kind_advice(
         return []
     keys = [f"{r['kind']}\x1f{r['size']}\x1f{r['order']}" for r in advised.iter_rows(named=True)]
     select = _TURNS_SQL.split("FROM turns t")[0]
+    unadvised_sql = "AND NOT EXISTS (SELECT 1 FROM advice a WHERE a.session_id = t.session_id AND a.turn = t.turn)"
     sql = f"""{select}
         FROM (SELECT * {turns} AND NOT coalesce(t.struggled, false) AND t.start_ts >= ?
                 AND coalesce(t.dominant_tool, 'no tool') || chr(31) || ({_SIZE_SQL}) || chr(31)
                     || (list_position(?::VARCHAR[], t.rung) - 1) IN (SELECT unnest(?::VARCHAR[]))
+                {unadvised_sql if unadvised else ""}
               ORDER BY t.start_ts DESC LIMIT ?) t
         LEFT JOIN session_signals s ON s.k = t.session_id
         ORDER BY t.start_ts DESC"""
     # The newest turns first: a month back, then a wider window until `limit` rows or all of history.
-    (first, last), days = store.query("SELECT min(start_ts), max(start_ts) FROM turns")[0], 30
-    while True:
-        since = max(last - timedelta(days=days), first) if first and last else datetime.min
+    if since is not None:
         newest = store.frame(sql, [since, rungs, keys, limit])
-        if newest.height >= limit or since <= (first or datetime.min):
-            break
-        days *= 4
+    else:
+        (first, last), days = store.query("SELECT min(start_ts), max(start_ts) FROM turns")[0], 30
+        while True:
+            start = max(last - timedelta(days=days), first) if first and last else datetime.min
+            newest = store.frame(sql, [start, rungs, keys, limit])
+            if newest.height >= limit or start <= (first or datetime.min):
+                break
+            days *= 4
     frame = newest.with_columns(
         kind=pl.col("dominant_tool").fill_null("no tool"),
         size=pl.col("tool_calls").map_elements(size_bucket, return_dtype=pl.String),
@@ -165,6 +173,23 @@ def _advice(row: dict[str, Any], tier: str, to_tier: str, model: str | None, alt
             "note": COUNTERFACTUAL_NOTE.format(model=model or to_tier),
         },
     }  # fmt: skip
+
+
+def newest_advice(store: Store, prices: PriceTable, limit: int) -> list[dict[str, Any]]:
+    """The Advice pane's list: the newest `limit` rows of the engine's advice and the by-kind rows.
+
+    Why it reads no more than it can show: a by-kind row of a turn the engine advised is
+    left out in SQL (the engine's row stands for the turn, and both start when the turn
+    does), so `limit` rows suffice; and once the engine alone fills the list, turns older
+    than its oldest row cannot be shown. At 5 M responses, reading and pricing twice the
+    by-kind rows was half the pane's time.
+    """
+    from tiermon.ingest.signals.views import list_advice
+
+    rows = list_advice(store, limit=limit)
+    since = rows[-1]["start"] if len(rows) >= limit else None
+    kind_rows = newest_kind_advice(store, prices, limit, since=since, unadvised=True)
+    return with_kind_advice(rows, kind_rows, limit=limit)
 
 
 def with_kind_advice(

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from rich.text import Text
 
-from tiermon.ingest.signals.views import ADVICE_KINDS, ADVICE_NOTE, list_advice
+from tiermon.ingest.signals.views import ADVICE_KINDS, ADVICE_NOTE
 from tiermon.ingest.store import Store
 from tiermon.tui.screens.signal_list import (
     PROJECT_WIDTH,
@@ -59,9 +59,6 @@ class AdviceScreen(SignalListScreen):
     )
 
     def fetch(self, store: Store) -> list[dict[str, Any]]:
-        from tiermon.ingest.kinds import newest_kind_advice, with_kind_advice
+        from tiermon.ingest.kinds import newest_advice
 
-        rows = list_advice(store, limit=ROW_LIMIT)
-        # A by-kind row the engine's rows displace is replaced by the next newest: read that many more.
-        kind_rows = newest_kind_advice(store, self.tiermon.ingestor.prices, ROW_LIMIT + len(rows))
-        return with_kind_advice(rows, kind_rows, limit=ROW_LIMIT)
+        return newest_advice(store, self.tiermon.ingestor.prices, ROW_LIMIT)
