@@ -82,17 +82,22 @@ def learned_limits(store: Store, buffer: int = COMPACT_BUFFER, last: int = LEARN
     with the digest of the compactions and learned again only when those change. The response
     a compaction follows comes before it in the same transcript, so it is stored by then.
     """
+    if last == LEARN_FROM and LEARNED_KEY in store.memo:  # asked before on this connection, no events since
+        return Limits(dict(store.memo[LEARNED_KEY]), buffer)
     digest = str(store.query(_DIGEST_SQL)[0][0])
     if last == LEARN_FROM and (known := _kept(store.meta(LEARNED_KEY), digest)) is not None:
+        store.memo[LEARNED_KEY] = known
         return Limits(known, buffer)
     seen: dict[LimitKey, list[int]] = {}
     for model, agent, pre, _ts in store.query(_AUTO_COMPACTIONS_SQL):
         window = LONG_WINDOW if str(model).endswith("[1m]") or pre > DEFAULT_WINDOW else DEFAULT_WINDOW
         seen.setdefault((model_base(model), agent, window), []).append(int(pre))
     learned = {k: int(median(v[-last:])) for k, v in seen.items()}
-    if last == LEARN_FROM and not store.read_only:
-        store.set_meta(LEARNED_KEY, json.dumps({"digest": digest, "points": [[*k, v] for k, v in learned.items()]}))
-    return Limits(learned, buffer)
+    if last == LEARN_FROM:
+        store.memo[LEARNED_KEY] = learned
+        if not store.read_only:
+            store.set_meta(LEARNED_KEY, json.dumps({"digest": digest, "points": [[*k, v] for k, v in learned.items()]}))
+    return Limits(dict(learned), buffer)
 
 
 def _kept(raw: str | None, digest: str) -> dict[LimitKey, int] | None:
