@@ -29,6 +29,7 @@ from tiermon.ingest.rows import AgentMeta, Batch
 from tiermon.ingest.schema import (
     AGENT_META_COLUMNS,
     API_ERRORS_DELTA_SQL,
+    COMPACTIONS_DELTA_SQL,
     ENTRY_TYPE_COLUMNS,
     EVENT_COLUMNS,
     FILE_COLUMNS,
@@ -241,6 +242,14 @@ def _has_api_errors(rows: pa.Table | Columns) -> bool:
     import pyarrow.compute as pc
 
     return "kind" in rows.column_names and bool(pc.any(pc.equal(rows["kind"], "api_error")).as_py())
+
+
+def _has_compactions(rows: pa.Table | Columns) -> bool:
+    if isinstance(rows, dict):
+        return "compact_boundary" in rows.get("subtype", ())
+    import pyarrow.compute as pc
+
+    return "subtype" in rows.column_names and bool(pc.any(pc.equal(rows["subtype"], "compact_boundary")).as_py())
 
 
 def _extend(into: dict[str, list[Any]], cols: dict[str, list[Any]], names: list[str]) -> None:
@@ -653,6 +662,9 @@ class Store:
         statements = [f"{verb} INTO events ({names}) SELECT * FROM event_rows"]
         if not self._bulk and _has_api_errors(rows):  # the Health counter moves by the new ones only
             count = API_ERRORS_DELTA_SQL.format(rows="event_rows", sign="{}")
+            statements = [count.format("-"), *statements, count.format("+")]
+        if not self._bulk and _has_compactions(rows):  # so does the count the learned limits are keyed on
+            count = COMPACTIONS_DELTA_SQL.format(rows="event_rows", sign="{}")
             statements = [count.format("-"), *statements, count.format("+")]
         self._insert_rows("event_rows", "events", rows, statements)
 

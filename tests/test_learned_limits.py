@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from test_signals_chat import OPUS, Chat, main_file
+from test_signals_chat import OPUS, Chat, ingest, main_file
 from tiermon.ingest import tailer
 from tiermon.ingest.discovery import scan, source_roots
 from tiermon.ingest.models import model_base
+from tiermon.ingest.schema import COMPACTIONS_KEY
 from tiermon.ingest.signals.costs import DEFAULT_WINDOW
 from tiermon.ingest.signals.limits import learned_limits
 from tiermon.ingest.store import Store
@@ -45,3 +46,21 @@ def test_a_compaction_written_on_the_same_connection_is_learned_at_once(tmp_path
 def _mkdir(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def test_the_compaction_count_follows_every_pass_and_ignores_copies(tmp_path: Path) -> None:
+    """The learned limits are keyed on a count kept by each write: after appends and a resumed copy
+    of a transcript (the same compaction again), it still equals a scan of the events."""
+    root, db = tmp_path / "claude", tmp_path / "t.duckdb"
+    first = _compacting(Chat().session, 150_000)
+    path = first.save(_mkdir(main_file(root)))
+    ingest(root, db)
+    first.compact(120_000).save(path, mode="a")
+    _compacting(B, 140_000).save(_mkdir(main_file(root, B)))
+    ingest(root, db)
+    (path.parent / "resumed-copy.jsonl").write_bytes(path.read_bytes())  # a resumed session repeats its lines
+    ingest(root, db)
+    with Store.open(db, read_only=True) as store:
+        counted = store.meta(COMPACTIONS_KEY)
+        scanned = store.query("SELECT count(*) FROM events WHERE subtype = 'compact_boundary'")[0][0]
+    assert counted == str(scanned) == "3"

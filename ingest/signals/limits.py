@@ -17,6 +17,7 @@ from statistics import median
 from typing import TYPE_CHECKING
 
 from tiermon.ingest.models import model_base
+from tiermon.ingest.schema import COMPACTIONS_KEY
 from tiermon.ingest.signals.costs import DEFAULT_WINDOW, LONG_WINDOW, context_window
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def learned_limits(store: Store, buffer: int = COMPACT_BUFFER, last: int = LEARN
     """
     if last == LEARN_FROM and LEARNED_KEY in store.memo:  # asked before on this connection, no events since
         return Limits(dict(store.memo[LEARNED_KEY]), buffer)
-    digest = str(store.query(_DIGEST_SQL)[0][0])
+    digest = _digest(store)
     if last == LEARN_FROM and (known := _kept(store.meta(LEARNED_KEY), digest)) is not None:
         store.memo[LEARNED_KEY] = known
         return Limits(known, buffer)
@@ -98,6 +99,13 @@ def learned_limits(store: Store, buffer: int = COMPACT_BUFFER, last: int = LEARN
         if not store.read_only:
             store.set_meta(LEARNED_KEY, json.dumps({"digest": digest, "points": [[*k, v] for k, v in learned.items()]}))
     return Limits(dict(learned), buffer)
+
+
+def _digest(store: Store) -> str:
+    """Which compactions the store holds: the count every write keeps in `meta` (compactions are only
+    ever added), or, on a store without it, a scan of the events."""
+    counted = store.meta(COMPACTIONS_KEY)
+    return f"n:{counted}" if counted is not None else str(store.query(_DIGEST_SQL)[0][0])
 
 
 def _kept(raw: str | None, digest: str) -> dict[LimitKey, int] | None:
