@@ -272,9 +272,6 @@ class Store:
         self._settings: dict[str, str] = {}
         self._held_since = time.monotonic()
         self._held_since_wall = time.time()
-        self.memo: dict[str, Any] = {}
-        """Answers derived from the events table on this connection, dropped whenever events are written
-        (a pass asks for the learned compaction limits twice; each ask scanned every event)."""
 
     # -- opening -----------------------------------------------------------------
 
@@ -656,7 +653,6 @@ class Store:
         Rows go in read order, which is nearly time order: sorting wide rows
         here would cost more than the zone maps it buys.
         """
-        self.memo.clear()
         verb = "INSERT" if self._bulk or self._all_new("events", rows) else "INSERT OR IGNORE"
         names = ", ".join(f'"{c}"' for c in _EVENT_COLS)
         statements = [f"{verb} INTO events ({names}) SELECT * FROM event_rows"]

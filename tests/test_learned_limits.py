@@ -1,4 +1,4 @@
-"""Learned compaction limits: asked twice a pass, learned again as soon as a compaction is written."""
+"""Learned compaction limits: kept between asks, learned again as soon as a compaction is written."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def test_a_compaction_written_on_the_same_connection_is_learned_at_once(tmp_path
     with Store.open(tmp_path / "t.duckdb") as store:
         _read_new(store, root)
         assert learned_limits(store).learned[key] == 150_000
-        assert learned_limits(store).learned[key] == 150_000  # the second ask of a pass: from memory
+        assert learned_limits(store).learned[key] == 150_000  # the second ask of a pass: from meta
         _compacting(B, 140_000).save(_mkdir(main_file(root, B)))
         _read_new(store, root)
         assert learned_limits(store).learned[key] == 145_000  # the median of both, not the remembered point

@@ -80,25 +80,20 @@ def learned_limits(store: Store, buffer: int = COMPACT_BUFFER, last: int = LEARN
 
     Learning joins every compacted session's responses (~20 ms at 30 k responses, growing with
     the store) and a pass asks twice (signals, status.json), so the points are kept in `meta`
-    with the digest of the compactions and learned again only when those change. The response
+    with the count of compactions (kept by every write) and learned again only when it moves. The response
     a compaction follows comes before it in the same transcript, so it is stored by then.
     """
-    if last == LEARN_FROM and LEARNED_KEY in store.memo:  # asked before on this connection, no events since
-        return Limits(dict(store.memo[LEARNED_KEY]), buffer)
     digest = _digest(store)
     if last == LEARN_FROM and (known := _kept(store.meta(LEARNED_KEY), digest)) is not None:
-        store.memo[LEARNED_KEY] = known
         return Limits(known, buffer)
     seen: dict[LimitKey, list[int]] = {}
     for model, agent, pre, _ts in store.query(_AUTO_COMPACTIONS_SQL):
         window = LONG_WINDOW if str(model).endswith("[1m]") or pre > DEFAULT_WINDOW else DEFAULT_WINDOW
         seen.setdefault((model_base(model), agent, window), []).append(int(pre))
     learned = {k: int(median(v[-last:])) for k, v in seen.items()}
-    if last == LEARN_FROM:
-        store.memo[LEARNED_KEY] = learned
-        if not store.read_only:
-            store.set_meta(LEARNED_KEY, json.dumps({"digest": digest, "points": [[*k, v] for k, v in learned.items()]}))
-    return Limits(dict(learned), buffer)
+    if last == LEARN_FROM and not store.read_only:
+        store.set_meta(LEARNED_KEY, json.dumps({"digest": digest, "points": [[*k, v] for k, v in learned.items()]}))
+    return Limits(learned, buffer)
 
 
 def _digest(store: Store) -> str:
