@@ -64,17 +64,16 @@ def kind_advice(turns: pl.DataFrame, prices: PriceTable, min_turns: int = MIN_TU
 
 
 def newest_kind_advice(
-    store: Store, prices: PriceTable, limit: int, min_turns: int = MIN_TURNS, *, since: datetime | None = None,
-    unadvised: bool = False,
+    store: Store, prices: PriceTable, limit: int, min_turns: int = MIN_TURNS, *, since: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """`kind_advice` over every stored turn, keeping only the `limit` newest rows (the Advice pane's view).
+    """`kind_advice` over every turn the engine has not advised, keeping the `limit` newest (the Advice pane's).
 
     Why: at millions of responses the pane cannot read every turn into a frame each
     refresh (seconds). The per-kind struggle counts are grouped in SQL (a few dozen
     rows), and only the newest `limit` turns they advise down are read, with the
     columns `kind_advice` reads; the rows are those `kind_advice` returns, newest first.
-    With `since`, only turns that started then or later (what a merged list can still show);
-    with `unadvised`, only turns the engine has not advised (a merged list keeps the engine's row).
+    A turn the engine advised is left out (the merged list keeps the engine's row for it).
+    With `since`, only turns that started then or later (what a merged list can still show).
     """
     import polars as pl
 
@@ -102,12 +101,11 @@ def newest_kind_advice(
         return []
     keys = [f"{r['kind']}\x1f{r['size']}\x1f{r['order']}" for r in advised.iter_rows(named=True)]
     select = _TURNS_SQL.split("FROM turns t")[0]
-    unadvised_sql = "AND NOT EXISTS (SELECT 1 FROM advice a WHERE a.session_id = t.session_id AND a.turn = t.turn)"
     sql = f"""{select}
         FROM (SELECT * {turns} AND NOT coalesce(t.struggled, false) AND t.start_ts >= ?
                 AND coalesce(t.dominant_tool, 'no tool') || chr(31) || ({_SIZE_SQL}) || chr(31)
                     || (list_position(?::VARCHAR[], t.rung) - 1) IN (SELECT unnest(?::VARCHAR[]))
-                {unadvised_sql if unadvised else ""}
+                AND NOT EXISTS (SELECT 1 FROM advice a WHERE a.session_id = t.session_id AND a.turn = t.turn)
               ORDER BY t.start_ts DESC LIMIT ?) t
         LEFT JOIN session_signals s ON s.k = t.session_id
         ORDER BY t.start_ts DESC"""
@@ -188,7 +186,7 @@ def newest_advice(store: Store, prices: PriceTable, limit: int) -> list[dict[str
 
     rows = list_advice(store, limit=limit)
     since = rows[-1]["start"] if len(rows) >= limit else None
-    kind_rows = newest_kind_advice(store, prices, limit, since=since, unadvised=True)
+    kind_rows = newest_kind_advice(store, prices, limit, since=since)
     return with_kind_advice(rows, kind_rows, limit=limit)
 
 
