@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -112,3 +112,35 @@ def summarise(args: dict[str, Any]) -> str | None:
             text = " ".join(value.split()) if key == "command" else value
             return clean_text(text)[:SUMMARY_LIMIT]
     return clean_text(msgspec.json.encode(args).decode()[:SUMMARY_LIMIT]) if args else None
+
+
+T = TypeVar("T")
+
+
+def line_starts(buf: bytes | bytearray) -> list[int]:
+    """Offsets of the non-blank lines of `buf`: the lines `decode_lines` returns values for."""
+    starts: list[int] = []
+    append = starts.append
+    find = buf.find
+    pos, size = 0, len(buf)
+    while pos < size:
+        end = find(b"\n", pos)
+        if end == -1:
+            end = size
+        if end > pos and (buf[pos] == 0x7B or buf[pos:end].strip()):
+            append(pos)
+        pos = end + 1
+    return starts
+
+
+def decode_all(decoder: msgspec.json.Decoder[T], buf: bytes | bytearray, lines: int) -> list[T] | None:
+    """Every line of a JSONL read at once; None when a line is bad, so the caller goes line by line.
+
+    `decode_lines` reads a stream of values, so a truncated line could merge
+    with the next: the value count must equal the line count (`line_starts`).
+    """
+    try:
+        values = decoder.decode_lines(buf)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return None
+    return values if len(values) == lines else None

@@ -34,6 +34,7 @@ from tiermon.ingest.sources.claude.records import (
     Message,
     ToolUseResult,
 )
+from tiermon.ingest.sources.common import decode_all, line_starts
 
 KNOWN_TYPES = frozenset(
     {
@@ -102,8 +103,8 @@ class _Rows:
 def parse_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: FileState) -> Batch:
     """Parse complete lines of `buf`, which starts at byte `base_offset` of `path`."""
     batch = Batch()
-    starts = _line_starts(buf)
-    entries = _decode_all(buf, len(starts))
+    starts = line_starts(buf)
+    entries = decode_all(ENTRY_DECODER, buf, len(starts))
     if entries is None:
         _parse_line_by_line(buf, base_offset, path, state, batch)
         return batch
@@ -123,35 +124,6 @@ def parse_chunk(buf: bytes | bytearray, base_offset: int, path: str, state: File
     rows.finish(batch)
     batch.entry_types.update(counts)
     return batch
-
-
-def _line_starts(buf: bytes | bytearray) -> list[int]:
-    """Offsets of the non-blank lines of `buf`: the lines `decode_lines` returns values for."""
-    starts: list[int] = []
-    append = starts.append
-    find = buf.find
-    pos, size = 0, len(buf)
-    while pos < size:
-        end = find(b"\n", pos)
-        if end == -1:
-            end = size
-        if end > pos and (buf[pos] == 0x7B or buf[pos:end].strip()):
-            append(pos)
-        pos = end + 1
-    return starts
-
-
-def _decode_all(buf: bytes | bytearray, lines: int) -> list[Entry] | None:
-    """Every line at once; None when a line is bad, so the caller goes line by line.
-
-    `decode_lines` reads a stream of values, so a truncated line could merge
-    with the next: the value count must equal the line count.
-    """
-    try:
-        entries: list[Entry] = ENTRY_DECODER.decode_lines(buf)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        return None
-    return entries if len(entries) == lines else None
 
 
 def _parse_line_by_line(buf: bytes | bytearray, base_offset: int, path: str, state: FileState, batch: Batch) -> None:

@@ -37,7 +37,7 @@ from tiermon.ingest.sources.codex.records import (
     usage_of,
 )
 from tiermon.ingest.sources.codex.state import REPLAY_ENDED, REPLAY_OPEN, FileState, thread_id_from_name
-from tiermon.ingest.sources.common import ts_from_iso
+from tiermon.ingest.sources.common import decode_all, line_starts, ts_from_iso
 
 SOURCE_KIND = "codex"
 AGENT = "codex"
@@ -119,8 +119,8 @@ def parse_rollout(buf: bytes | bytearray, base_offset: int, path: str, state: Fi
         state.thread_id = thread_id_from_name(Path(path).name)
     rows = _Rows(batch)
     counts: dict[tuple[str, str, bool], int] = {}
-    starts = _line_starts(buf)
-    decoded = _decode_all(buf, len(starts))
+    starts = line_starts(buf)
+    decoded = decode_all(LINE_DECODER, buf, len(starts))
     if decoded is None:
         _line_by_line(buf, base_offset, path, state, rows, counts)
     else:
@@ -133,35 +133,6 @@ def parse_rollout(buf: bytes | bytearray, base_offset: int, path: str, state: Fi
                 batch.quarantine_line(where.offset, _raw_at(buf, start), _reason(exc))
     batch.entry_types.update(counts)
     return rows.finish()
-
-
-def _line_starts(buf: bytes | bytearray) -> list[int]:
-    """Offsets of the non-blank lines of `buf`: the lines `decode_lines` returns values for."""
-    starts: list[int] = []
-    append = starts.append
-    find = buf.find
-    pos, size = 0, len(buf)
-    while pos < size:
-        end = find(b"\n", pos)
-        if end == -1:
-            end = size
-        if end > pos and (buf[pos] == 0x7B or buf[pos:end].strip()):
-            append(pos)
-        pos = end + 1
-    return starts
-
-
-def _decode_all(buf: bytes | bytearray, lines: int) -> list[Line] | None:
-    """Every line at once; None when a line is bad (then the caller goes line by line).
-
-    `decode_lines` reads a stream of values, so a truncated line could merge
-    with the next: the value count must equal the line count.
-    """
-    try:
-        decoded: list[Line] = LINE_DECODER.decode_lines(buf)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
-        return None
-    return decoded if len(decoded) == lines else None
 
 
 def _raw_at(buf: bytes | bytearray, start: int) -> bytes | bytearray:
