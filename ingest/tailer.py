@@ -167,13 +167,22 @@ def _read_lines(
         offset, lines, state = 0, 0, fmt.new_state()
         yield Batch(), mark, 0, True
     start = offset
-    for buf, buf_offset, consumed_to, oversized in _complete_lines(fh, offset, st.st_size, chunk):
+    reads = _complete_lines(fh, offset, st.st_size, chunk)
+    ahead = next(reads, None)
+    while ahead is not None:
+        buf, buf_offset, consumed_to, oversized = ahead
         batch = _parse(fmt, buf, buf_offset, path, state)
         for bad_offset, length in oversized:
             batch.quarantine.append((bad_offset, length, f"line longer than {MAX_LINE_BYTES} bytes", ""))
         lines += batch.lines + len(oversized)
         offset = consumed_to
-        yield batch, _mark(source, st, fh, offset, lines, fmt, state), len(buf), False
+        nbytes = len(buf)
+        del buf
+        ahead = next(reads, None)
+        # A mark with more complete lines after it records the size read so far, not the file's: if the pass
+        # ends there (stopped, killed), the next one sees a stat that differs and reads on from the mark.
+        seen = st.st_size if ahead is None else offset
+        yield batch, _mark(source, st, fh, offset, lines, fmt, state, seen), nbytes, False
     if offset == start and (mark is None or mark.size != st.st_size or mark.mtime != st.st_mtime):
         # Nothing complete to consume: remember size and mtime so an idle file is not re-read.
         yield Batch(), _mark(source, st, fh, offset, lines, fmt, state), 0, False
@@ -205,10 +214,12 @@ def _parse(fmt: Format, buf: bytes | bytearray, offset: int, path: str, state: A
 
 
 def _mark(source: SourceFile, st: os.stat_result, fh: BinaryIO | BufferedIOBase, offset: int, lines: int,
-          fmt: Format, state: Any) -> FileMark:  # fmt: skip
+          fmt: Format, state: Any, size: int | None = None) -> FileMark:  # fmt: skip
+    """Where the read stands; `size` is how much of the file it has seen (all of it unless said)."""
     return FileMark(
         path=source.key, source_kind=source.kind, dev=st.st_dev, inode=st.st_ino,
-        head_hash=_head_hash(fh, offset), size=st.st_size, mtime=st.st_mtime, offset=offset, lines=lines,
+        head_hash=_head_hash(fh, offset), size=st.st_size if size is None else size, mtime=st.st_mtime,
+        offset=offset, lines=lines,
         tail_hash=_tail_hash(fh, offset), state=fmt.dump_state(state),
     )  # fmt: skip
 

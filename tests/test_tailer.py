@@ -178,3 +178,23 @@ def test_a_source_named_relatively_then_absolutely_is_one_set_of_files(
     assert (first.files_read, again.files_read) == (1, 0)
     with Store.open(db, read_only=True) as store:
         assert store.query("SELECT path FROM files") == [(str(project / f"{S}.jsonl"),)]
+
+
+def test_a_pass_that_ends_mid_file_is_read_on_by_the_next(
+    project: Path, ingestor: Ingestor, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pass stopped or killed after committing part of a big file: the stat still equals the file's, but the
+    next pass must read the rest (the part's mark records the bytes seen, not the file's size)."""
+    f = project / f"{S}.jsonl"
+    write(f, [assistant(S, f"a{i}", i, f"msg_{i}", f"req_{i}", "claude-opus-4-6", usage(out=i + 1)) for i in range(40)])
+    monkeypatch.setattr(tailer_module, "CHUNK_BYTES", 2048)  # many reads of one file
+    with Store.open(db) as store:
+        todo = tailer_module.plan(store, ingestor.files(), tailer_module.IngestSummary())
+        batch, mark, _, _ = next(tailer_module.read_file(todo[0]))  # the pass ends after its first read
+        pending = tailer_module.Pending()
+        pending.add(mark, batch)
+        store.commit(pending)
+    first = len(_responses(db))
+    assert 0 < first < 40
+    ingestor.run()
+    assert len(_responses(db)) == 40
