@@ -427,8 +427,7 @@ class Store:
         every UNASKED_HOLD_SECONDS, since closing and reopening it costs the load time (a
         fifth of a first load of 1 GiB when done every 1.5 s). Settings made with `_set` are restored.
         """
-        held = time.monotonic() - self._held_since
-        if held < hold_seconds or (held < UNASKED_HOLD_SECONDS and not self._knocked()):
+        if not self.time_to_let_go(hold_seconds):
             return False
         self.con.close()
         time.sleep(pause_seconds)
@@ -438,6 +437,11 @@ class Store:
         self._held_since = time.monotonic()
         self._held_since_wall = time.time()
         return True
+
+    def time_to_let_go(self, hold_seconds: float) -> bool:
+        """Whether the file has been held `hold_seconds` and someone knocked, or held UNASKED_HOLD_SECONDS."""
+        held = time.monotonic() - self._held_since
+        return held >= hold_seconds and (held >= UNASKED_HOLD_SECONDS or self._knocked())
 
     def _knocked(self) -> bool:
         """Whether a process knocked since this hold began."""

@@ -11,12 +11,24 @@ from tui_support import sample_settings
 SHORT_HOLDS = Limits(chunk_files=2, hold_seconds=0.0, pause_seconds=0.0)
 
 
-def test_chunked_ingest_matches_one_pass_and_lets_go_between_holds(tmp_path: Path) -> None:
+def _knock(settings_db: Path) -> None:
+    """What another tiermon's open does when it finds the file locked."""
+    from tiermon.ingest import store as store_mod
+
+    settings_db.with_name(settings_db.name + store_mod.KNOCK_SUFFIX).touch()
+
+
+def test_chunked_ingest_matches_one_pass_and_lets_a_waiter_in_between_holds(tmp_path: Path) -> None:
     settings = sample_settings(tmp_path / "chunked")
     holds: list[int] = []
     progress: list[tuple[int, int]] = []
+
+    def knocking_progress(done: int, total: int) -> None:
+        progress.append((done, total))
+        _knock(settings.db_path)  # someone waits all along: every chunk ends the hold
+
     summary = Ingestor(settings, SHORT_HOLDS).run(
-        lambda d, t: progress.append((d, t)), lambda s: holds.append(s.responses), parallel=False
+        knocking_progress, lambda s: holds.append(s.responses), parallel=False
     )
     reference = sample_settings(tmp_path / "whole")
     Ingestor(reference).run()
@@ -28,13 +40,24 @@ def test_chunked_ingest_matches_one_pass_and_lets_go_between_holds(tmp_path: Pat
         assert a.query("SELECT count(*) FROM alerts") == b.query("SELECT count(*) FROM alerts")
 
 
-def test_ingest_stops_between_chunks_when_asked(tmp_path: Path) -> None:
+def test_unasked_the_ingest_keeps_the_store_in_one_hold(tmp_path: Path) -> None:
+    """Letting go costs a reopen and a pause per hold: with nobody waiting, a pass of many chunks is one hold."""
     settings = sample_settings(tmp_path)
     holds: list[int] = []
+    summary = Ingestor(settings, SHORT_HOLDS).run(committed=lambda s: holds.append(s.files_read), parallel=False)
+    assert holds == [summary.files_read] and summary.files_read > 3
+
+
+def test_ingest_stops_between_chunks_when_asked(tmp_path: Path) -> None:
+    settings = sample_settings(tmp_path)
+    chunks: list[int] = []
     one_file = Limits(chunk_files=1, hold_seconds=0.0, pause_seconds=0.0)
-    Ingestor(settings, one_file).run(committed=lambda s: holds.append(s.files_read), stop=lambda: len(holds) >= 2)
-    assert len(holds) == 2
-    assert Ingestor(settings).run().files_read > 0  # the rest is read by the next pass
+    summary = Ingestor(settings, one_file).run(lambda d, t: chunks.append(d), stop=lambda: len(chunks) >= 2)
+    assert 0 < summary.files_read < summary.files_seen
+    rest = Ingestor(settings).run()
+    assert rest.files_read == summary.files_seen - summary.files_read  # the rest is read by the next pass
+    with Store.open(settings.db_path) as store:
+        assert store.query("SELECT count(*) FROM signals_owed") == [(0,)]  # what the stop left owed is done
 
 
 HOLDER = """
