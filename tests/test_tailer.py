@@ -9,7 +9,8 @@ import pytest
 from tiermon.ingest import tailer as tailer_module
 from tiermon.ingest.config import load_settings
 from tiermon.ingest.runner import Ingestor
-from tiermon.ingest.store import Store
+from tiermon.ingest.store import Pending, Store
+from tiermon.ingest.summary import IngestSummary
 from transcripts import assistant, prompt, usage, write
 
 S = "11111111-2222-3333-4444-555555555555"
@@ -189,9 +190,9 @@ def test_a_pass_that_ends_mid_file_is_read_on_by_the_next(
     write(f, [assistant(S, f"a{i}", i, f"msg_{i}", f"req_{i}", "claude-opus-4-6", usage(out=i + 1)) for i in range(40)])
     monkeypatch.setattr(tailer_module, "CHUNK_BYTES", 2048)  # many reads of one file
     with Store.open(db) as store:
-        todo = tailer_module.plan(store, ingestor.files(), tailer_module.IngestSummary())
+        todo = tailer_module.plan(store, ingestor.files(), IngestSummary())
         batch, mark, _, _ = next(tailer_module.read_file(todo[0]))  # the pass ends after its first read
-        pending = tailer_module.Pending()
+        pending = Pending()
         pending.add(mark, batch)
         store.commit(pending)
     first = len(_responses(db))
