@@ -7,6 +7,8 @@ One run generates (or reuses) a synthetic corpus of Claude Code transcripts
 
 - `cat` of every transcript (the read floor);
 - `tiermon ingest` into a new database (cold ingest), with peak memory;
+- the dashboard's first load into a new database, run as the app runs it (in a
+  thread, spawned parse workers, signals in its own process);
 - `tiermon report daily --json` over the unchanged data, and right after one
   line was appended to one transcript (the issue's case: ≤ 0.10 × ccusage);
 - `tiermon statusline` against a bare `python -c pass`, run in turn;
@@ -293,7 +295,7 @@ if trials:
     from tiermon.ingest.runner import Ingestor
     from tiermon.tui.app import LOCK_WAIT, WATCH_DEBOUNCE_MS
     ingestor = Ingestor(settings)
-    ingestor.run(parallel=False, lock_wait=LOCK_WAIT)  # catch up, as the dashboard does at start
+    ingestor.run(fork=False, lock_wait=LOCK_WAIT)  # catch up, as the dashboard does at start
     out["tail"] = bench.tail_trials(ingestor, settings, transcript, trials, WATCH_DEBOUNCE_MS, LOCK_WAIT)
 now = datetime.now(timezone.utc).replace(tzinfo=None)
 out["panes"] = bench.pane_times(db, now, rounds)
@@ -326,7 +328,7 @@ def tail_trials(
     """Append a line; a watcher with the dashboard's settings runs an ingest pass; the Live and Alerts panes query.
 
     As the dashboard does: watchfiles on the runner's watch paths with the app's
-    filter and debounce, one `Ingestor.run` per change (threads only), then the
+    filter and debounce, one `Ingestor.run(fork=False)` per change, then the
     Live pane's and the Alerts pane's queries on a read-only store. A line counts
     as visible once the Live pane shows its session active at the line's time and
     the session's signals (its alerts) cover it. Returns per trial the seconds
@@ -346,7 +348,7 @@ def tail_trials(
         for _changes in watch(*ingestor.watch_paths(), debounce=debounce_ms, step=50, stop_event=stop,
                               watch_filter=_wanted, rust_timeout=200, ignore_permission_denied=True):  # fmt: skip
             t_woke = time.perf_counter()
-            ingestor.run(parallel=False, lock_wait=lock_wait)
+            ingestor.run(fork=False, lock_wait=lock_wait)
             t_pass = time.perf_counter()
             with Store.open(settings.db_path, read_only=True) as store:
                 live = panes["live"](store, datetime.now(UTC).replace(tzinfo=None))
@@ -626,6 +628,54 @@ def cold_report(out: Path, corpus_root: Path, expected: dict[str, int], env: dic
         res.failures.append(f"tiermon report on a new store exited {run.rc}: {run.stderr[-500:]}")
     elif report_totals(run.stdout) != expected:
         res.failures.append(f"tiermon report on a new store: totals {report_totals(run.stdout)} differ from {expected}")
+    for p in out.glob(db.name + "*"):
+        p.unlink()
+
+
+DASHBOARD_LOAD = r"""
+import json, sys, threading
+from pathlib import Path
+from tiermon.ingest.config import load_settings
+from tiermon.ingest.runner import Ingestor
+from tiermon.ingest.store import Store
+from tiermon.tui.app import LOCK_WAIT
+settings = load_settings(db=Path(sys.argv[1]), sources=[Path(sys.argv[2])])
+out = {{}}
+
+def load():  # the app's ingest worker: a thread of a process running others, so no fork
+    out["summary"] = Ingestor(settings).run(fork=False, lock_wait=LOCK_WAIT)
+
+if __name__ == "__main__":  # spawned parse workers import this script again
+    thread = threading.Thread(target=load)
+    thread.start()
+    thread.join()
+    with Store.open(settings.db_path, read_only=True) as store:
+        (totals,) = store.query("SELECT count(*), sum(output_tokens) FROM responses")
+    print(json.dumps({{"workers": out["summary"].parse_workers, "totals": list(totals)}}))
+"""
+
+
+def dashboard_load(out: Path, corpus_root: Path, reference: Path, env: dict[str, str], res: Results) -> None:
+    """The dashboard's first load on a new store, run as the app runs it (`Ingestor.run(fork=False)` in a
+    thread): what a new user waits for before the panes fill. Its rows must equal the cold ingest's."""
+    db = out / "dashboard-load.duckdb"
+    for p in out.glob(db.name + "*"):
+        p.unlink()
+    script = out / "dashboard_load.py"
+    script.write_text(DASHBOARD_LOAD.format())
+    run = measure_rusage([sys.executable, str(script), str(db), str(corpus_root)], env)
+    res.add("dashboard_load", run)
+    if run.rc != 0:
+        res.failures.append(f"the dashboard's first load exited {run.rc}: {run.stderr[-500:]}")
+        return
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    from tiermon.ingest.store import Store
+
+    with Store.open(reference, read_only=True) as store:
+        (want,) = store.query("SELECT count(*), sum(output_tokens) FROM responses")
+    if got["totals"] != list(want):
+        res.failures.append(f"the dashboard's first load stored {got['totals']}, the cold ingest {list(want)}")
+    res.meta["dashboard_load_workers"] = got["workers"]
     for p in out.glob(db.name + "*"):
         p.unlink()
 
@@ -1006,6 +1056,7 @@ def run_all(args: argparse.Namespace, out: Path, env: dict[str, str], res: Resul
             res.failures.append(f"tiermon ingest exited {run.rc}: {run.stderr[-500:]}")
             return
         cold_report(out, corpus_root, expected, env, res)
+        dashboard_load(out, corpus_root, db, env, res)
         report_cmd = [*tiermon_cmd(), "report", "daily", "--json", "--db", str(db), "--source", str(corpus_root)]
         rep = measure_rusage(report_cmd, env)  # the first report after the ingest
         res.add("report_first", rep)
@@ -1145,6 +1196,7 @@ def render(res: Results, args: argparse.Namespace) -> str:
         ("ccusage", "ccusage daily --json --offline", None, None),
         ("ingest", "tiermon ingest, new DB (cold)", "≤ 1.0 × ccusage; RSS ≤ 400 MB", 1.0),
         ("report_cold", "tiermon report daily --json, new DB (cold; signals owed)", "≤ 1.0 × ccusage", 1.0),
+        ("dashboard_load", "the dashboard's first load, new DB (spawned workers, signals in-process)", None, None),
         ("report", "tiermon report daily --json, unchanged data", None, None),
         ("report_append", "tiermon report daily --json, one line appended", f"≤ {REPORT_APPEND_TARGET} × ccusage",
          REPORT_APPEND_TARGET),

@@ -21,7 +21,8 @@ import os
 import queue
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -60,6 +61,10 @@ class BackfillError(RuntimeError):
     """A worker failed; the message carries its traceback."""
 
 
+class WorkersUnavailable(RuntimeError):
+    """Worker processes could not be started: the caller reads in this process instead."""
+
+
 def workers() -> int:
     """Worker processes to use: the CPUs this process may run on (TIERMON_WORKERS overrides)."""
     configured = os.environ.get("TIERMON_WORKERS")
@@ -86,29 +91,20 @@ class _Result:
 
 def run(
     store: Store, todo: list[Work], summary: IngestSummary, progress: ProgressFn | None,
-    holds: tuple[float, float] | None = None,
+    holds: tuple[float, float] | None = None, *, fork: bool = True, stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Parse `todo` in worker processes and commit everything into `store`.
 
     With `holds` (seconds held, seconds paused) the writer lets other processes into the
-    database between commits, so a report answers during a long first load.
+    database between commits, so a report answers during a long first load. `fork` says
+    whether this process may fork (see `_context`). When `stop()` turns true the workers
+    are ended and what was gathered is committed: the files left are read by the next pass.
     """
     total = sum(w.pending_bytes for w in todo)
     tasks = _tasks(todo)
     count = min(workers(), len(tasks))
-    ctx = _context()
-    task_queue: Any = ctx.Queue()
-    results: Any = ctx.Queue(maxsize=QUEUE_MESSAGES_PER_WORKER * count)
-    procs = [
-        ctx.Process(target=_worker, args=(task_queue, results), daemon=True, name=f"tiermon-parse-{i}")
-        for i in range(count)
-    ]
-    gc.freeze()  # forked workers then leave the parent's objects alone (no copy-on-write by the collector)
-    try:
-        for proc in procs:
-            proc.start()  # before the first put: no queue feeder thread exists yet to fork
-    finally:
-        gc.unfreeze()
+    task_queue, results, procs = _start(_context(fork), count)
+    summary.parse_workers = count
     for task in tasks:
         task_queue.put(task)
     for _ in range(count):
@@ -117,10 +113,10 @@ def run(
     # DuckDB gets one thread (less memory), and checkpoints less often.
     with store.bulk_load(), store.tuned(threads="1", checkpoint_threshold=CHECKPOINT_THRESHOLD):
         try:
-            _collect(store, results, procs, summary, total, progress, holds)
+            if not _collect(store, results, procs, summary, total, progress, holds, stop):
+                _terminate(procs)
         except BaseException:
-            for proc in procs:
-                proc.terminate()
+            _terminate(procs)
             raise
         finally:
             for proc in procs:
@@ -130,11 +126,62 @@ def run(
                 q.close()
 
 
-def _context() -> ForkContext | SpawnContext:
-    """fork where it is safe and cheap (Linux: no re-import); spawn elsewhere."""
-    if sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods():
+def _start(ctx: ForkContext | SpawnContext, count: int) -> tuple[Any, Any, list[Any]]:
+    """The task and result queues and `count` started workers; WorkersUnavailable if they cannot start."""
+    procs: list[Any] = []
+    try:
+        with _stderr_with_descriptor():
+            task_queue: Any = ctx.Queue()
+            results: Any = ctx.Queue(maxsize=QUEUE_MESSAGES_PER_WORKER * count)
+            procs = [
+                ctx.Process(target=_worker, args=(task_queue, results), daemon=True, name=f"tiermon-parse-{i}")
+                for i in range(count)
+            ]
+            gc.freeze()  # forked workers then leave the parent's objects alone (no copy-on-write by the collector)
+            try:
+                for proc in procs:
+                    proc.start()  # before the first put: no queue feeder thread exists yet to fork
+            finally:
+                gc.unfreeze()
+    except (OSError, ValueError, RuntimeError) as exc:
+        _terminate([proc for proc in procs if proc.pid is not None])
+        raise WorkersUnavailable(f"cannot start parse workers: {exc}") from exc
+    return task_queue, results, procs
+
+
+@contextmanager
+def _stderr_with_descriptor() -> Iterator[None]:
+    """A spawning multiprocessing starts its resource tracker with sys.stderr's descriptor; in a Textual
+    app sys.stderr is a capture object whose fileno() is -1, which fails every spawn ("bad value(s) in
+    fds_to_keep"). The tracker then gets /dev/null instead."""
+    try:
+        usable = sys.stderr is not None and sys.stderr.fileno() >= 0
+    except (AttributeError, OSError, ValueError):
+        usable = False
+    if usable:
+        yield
+        return
+    with open(os.devnull, "w") as sink, redirect_stderr(sink):
+        yield
+
+
+def _context(fork: bool) -> ForkContext | SpawnContext:
+    """fork where it is safe and cheap (Linux: no re-import); spawn elsewhere.
+
+    A process running threads it does not control (the dashboard: asyncio, the watcher, pane
+    queries) must not fork: a lock another thread held at the fork stays held in the child
+    for good. Spawned workers start a fresh interpreter and import the parser (~0.2 s for
+    two workers on a 1 GiB load), so such a caller passes `fork=False`.
+    """
+    if fork and sys.platform.startswith("linux") and "fork" in mp.get_all_start_methods():
         return mp.get_context("fork")
     return mp.get_context("spawn")
+
+
+def _terminate(procs: list[Any]) -> None:
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
 
 
 def _tasks(todo: list[Work]) -> list[list[Work]]:
@@ -164,11 +211,16 @@ def _collect(
     total: int,
     progress: ProgressFn | None,
     holds: tuple[float, float] | None = None,
-) -> None:
-    """The writer: gather worker results, commit every COMMIT_ROWS rows and at the end."""
+    stop: Callable[[], bool] = lambda: False,
+) -> bool:
+    """The writer: gather worker results, commit every COMMIT_ROWS rows and at the end.
+
+    Returns False when `stop()` ended the gathering before the workers were done."""
     pending = Pending()
     running, done = len(procs), 0
     while running:
+        if stop():
+            break
         try:
             kind, payload = results.get(timeout=POLL_SECONDS)
         except queue.Empty:
@@ -192,9 +244,12 @@ def _collect(
             pending = Pending()
         if holds:
             store.let_others_in(*holds)  # gathered rows wait in memory; the workers wait on the bounded queue
-    store.commit(pending)
+    store.commit(pending)  # each batch came with its file's mark: a stopped load commits whole reads only
+    if running:
+        return False
     if progress:
         progress(total, total)
+    return True
 
 
 def _worker(tasks: Any, results: Any) -> None:

@@ -115,15 +115,18 @@ class Ingestor:
         ready: Callable[[], None] | None = None,
         *,
         parallel: bool = True,
+        fork: bool = True,
         lock_wait: float | None = None,
         keep: Kept | None = None,
     ) -> IngestSummary:
         """Read whatever is new, in holds, then bring the signals of the touched sessions up to date.
 
-        `parallel` allows worker processes for a large first load (the CLI; the dashboard
-        keeps to threads). `ready` is called once the store is open and migrated, before any
-        reading: from then on other threads of this process may open it too. With `keep`,
-        the connection open when the pass completes is left open on it for the caller.
+        `parallel` allows worker processes for a large load. `fork` says whether this process may
+        fork them: a caller running threads it does not control (the dashboard) passes False, and
+        gets spawned parse workers and signals computed in this process. `ready` is called once the
+        store is open and migrated, before any reading: from then on other threads of this process
+        may open it too. With `keep`, the connection open when the pass completes is left open on
+        it for the caller.
         """
         started = time.perf_counter()
         files = self.files()
@@ -150,7 +153,7 @@ class Ingestor:
                     size = sum(w.pending_bytes for w in todo)
                     if parallel and backfill.worth_it(size, len(todo)):
                         holds = (self.limits.hold_seconds, self.limits.pause_seconds)
-                        tailer.ingest(store, todo, hold, progress, parallel=True, holds=holds)
+                        tailer.ingest(store, todo, hold, progress, parallel=True, holds=holds, fork=fork, stop=stop)
                         todo = []
                 while todo and not stop():
                     chunk, todo = self._next_chunk(todo)
@@ -159,7 +162,7 @@ class Ingestor:
                     if store.time_to_let_go(self.limits.hold_seconds):
                         break
                 if hold.bytes_read < self.limits.separate_signals_bytes:
-                    self._signals(store, hold, parallel)
+                    self._signals(store, hold, parallel and fork, stop)
                 if not todo:
                     self._status_files(store)
                     if hold.bytes_read < self.limits.separate_signals_bytes:
@@ -169,7 +172,7 @@ class Ingestor:
                     store = closing.enter_context(
                         Store.open(self.settings.db_path, memory_limit=self.limits.memory_limit)
                     )
-                    self._signals(store, hold, parallel)
+                    self._signals(store, hold, parallel and fork, stop)
                     if not todo:
                         _hand_over(keep, store, closing)
             total.merge(hold)
@@ -205,12 +208,13 @@ class Ingestor:
             size += work.pending_bytes
         return todo, []
 
-    def _signals(self, store: Store, summary: IngestSummary, parallel: bool) -> None:
+    def _signals(self, store: Store, summary: IngestSummary, parallel: bool, stop: Callable[[], bool]) -> None:
         """Signals of the sessions the hold touched or an earlier pass owed (all of them when the rules
-        changed); owed instead, when this Ingestor leaves signals to others."""
+        changed); owed instead, when this Ingestor leaves signals to others or the pass was stopped
+        (a dashboard quitting during a first load does not wait for them)."""
         from tiermon.ingest.signals import staleness
 
-        if not self.signals:
+        if not self.signals or stop():
             staleness.owe(store, summary.changed_sessions)
             return
         thresholds, prices = self.settings.thresholds, self.prices

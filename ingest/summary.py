@@ -28,6 +28,8 @@ class IngestSummary:
     """Reading, parsing and writing rows."""
     signals_seconds: float = 0.0
     """Recomputing the signals of the sessions the pass touched."""
+    parse_workers: int = 0
+    """Worker processes that parsed this pass's files (0: it read them in its own process)."""
     changed_sessions: set[str] = field(default_factory=set)
     unreadable: list[str] = field(default_factory=list)
     """Paths that could not be opened this pass."""
@@ -52,3 +54,4 @@ class IngestSummary:
         self.quarantined += part.quarantined
         self.changed_sessions |= part.changed_sessions
         self.unreadable.extend(part.unreadable)
+        self.parse_workers = max(self.parse_workers, part.parse_workers)

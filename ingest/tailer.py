@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from io import BufferedIOBase
 from typing import Any, BinaryIO
@@ -84,16 +84,21 @@ def plan(store: Store, files: Iterable[SourceFile], summary: IngestSummary) -> l
 
 def ingest(
     store: Store, todo: list[Work], summary: IngestSummary, progress: ProgressFn | None = None, *, parallel: bool,
-    holds: tuple[float, float] | None = None,
+    holds: tuple[float, float] | None = None, fork: bool = True, stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Read every planned file's new bytes into the store; in worker processes when `parallel` and worth it
-    (letting other processes in between commits, as `holds` says)."""
+    (letting other processes in between commits, as `holds` says; forked or spawned, as `fork` says;
+    ended early when `stop()` turns true)."""
     started = time.perf_counter()
     total = sum(w.pending_bytes for w in todo)
     with paused_gc():
-        if parallel and backfill.worth_it(total, len(todo)):
-            backfill.run(store, todo, summary, progress, holds)
-        else:
+        in_workers = parallel and backfill.worth_it(total, len(todo))
+        if in_workers:
+            try:
+                backfill.run(store, todo, summary, progress, holds, fork=fork, stop=stop)
+            except backfill.WorkersUnavailable:
+                in_workers = False  # nothing was read yet: this process reads it all, slower but complete
+        if not in_workers:
             _serial(store, todo, summary, total, progress)
     summary.seconds += time.perf_counter() - started
 

@@ -54,6 +54,8 @@ def test_ingest_stops_between_chunks_when_asked(tmp_path: Path) -> None:
     one_file = Limits(chunk_files=1, hold_seconds=0.0, pause_seconds=0.0)
     summary = Ingestor(settings, one_file).run(lambda d, t: chunks.append(d), stop=lambda: len(chunks) >= 2)
     assert 0 < summary.files_read < summary.files_seen
+    with Store.open(settings.db_path) as store:
+        assert store.query("SELECT count(*) > 0 FROM signals_owed") == [(True,)]  # not computed while stopping
     rest = Ingestor(settings).run()
     assert rest.files_read == summary.files_seen - summary.files_read  # the rest is read by the next pass
     with Store.open(settings.db_path) as store:

@@ -115,18 +115,38 @@ def _table(db: Path, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in store.query(sql)]
 
 
-def _ingest(sources: Path, db: Path, *, parallel: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def _parallel_settings(m: pytest.MonkeyPatch) -> None:
+    m.setattr(backfill, "PARALLEL_MIN_BYTES", 0)
+    m.setattr(backfill, "TASK_BYTES", 64 * 1024)  # many tasks, big files alone
+    m.setattr(backfill, "MESSAGE_BYTES", 256 * 1024)  # several messages per big file (forked workers see it)
+    m.setattr(backfill, "READ_BYTES", 128 * 1024)
+    m.setattr(backfill, "COMMIT_ROWS", 500)  # several commits
+    m.setenv("TIERMON_WORKERS", "2")
+
+
+def _ingest(sources: Path, db: Path, *, parallel: bool, monkeypatch: pytest.MonkeyPatch, fork: bool = True) -> None:
+    """One pass; with `fork=False` from a thread, the way the dashboard runs its passes."""
     with monkeypatch.context() as m:
         if parallel:
-            m.setattr(backfill, "PARALLEL_MIN_BYTES", 0)
-            m.setattr(backfill, "TASK_BYTES", 64 * 1024)  # many tasks, big files alone
-            m.setattr(backfill, "MESSAGE_BYTES", 256 * 1024)  # several messages per big file
-            m.setattr(backfill, "READ_BYTES", 128 * 1024)
-            m.setattr(backfill, "COMMIT_ROWS", 500)  # several commits
-            m.setenv("TIERMON_WORKERS", "2")
+            _parallel_settings(m)
         else:
             m.setenv("TIERMON_WORKERS", "0")
-        Ingestor(load_settings(db=db, sources=[sources])).run()
+        ingestor = Ingestor(load_settings(db=db, sources=[sources]))
+        if fork:
+            ingestor.run()
+            return
+        failures: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                ingestor.run(fork=False)
+            except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+                failures.append(exc)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        thread.join(timeout=120)
+        assert not thread.is_alive() and not failures, failures
 
 
 def _generated(tmp_path: Path) -> Path:
@@ -140,11 +160,12 @@ def _generated(tmp_path: Path) -> Path:
     return root
 
 
-@pytest.mark.parametrize("which", ["corpus", "generated"])
+@pytest.mark.parametrize(("which", "fork"), [("corpus", True), ("generated", True), ("generated", False)])
 def test_parallel_backfill_writes_exactly_what_the_serial_path_writes(
-    which: str, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    which: str, fork: bool, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Every table, on the real corpus and on generated data with resumed-session copies.
+    """Every table, on the real corpus and on generated data with resumed-session copies; with
+    forked workers, and with spawned ones run from a thread, as the dashboard runs its first load.
 
     Of an event that two files repeat (a resumed session), the store keeps the
     copy read first, so only its place (file, offset) may differ between paths.
@@ -161,16 +182,40 @@ def test_parallel_backfill_writes_exactly_what_the_serial_path_writes(
         source = _generated(tmp_path)
     serial, parallel = tmp_path / "serial.duckdb", tmp_path / "parallel.duckdb"
     _ingest(source, serial, parallel=False, monkeypatch=monkeypatch)
-    _ingest(source, parallel, parallel=True, monkeypatch=monkeypatch)
-    for sql in (
-        "SELECT * FROM responses ORDER BY k",
-        "SELECT * EXCLUDE (file_path, line_offset) FROM events ORDER BY k",
-        "SELECT * EXCLUDE (first_ingest, last_ingest) FROM files ORDER BY path",
-        "SELECT * FROM entry_types ORDER BY k",
-        "SELECT * FROM agent_meta ORDER BY agent_id",
-    ):
+    _ingest(source, parallel, parallel=True, monkeypatch=monkeypatch, fork=fork)
+    for sql in _TABLES:
         assert _table(parallel, sql) == _table(serial, sql), sql
     assert _table(serial, "SELECT count(*) FROM responses")[0][0] > 0
     if which == "corpus":
         offset = _table(serial, f"SELECT \"offset\", size FROM files WHERE path = '{partial}'")[0]
         assert offset[0] < offset[1]  # the partial line is left for the next read
+
+
+
+_TABLES = (
+    "SELECT * FROM responses ORDER BY k",
+    "SELECT * EXCLUDE (file_path, line_offset) FROM events ORDER BY k",
+    "SELECT * EXCLUDE (first_ingest, last_ingest) FROM files ORDER BY path",
+    "SELECT * FROM entry_types ORDER BY k",
+    "SELECT * FROM agent_meta ORDER BY agent_id",
+)
+
+
+def test_a_stopped_parallel_load_keeps_whole_reads_and_the_next_pass_finishes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dashboard quitting during its first load: the workers end, what was gathered is stored with its
+    files' marks, and the next pass stores exactly what one uninterrupted load would have."""
+    source = _generated(tmp_path)
+    serial, stopped = tmp_path / "serial.duckdb", tmp_path / "stopped.duckdb"
+    _ingest(source, serial, parallel=False, monkeypatch=monkeypatch)
+    calls: list[int] = []
+    with monkeypatch.context() as m:
+        _parallel_settings(m)
+        first = Ingestor(load_settings(db=stopped, sources=[source])).run(
+            lambda done, total: calls.append(done), stop=lambda: len(calls) >= 2
+        )
+    assert 0 < first.bytes_read < sum(path.stat().st_size for path in source.rglob("*.jsonl"))
+    _ingest(source, stopped, parallel=False, monkeypatch=monkeypatch)
+    for sql in _TABLES:
+        assert _table(stopped, sql) == _table(serial, sql), sql

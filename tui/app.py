@@ -228,7 +228,7 @@ class TiermonApp(App[None]):
                 self.post_message(StoreReady())
 
         summary = self.ingestor.run(
-            progress, committed, stop=lambda: worker.is_cancelled, ready=ready, parallel=False, lock_wait=LOCK_WAIT
+            progress, committed, stop=lambda: worker.is_cancelled, ready=ready, fork=False, lock_wait=LOCK_WAIT
         )
         self.post_message(IngestFinished(summary))
 
