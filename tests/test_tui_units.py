@@ -137,3 +137,21 @@ def test_cells() -> None:
     assert money(None).plain == "unpriced"
     assert money(-0.5).plain == "-$0.50"
     assert fill_bar(170_000, 200_000).plain.endswith("85%")
+
+
+def test_limits_strip_fits_its_width_without_cutting_a_window(settings: Settings) -> None:
+    """At 120 columns in full; at 80 with short bars and no reset clock; narrower, a window per line."""
+    from zoneinfo import ZoneInfo
+
+    from tiermon.ingest.limits import plan_limits
+    from tiermon.tui.widgets.limits_strip import limits_text
+
+    with Store.open(settings.db_path, read_only=True) as store:
+        rows = plan_limits(store, now=NOW.replace(tzinfo=None))
+    now, utc = NOW.replace(tzinfo=None), ZoneInfo("UTC")
+    wide, narrow, tiny = (limits_text(rows, now, utc, width=w) for w in (118, 78, 40))
+    assert wide.plain.count("\n") == 0 and "(17:30)" in wide.plain and "7d" in wide.plain
+    assert narrow.plain.count("\n") == 0 and narrow.cell_len <= 78
+    assert "(17:30)" not in narrow.plain and "↻2h30m" in narrow.plain and "41%" in narrow.plain
+    lines = tiny.plain.split("\n")
+    assert [line.split()[0] for line in lines] == ["5h", "7d"] and "full 17:07" in lines[0]

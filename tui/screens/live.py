@@ -83,7 +83,7 @@ class LiveScreen(DataScreen):
         self.query_one("#live-heading", Static).update(heading)
         self.query_one("#live-today", Static).update(_today(data["today"], data["block"]))
         strip = self.query_one("#live-limits", Static)
-        strip.update(limits_text(data["limits"], now, ZoneInfo(data["zone"])))
+        strip.update(limits_text(data["limits"], now, ZoneInfo(data["zone"]), width=self.size.width - 2))
         strip.display = bool(data["limits"])
         table = self.query_one(DataTable)
         keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value if table.row_count else None

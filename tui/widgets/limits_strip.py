@@ -21,33 +21,49 @@ BAR = 8
 AGENT_NAMES = {"claude-code": "Claude", "codex": "Codex"}
 
 
-def limits_text(rows: list[dict[str, Any]], now: datetime, zone: tzinfo) -> Text:
-    """The Limits strip; empty Text when there is no reading of any window."""
+def limits_text(rows: list[dict[str, Any]], now: datetime, zone: tzinfo, width: int | None = None) -> Text:
+    """The Limits strip; empty Text when there is no reading of any window.
+
+    On one line when it fits `width` (cells); else with shorter bars and without the resets'
+    clock times; else one window per line, in full, so nothing is cut at 80 columns.
+    """
+    named = len({r["agent"] for r in rows}) > 1
+    for compact in (False, True):
+        text = _line(rows, now, zone, named=named, compact=compact)
+        if width is None or text.cell_len <= width:
+            return text
+    return Text("\n", no_wrap=True, overflow="ellipsis").join(
+        _line([row], now, zone, named=named, compact=False) for row in rows
+    )
+
+
+def _line(rows: list[dict[str, Any]], now: datetime, zone: tzinfo, *, named: bool, compact: bool) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
-    agents = {r["agent"] for r in rows}
     for row in rows:
         if text:
-            text.append("  │  ", style="dim")
-        if len(agents) > 1:
-            name = AGENT_NAMES.get(row["agent"]) or row["agent"]
-            text.append_text(plain(name, 10, style="bold"))
+            text.append("  │  " if not compact else " │ ", style="dim")
+        if named:
+            text.append_text(plain(AGENT_NAMES.get(row["agent"]) or row["agent"], 10, style="bold"))
             text.append(" ")
-        text.append_text(window_text(row, now, zone))
+        text.append_text(window_text(row, now, zone, compact=compact))
     return text
 
 
-def window_text(row: dict[str, Any], now: datetime, zone: tzinfo) -> Text:
+def window_text(row: dict[str, Any], now: datetime, zone: tzinfo, *, compact: bool = False) -> Text:
+    """One window; `compact` halves the bar and leaves out the reset's clock time (the countdown stays)."""
     used: float | None = row["used_percent"]
     expected = pace(row, now)
     text = Text.assemble((row["window"], "bold"), " ")
     if used is None:
         text.append("block ends ", style="dim")
     else:
-        text.append_text(_bar(used, expected))
+        text.append_text(_bar(used, expected, BAR // 2 if compact else BAR))
         style = "bold red" if used >= 90 else "yellow" if expected is not None and used > expected else "green"
         text.append(f" {used:.0f}%", style=style)
     resets: datetime = row["resets_at"]
-    text.append(f" ↻{fmt.countdown((resets - now).total_seconds())} ({_clock(resets, now, zone)})")
+    text.append(f" ↻{fmt.countdown((resets - now).total_seconds())}")
+    if not compact:
+        text.append(f" ({_clock(resets, now, zone)})")
     full = row.get("projected_full_at")
     if full is not None:
         text.append(f" full {_clock(full, now, zone)}", style="bold red")
@@ -56,11 +72,11 @@ def window_text(row: dict[str, Any], now: datetime, zone: tzinfo) -> Text:
     return text
 
 
-def _bar(used: float, expected: float | None) -> Text:
-    filled = round(min(max(used, 0.0), 100.0) / 100 * BAR)
-    marker = min(int((expected or 0) / 100 * BAR), BAR - 1) if expected is not None else None
+def _bar(used: float, expected: float | None, cells: int = BAR) -> Text:
+    filled = round(min(max(used, 0.0), 100.0) / 100 * cells)
+    marker = min(int((expected or 0) / 100 * cells), cells - 1) if expected is not None else None
     bar = Text()
-    for i in range(BAR):
+    for i in range(cells):
         if i == marker:
             bar.append("│" if i >= filled else "┃", style="bold white" if i >= filled else "bold")
         else:
