@@ -21,6 +21,9 @@ if TYPE_CHECKING:  # not typing.TYPE_CHECKING, and datetime only where a time is
 UNPRICED = "unpriced"
 """What a cost with no price shows instead of a figure."""
 
+NO_USAGE = "no usage"
+"""The cost of a session whose agent recorded no token usage at all (Codex Desktop, legacy rollouts)."""
+
 
 def money(value: float | None, *, signed: bool = False) -> str:
     """Dollars as the module docstring says; None is UNPRICED."""

@@ -111,6 +111,21 @@ def test_desktop_session_without_usage_keeps_prompts_and_tools(corpus_db: Path) 
     assert errors == [(1,)]
 
 
+def test_a_session_without_usage_is_listed_with_no_requests_and_no_cost(
+    corpus_db: Path, tiermon: Callable[..., CliResult]
+) -> None:
+    """formats/codex.md: count the session, report 0 requests, flag "no usage data" (not a $0 session)."""
+    sessions = run_json(tiermon, "--db", str(corpus_db), "sessions", "--json")["sessions"]
+    assert {r["session_id"] for r in sessions} == {S16, S17, S18}
+    desktop = next(r for r in sessions if r["session_id"] == S18)
+    assert (desktop["agent"], desktop["requests"], desktop["cost_usd"], desktop["turns"]) == ("codex", 0, None, 3)
+    assert desktop["end"] == "2026-05-11T11:48:14.988000Z"
+    table = tiermon("--db", str(corpus_db), "sessions").stdout
+    assert "no usage" in next(line for line in table.splitlines() if "019e1695" in line)
+    claude_only = run_json(tiermon, "--db", str(corpus_db), "--agent", "claude", "sessions", "--json")["sessions"]
+    assert claude_only == []
+
+
 def test_tool_error_flags(corpus: Path, corpus_db: Path) -> None:
     """#16: 3 non-zero `shell` exits; #17: 4 non-zero exec exits (wherever the code shows first) plus one
     `write_stdin failed` output, a failure without a code."""

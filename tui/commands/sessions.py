@@ -80,7 +80,8 @@ def _print(rows: list[dict[str, Any]], zone: Any) -> None:
     for row in rows:
         table.add_row(
             fmt.timestamp(row["end"], zone) if row["end"] else "–", _short_id(row["session_id"]), row["agent"] or "",
-            project_label(row["project"]), row["branch"] or "", str(row["turns"]), fmt.money(row["cost_usd"]),
+            project_label(row["project"]), row["branch"] or "", str(row["turns"]),
+            fmt.money(row["cost_usd"]) if row["requests"] else fmt.NO_USAGE,
             " ".join((row["first_prompt"] or "").split()),
         )
     out.print(table)

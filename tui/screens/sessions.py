@@ -102,7 +102,8 @@ class SessionsScreen(DataScreen):
             Text(model_short(models[-1]) + (f" +{len(models) - 1}" if len(models) > 1 else "") if models else "–",
                  no_wrap=True),
             Text(str(row.get("turns") or 0), justify="right"),
-            money(row.get("cost_usd"), unpriced=row.get("cost_usd") is None),
+            money(row.get("cost_usd"), unpriced=row.get("cost_usd") is None) if row.get("requests")
+            else Text(fmt.NO_USAGE, style="dim", justify="right"),
             plain(row.get("first_prompt") or "", prompt, style="dim") if prompt else Text(""),
         ]  # fmt: skip
 
