@@ -528,6 +528,26 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
             prices = load_price_table(settings.price_file, cache_dir=settings.data_dir / "cache")
         return newest_advice(store, prices, ROW_LIMIT)
 
+    def sessions(store: Any) -> Any:
+        from tiermon.ingest.sessions import count_sessions, list_sessions
+        from tiermon.tui.screens.sessions import ROW_LIMIT as SESSION_ROWS
+
+        return list_sessions(store, limit=SESSION_ROWS), count_sessions(store)
+
+    def models(store: Any) -> Any:
+        from tiermon.ingest.pricing import load_price_table as prices_of
+        from tiermon.ingest.replay import POLICIES, replay
+        from tiermon.ingest.scorecard import scorecard, turn_frame
+
+        nonlocal prices
+        if prices is None:
+            from tiermon.ingest.config import load_settings
+
+            settings = load_settings()
+            prices = prices_of(settings.price_file, cache_dir=settings.data_dir / "cache")
+        turns = turn_frame(store, ReportFilter(tz=tz))
+        return scorecard(turns), [replay(turns, prices, p) for p in POLICIES] if turns.height else []
+
     def report_30d(store: Any) -> Any:
         f = ReportFilter(since=today - timedelta(days=29), tz=tz)
         return period_rows(store, f, "day"), totals(store, f)
@@ -538,11 +558,11 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
 
     return {
         "live": live, "spend": spend, "session": session, "health": health, "alerts": alerts, "advice": advice,
-        "report daily 30d": report_30d, "report daily all": report_all,
+        "sessions": sessions, "models": models, "report daily 30d": report_30d, "report daily all": report_all,
     }  # fmt: skip
 
 
-PANES = ("live", "spend", "session", "health", "alerts", "advice")
+PANES = ("live", "spend", "session", "health", "alerts", "advice", "sessions", "models")
 
 
 def pane_times(db: Path, now: datetime, rounds: int) -> dict[str, dict[str, float]]:
