@@ -22,7 +22,7 @@ WITH s AS (
            sum(r.cost_usd) AS cost_usd, count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests,
            list(DISTINCT r.model ORDER BY r.model) AS models
     FROM responses r
-    WHERE r.session_id IS NOT NULL {agent}
+    WHERE r.session_id IS NOT NULL {agent} {newest}
     GROUP BY r.session_id
 ),
 {quiet}
@@ -33,6 +33,14 @@ WHERE {where}
 ORDER BY s."end" DESC NULLS LAST, s.session_id
 {limit}
 """
+
+_NEWEST_SQL = """
+SELECT r.session_id FROM responses r WHERE r.session_id IS NOT NULL {agent}
+GROUP BY 1 {having} ORDER BY max(r.ts) DESC, r.session_id LIMIT {limit}
+"""
+"""The ids of the newest sessions with responses: grouping by session for the end time alone takes a
+tenth of grouping for every column (44 against 540 ms at 5 M responses), so a list with a limit and no
+filter on the columns asks for these first, then aggregates only them."""
 
 _QUIET_SQL = "SELECT 1 FROM session_signals WHERE len(models) = 0 LIMIT 1"
 """Whether any session has activity but no responses: the signals list a session's models from its responses."""
@@ -94,11 +102,27 @@ def list_sessions(
             " OR s.session_id ILIKE ? ESCAPE '\\')"
         )
         params += [needle] * 4
+    newest_sql = ""
+    newest_params: list[Any] = []
+    if limit and not search and not model:
+        having, bounds = [], []
+        if since:
+            having.append("max(r.ts) >= ?")
+            bounds.append(_utc(datetime.combine(since, time.min, zone)))
+        if until:
+            having.append("min(r.ts) < ?")
+            bounds.append(_utc(datetime.combine(until + timedelta(days=1), time.min, zone)))
+        newest = _NEWEST_SQL.format(
+            agent=agent_sql, having=f"HAVING {' AND '.join(having)}" if having else "", limit=int(limit)
+        )
+        newest_sql = "AND r.session_id IN (SELECT unnest(?::VARCHAR[]))"
+        newest_params = [[row[0] for row in store.query(newest, [*agent_params, *bounds])]]
     quiet = _WITH_QUIET if store.query(_QUIET_SQL) else "every AS (SELECT * FROM s),"
     sql = _SESSIONS_SQL.format(
-        agent=agent_sql, quiet=quiet, where=" AND ".join(clauses), limit=f"LIMIT {int(limit)}" if limit else ""
-    )
-    rows = store.query_dicts(sql, [*agent_params, *params])
+        agent=agent_sql, newest=newest_sql, quiet=quiet, where=" AND ".join(clauses),
+        limit=f"LIMIT {int(limit)}" if limit else "",
+    )  # fmt: skip
+    rows = store.query_dicts(sql, [*agent_params, *newest_params, *params])
     for row in rows:
         row["requests"] = int(row["requests"])
         row["unpriced_requests"] = int(row["unpriced_requests"])

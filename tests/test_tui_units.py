@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -155,3 +155,43 @@ def test_limits_strip_fits_its_width_without_cutting_a_window(settings: Settings
     assert "(17:30)" not in narrow.plain and "↻2h30m" in narrow.plain and "41%" in narrow.plain
     lines = tiny.plain.split("\n")
     assert [line.split()[0] for line in lines] == ["5h", "7d"] and "full 17:07" in lines[0]
+
+
+@pytest.fixture
+def overlapping(tmp_path: Path) -> Path:
+    """Sessions whose order by first activity is the reverse of their order by last: A (9:00 to 19:00 the
+    next day), B (10:00), C (11:00)."""
+    from tiermon.ingest.config import load_settings
+    from tiermon.ingest.runner import Ingestor
+    from transcripts import assistant, usage, write
+
+    project = tmp_path / "claude" / "projects" / "-home-dev-app"
+    hours = {"aaaaaaaa-0000-4000-8000-000000000001": (0, 34), "bbbbbbbb-0000-4000-8000-000000000002": (1,),
+             "cccccccc-0000-4000-8000-000000000003": (2,)}  # fmt: skip
+    for session, at in hours.items():
+        write(project / f"{session}.jsonl", [
+            assistant(session, f"{session}-{h}", h * 3600, f"msg_{session}_{h}", f"req_{session}_{h}",
+                      "claude-opus-4-6", usage())
+            for h in at
+        ])  # fmt: skip
+    db = tmp_path / "overlapping.duckdb"
+    Ingestor(load_settings(db=db, sources=[tmp_path / "claude"])).run()
+    return db
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"agents": ("claude-code",)}, {"since": date(2026, 3, 3)}, {"until": date(2026, 3, 2)}],
+)
+@pytest.mark.parametrize("limit", [1, 2, 1000])
+def test_newest_sessions_first_then_their_columns_equals_the_whole_list_cut(
+    overlapping: Path, filters: dict[str, object], limit: int
+) -> None:
+    """A list with a limit asks for the newest ids, then aggregates only them: the same rows, in the same order,
+    as aggregating every session and cutting the list."""
+    from tiermon.ingest.sessions import list_sessions
+
+    with Store.open(overlapping, read_only=True) as store:
+        whole = list_sessions(store, **filters)  # type: ignore[arg-type]
+        assert list_sessions(store, limit=limit, **filters) == whole[:limit]  # type: ignore[arg-type]
+    assert [r["session_id"][0] for r in whole] == {"since": ["a"]}.get(next(iter(filters), ""), ["a", "c", "b"])
