@@ -26,7 +26,7 @@ WITH s AS (
     GROUP BY r.session_id
 ),
 {quiet}
-p AS (SELECT session_id, prompt FROM turns WHERE turn = 1)
+p AS (SELECT session_id, prompt FROM turns WHERE turn = 1 {first_turns})
 SELECT s.*, p.prompt AS first_prompt, coalesce(g.turns, 0) AS turns
 FROM every s LEFT JOIN p USING (session_id) LEFT JOIN session_signals g ON g.k = s.session_id
 WHERE {where}
@@ -42,8 +42,8 @@ GROUP BY 1 {having} ORDER BY max(r.ts) DESC, r.session_id LIMIT {limit}
 tenth of grouping for every column (44 against 540 ms at 5 M responses), so a list with a limit and no
 filter on the columns asks for these first, then aggregates only them."""
 
-_QUIET_SQL = "SELECT 1 FROM session_signals WHERE len(models) = 0 LIMIT 1"
-"""Whether any session has activity but no responses: the signals list a session's models from its responses."""
+_QUIET_SQL = "SELECT k FROM session_signals WHERE len(models) = 0"
+"""Sessions with activity but no responses: the signals list a session's models from its responses."""
 
 _WITH_QUIET = """
 quiet AS (
@@ -102,7 +102,8 @@ def list_sessions(
             " OR s.session_id ILIKE ? ESCAPE '\\')"
         )
         params += [needle] * 4
-    newest_sql = ""
+    quiet_ids = [row[0] for row in store.query(_QUIET_SQL)]
+    newest_sql = first_turns = ""
     newest_params: list[Any] = []
     if limit and not search and not model:
         having, bounds = [], []
@@ -115,11 +116,15 @@ def list_sessions(
         newest = _NEWEST_SQL.format(
             agent=agent_sql, having=f"HAVING {' AND '.join(having)}" if having else "", limit=int(limit)
         )
+        ids = [row[0] for row in store.query(newest, [*agent_params, *bounds])]
         newest_sql = "AND r.session_id IN (SELECT unnest(?::VARCHAR[]))"
-        newest_params = [[row[0] for row in store.query(newest, [*agent_params, *bounds])]]
-    quiet = _WITH_QUIET if store.query(_QUIET_SQL) else "every AS (SELECT * FROM s),"
+        # Their first prompts by key: a filter on k in the scan spares reading every session's prompt
+        # (120 of 160 ms at 5 M when joined whole).
+        first_turns = "AND list_contains(?::VARCHAR[], k)"
+        newest_params = [ids, [f"{session}:1" for session in (*ids, *quiet_ids)]]
+    quiet = _WITH_QUIET if quiet_ids else "every AS (SELECT * FROM s),"
     sql = _SESSIONS_SQL.format(
-        agent=agent_sql, newest=newest_sql, quiet=quiet, where=" AND ".join(clauses),
+        agent=agent_sql, newest=newest_sql, quiet=quiet, first_turns=first_turns, where=" AND ".join(clauses),
         limit=f"LIMIT {int(limit)}" if limit else "",
     )  # fmt: skip
     rows = store.query_dicts(sql, [*agent_params, *newest_params, *params])
