@@ -99,8 +99,35 @@ def load_model_rules(path: Path) -> tuple[Rule, ...]:
 
     The file is optional; a bad one is a ModelsFileError naming the entry, never a traceback.
     """
+    return tuple(_rule(path, n, entry) for n, entry in enumerate(_entries(path), 1))
+
+
+def load_price_aliases(path: Path) -> tuple[tuple[str, str], ...]:
+    """(glob, priced model id) of the entries with `price_as`: a model the price table does not know
+    shows what its tokens would cost at that id's list price, as its own `proxy_cost_usd` (SPEC §2.2)."""
+    aliases = []
+    for n, entry in enumerate(_entries(path), 1):
+        match, _, _ = _rule(path, n, entry)
+        alias = entry.get("price_as")
+        if alias is None:
+            continue
+        if not isinstance(alias, str) or not alias.strip():
+            raise ModelsFileError(f"models file {path}, entry {n}: price_as must be a model id such as \"gpt-5.1\"")
+        aliases.append((match, alias.strip()))
+    return tuple(aliases)
+
+
+def price_alias(model: str, aliases: tuple[tuple[str, str], ...]) -> str | None:
+    """The priced id the first matching alias names for `model`, if any."""
+    name = model_base(model).lower().rsplit("/", 1)[-1]  # as `classify` matches
+    return next(
+        (alias for glob, alias in aliases if fnmatchcase(name, glob) or fnmatchcase(model.lower(), glob)), None
+    )
+
+
+def _entries(path: Path) -> list[dict[str, object]]:
     if not path.is_file():
-        return ()
+        return []
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -108,13 +135,13 @@ def load_model_rules(path: Path) -> tuple[Rule, ...]:
     entries = data.get("model", [])
     if not isinstance(entries, list) or set(data) - {"model"}:
         raise ModelsFileError(f"models file {path}: expected [[model]] entries only")
-    return tuple(_rule(path, n, entry) for n, entry in enumerate(entries, 1))
+    return entries
 
 
 def _rule(path: Path, n: int, entry: object) -> Rule:
     where = f"models file {path}, entry {n}"
-    if not isinstance(entry, dict) or set(entry) - {"match", "vendor", "tier"}:
-        raise ModelsFileError(f"{where}: takes only match, vendor and tier")
+    if not isinstance(entry, dict) or set(entry) - {"match", "vendor", "tier", "price_as"}:
+        raise ModelsFileError(f"{where}: takes only match, vendor, tier and price_as")
     match, vendor, tier = entry.get("match"), entry.get("vendor", ""), entry.get("tier", "other")
     if not isinstance(match, str) or not match.strip():
         raise ModelsFileError(f"{where}: match must be a glob such as \"qwen3-coder*\"")

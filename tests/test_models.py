@@ -98,3 +98,37 @@ def test_a_local_model_costs_nothing_and_is_repriced_as_a_labelled_counterfactua
     assert row["cost_usd"] == 0.0
     assert row["repriced"]["cost_usd"] == pytest.approx(3.0 + 1.5)  # Sonnet 4.5: $3 in, $15 out per million
     assert row["repriced"]["label"].startswith("re-pricing")
+
+
+def test_a_model_priced_as_another_keeps_a_null_cost_and_shows_its_proxy(
+    tiermon: Run, db: Path, tmp_path: Path, isolated_env: Path
+) -> None:
+    """SPEC §2.2: a model the price table does not know stays unpriced; models.toml's `price_as` adds its tokens
+    at the named id's list price in a key of its own, labelled, and out of the totals' cost."""
+    root = tmp_path / "claude"
+    write(root / "projects" / "-home-dev-shop" / f"{S}.jsonl", [
+        prompt(S, "u1", 0, "go"),
+        assistant(S, "a1", 1, "msg_1", "req_1", "acme-coder-2", usage(inp=100_000, out=10_000)),
+        assistant(S, "a2", 2, "msg_2", "req_2", "acme-coder-2", usage(inp=100_000, out=10_000)),
+        assistant(S, "a3", 3, "msg_3", "req_3", "claude-opus-4-6", usage(out=6)),
+    ])  # fmt: skip
+    base = ("--db", str(db), "--source", str(root))
+    config = isolated_env / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    models_toml = config / "models.toml"
+    models_toml.write_text('[[model]]\nmatch = "acme-coder-*"\ntier = "mid"\nprice_as = "claude-sonnet-4-5"\n')
+    report = json.loads(tiermon(*base, "report", "model", "--json").stdout)
+    acme = next(m for m in report["models"] if m["model"] == "acme-coder-2")
+    assert acme["cost_usd"] is None and acme["priced"] is False
+    assert acme["proxy_cost_usd"] == pytest.approx(2 * (0.3 + 0.15))  # Sonnet 4.5: $3 in, $15 out per million
+    assert acme["proxy"]["model"] == "claude-sonnet-4-5" and "list price" in acme["proxy"]["label"]
+    opus = next(m for m in report["models"] if m["model"] == "claude-opus-4-6")
+    assert "proxy_cost_usd" not in opus
+    assert report["totals"]["cost_usd"] == pytest.approx(opus["cost_usd"])  # the proxy stays out of the cost
+    assert report["totals"]["proxy_cost_usd"] == pytest.approx(0.9)
+    table = " ".join(tiermon(*base, "report", "model").stdout.split())
+    assert "acme-coder-2 has no price: at claude-sonnet-4-5's list price" in table and "$0.90, not in the totals" in table
+
+    models_toml.write_text('[[model]]\nmatch = "acme-coder-*"\nprice_as = "no-such-model-9"\n')
+    bad = tiermon(*base, "report", "model", check=False)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "no-such-model-9" in bad.stderr

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from tiermon.ingest.models import TIERS
+from tiermon.ingest.models import TIERS, ModelsFileError, load_price_aliases, price_alias
 from tiermon.ingest.pricing import PriceTable, load_price_table
 from tiermon.ingest.reports import (
     GROUPS,
@@ -114,7 +114,9 @@ def report(ctx: click.Context, /, kind: str, **opts: Any) -> None:
     with reading(settings, signals=reads_signals(kind, opts["by"])) as store:
         data = build(store, kind, f, opts["by"], opts["breakdown"])
     if kind == "model":
-        reprice_local(data["models"], load_price_table(settings.price_file), opts["reprice_tier"])
+        prices = load_price_table(settings.price_file)
+        reprice_local(data["models"], prices, opts["reprice_tier"])
+        add_proxy_costs(data, prices, load_price_aliases(settings.models_file))
     emit(kind, data, opts)
 
 
@@ -164,6 +166,30 @@ def reprice_local(rows: list[dict[str, Any]], prices: PriceTable, tier: str) -> 
             "model": reference.model, "tier": tier, "cost_usd": round(usd, 6) if usd is not None else None,
             "label": f"re-pricing: the same tokens at {reference.model}'s list price, not a prediction",
         }
+
+
+def add_proxy_costs(data: dict[str, Any], prices: PriceTable, aliases: tuple[tuple[str, str], ...]) -> None:
+    """`proxy_cost_usd` for every unpriced model that models.toml prices as another id (SPEC §2.2):
+    the same tokens at that id's list price, labelled as such; `cost_usd` stays null. The totals
+    carry the sum of the proxies beside their own cost."""
+    proxies = []
+    for row in data["models"]:
+        alias = price_alias(row["model"], aliases) if not row.get("priced") else None
+        if alias is None:
+            continue
+        if prices.lookup(alias) is None:
+            raise ModelsFileError(f"models.toml prices {row['model']} as {alias!r}, which the price table lacks")
+        n = max(int(row.get("requests") or 1), 1)  # priced as n average requests: long context is per request
+        one = prices.cost(
+            alias, input_tokens=row["input_tokens"] // n, output_tokens=row["output_tokens"] // n,
+            cache_read=row["cache_read_tokens"] // n, write_5m=row["cache_write_5m_tokens"] // n,
+            write_1h=row["cache_write_1h_tokens"] // n,
+        )  # fmt: skip
+        row["proxy_cost_usd"] = round(one * n, 6) if one is not None else None
+        row["proxy"] = {"model": alias, "label": f"third-party list price of {alias}, not a price this model has"}
+        proxies.append(row["proxy_cost_usd"] or 0.0)
+    if proxies:
+        data["totals"]["proxy_cost_usd"] = round(sum(proxies), 6)
 
 
 def _add_signals(store: Any, rows: list[dict[str, Any]]) -> None:

@@ -55,6 +55,10 @@ def print_table(out: Console, kind: str, data: dict[str, Any], breakdown: bool) 
     for row in rows:
         if row.get("repriced"):
             out.print(Text(_repricing_note(row), style="dim"))
+        if row.get("proxy"):
+            out.print(Text(f"{row['model']} has no price: at {row['proxy']['model']}'s list price (models.toml"
+                           f" price_as; a third-party price, not this model's) its tokens would cost"
+                           f" {fmt.money(row['proxy_cost_usd'])}, not in the totals.", style="dim"))
 
 
 def _repricing_note(row: dict[str, Any]) -> str:
