@@ -39,7 +39,8 @@ def data_dir() -> Path:
 
 
 def test_full_payload_prints_one_line_and_records_readings() -> None:
-    result = run(payload("full.json"), env={"NO_COLOR": "1"})
+    full = payload("full.json")  # once: its reset times are `now` + a span, and a second may tick between runs
+    result = run(full, env={"NO_COLOR": "1"})
     assert result.returncode == 0, result.stderr
     line = result.stdout
     assert line.count("\n") == 1 and "\x1b" not in line
@@ -48,7 +49,7 @@ def test_full_payload_prints_one_line_and_records_readings() -> None:
     assert [(r["window"], r["used_bp"], r["source"]) for r in readings] == [("5h", 4200, "statusline"),
                                                                            ("7d", 3600, "statusline")]
     assert (statusfiles.readings_path(data_dir()).stat().st_mode & 0o777) == 0o600
-    run(payload("full.json"))  # the same reading again is not appended
+    run(full)  # the same reading again is not appended
     assert len(statusfiles.readings_path(data_dir()).read_text().splitlines()) == 2
 
 
