@@ -6,8 +6,8 @@ allows it), commits rows with the files' new marks, and brings the signals of
 the sessions it touched up to date.
 
 DuckDB lets one process open the file at a time. A pass therefore works in
-*holds*: once another tiermon knocks (a report, a second dashboard, the
-status line) and the store has been held `Limits.hold_seconds`, the pass
+*holds*: once another tiermon knocks (a report, an export, a second
+dashboard) and the store has been held `Limits.hold_seconds`, the pass
 closes it and pauses long enough for that process's lock retry to get in;
 unasked, it lets go every `store.UNASKED_HOLD_SECONDS`. After each hold it
 reports what was committed, so panes fill as it goes. A parallel first load
@@ -51,7 +51,7 @@ class Limits:
     chunk_files: int = 512
     """A chunk is the unit between hold-time checks: at most this many bytes or files. Each chunk is one
     transaction of ~10 statements on indexed tables, so small ones cost more in writes than in parsing:
-    1 GiB read in one process took 32 s in 8 MB chunks that let go every 1.5 s, 11 s in 64 MB ones."""
+    1 GiB read in one process took 32 s in 8 MB chunks that let go every 1.5 s, 11-12 s in 32-64 MB ones."""
     separate_signals_bytes: int = 64 * 1024 * 1024
     """From this many bytes read in one hold, the signals get a hold of their own: after a large
     load DuckDB keeps ~100 MB that it hands back only on close."""
