@@ -176,3 +176,26 @@ async def test_a_first_load_parses_in_spawned_workers_and_stores_what_the_cli_st
     with Store.open(settings.db_path, read_only=True) as a, Store.open(reference.db_path, read_only=True) as b:
         for sql in tables:
             assert a.query(sql) == b.query(sql), sql
+
+
+async def test_every_pane_of_the_demo_shows_without_an_error(tmp_path: Path) -> None:
+    """The demo reads API logs as well as transcripts: API batches have signals without models, which once
+    listed them twice in Sessions and crashed the pane (DuplicateKey). Each pane is opened and must show rows."""
+    from tiermon.ingest.config import load_settings
+    from tiermon.tui.app import make_app
+    from tiermon.tui.demo import demo_workspace
+
+    with demo_workspace(load_settings(db=tmp_path / "ignored.duckdb")) as workspace:
+        app = make_app(workspace.settings, demo=True, workspace=workspace)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            for key in "seavmhl":
+                await pilot.press(key)
+                await settle(pilot)
+                assert app.is_running, key
+                tables = list(app.screen.query(DataTable))
+                assert not tables or any(t.row_count for t in tables), key
+            await pilot.press("e")
+            await settle(pilot)
+            sessions = app.screen.query_one("#sessions-table", DataTable)
+            assert {"api:batch-results", "api:nightly-eval"} <= {str(k.value) for k in sessions.rows}
