@@ -54,6 +54,9 @@ LOCK_WAIT_SECONDS = float(os.environ.get("TIERMON_LOCK_WAIT", "10"))
 BULK_OWNER_KEY = "bulk_load_pid"
 KNOCK_SUFFIX = ".knock"
 """A process kept out by the lock touches `<db>.knock`; a long load lets it in only then."""
+_BULK_HERE: set[str] = set()
+"""Stores with a bulk load open in this process: its other connections must not build the key indexes
+the load dropped (they would make its next insert of a repeated key fail) nor start a load of their own."""
 UNASKED_HOLD_SECONDS = 10.0
 """A load lets go this often even unasked: a waiter that cannot write the knock file still gets in."""
 """`meta` key naming the process whose first load has the key indexes down."""
@@ -401,20 +404,27 @@ class Store:
         for index in KEY_INDEXES.values():
             self.con.execute(f"DROP INDEX IF EXISTS {index}")
         self._bulk = True
+        _BULK_HERE.add(str(self.path))
         try:
-            yield True
+            try:
+                yield True
+            finally:
+                self._bulk = False
+            for table in KEY_INDEXES:
+                self._build_key_index(table)
+            self.recount()
+            self.con.execute("DELETE FROM meta WHERE key = ?", [BULK_OWNER_KEY])
         finally:
-            self._bulk = False
-        for table in KEY_INDEXES:
-            self._build_key_index(table)
-        self.recount()
-        self.con.execute("DELETE FROM meta WHERE key = ?", [BULK_OWNER_KEY])
+            _BULK_HERE.discard(str(self.path))
 
     def bulk_load_elsewhere(self) -> bool:
-        """Whether another process that is still running holds a bulk load open in this store."""
+        """Whether another connection holds a bulk load open in this store: one of another process that is
+        still running, or another connection of this one (the dashboard's panes during its first load)."""
         owner = self.meta(BULK_OWNER_KEY)
-        if not owner or not owner.isdigit() or int(owner) == os.getpid():
+        if not owner or not owner.isdigit():
             return False
+        if int(owner) == os.getpid():  # ours: a load still open on another connection, or one that failed
+            return not self._bulk and str(self.path) in _BULK_HERE
         try:
             os.kill(int(owner), 0)
         except ProcessLookupError:

@@ -114,3 +114,41 @@ def test_a_big_store_is_told_before_its_slow_migration(
     with caplog.at_level("WARNING", logger="tiermon"), Store.open(tmp_path / "new.duckdb"):
         pass  # a new store has nothing to rewrite
     assert not caplog.records
+
+
+def test_another_connection_of_the_loading_process_leaves_the_dropped_indexes_alone(tmp_path: Path, db: Path) -> None:
+    """The dashboard's panes open the store while its own first load runs in bulk mode. They must not build
+    the key indexes the load dropped: its next insert of a repeated key (a resumed session) would then fail,
+    and so would its own index build at the end."""
+    from tiermon.ingest import tailer
+    from tiermon.ingest.store import BULK_OWNER_KEY, Pending
+    from tiermon.ingest.summary import IngestSummary
+
+    project = tmp_path / "claude" / "projects" / "-home-dev-shop"
+    line = assistant(S, "a1", 1, "msg_1", "req_1", "claude-haiku-4-5", usage(out=7))
+    write(project / f"{S}.jsonl", [prompt(S, "u1", 0, "hi"), line])
+    write(project / f"{S[:-1]}9.jsonl", [line])  # the same response copied into a resumed session's file
+    ingestor = Ingestor(load_settings(db=db, sources=[tmp_path / "claude"]))
+    with Store.open(db) as writer, writer.bulk_load() as bulk:
+        assert bulk
+        for work in tailer.plan(writer, ingestor.files(), IngestSummary()):
+            with Store.open(db) as pane:  # a pane refresh between two commits of the load
+                assert pane.bulk_load_elsewhere()
+                assert not set(KEY_INDEXES.values()) & {r[0] for r in pane.query("SELECT index_name FROM duckdb_indexes()")}
+            pending = Pending()
+            for batch, mark, _, _ in tailer.read_file(work):
+                pending.add(mark, batch)
+            writer.commit(pending)  # the second file's copy of msg_1 goes in without a key clash
+    with Store.open(db) as store:
+        assert store.query("SELECT k FROM responses") == [("msg_1:req_1",)]
+        assert store.meta(BULK_OWNER_KEY) is None and not store.bulk_load_elsewhere()
+    assert set(KEY_INDEXES.values()) <= _indexes(db)
+
+
+def test_a_bulk_load_that_failed_in_this_process_does_not_hold_it_up(db: Path) -> None:
+    """Its owner mark names this live process, but no load runs any more: the next open repairs the indexes."""
+    with pytest.raises(RuntimeError), Store.open(db) as writer, writer.bulk_load():
+        raise RuntimeError("a parse worker failed")
+    with Store.open(db) as store:
+        assert not store.bulk_load_elsewhere()
+    assert set(KEY_INDEXES.values()) <= _indexes(db)
