@@ -26,6 +26,7 @@ from contextlib import contextmanager, redirect_stderr
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from tiermon.ingest.models import Rule, current_rules, use_rules
 from tiermon.ingest.store import Pending, Store
 from tiermon.ingest.summary import IngestSummary
 
@@ -105,25 +106,25 @@ def run(
     count = min(workers(), len(tasks))
     task_queue, results, procs = _start(_context(fork), count)
     summary.parse_workers = count
-    for task in tasks:
-        task_queue.put(task)
-    for _ in range(count):
-        task_queue.put(None)
-    # A first ingest builds the key indexes once, at the end; the workers have the other cores, so
-    # DuckDB gets one thread (less memory), and checkpoints less often.
-    with store.bulk_load(), store.tuned(threads="1", checkpoint_threshold=CHECKPOINT_THRESHOLD):
-        try:
+    try:
+        for task in tasks:
+            task_queue.put(task)
+        for _ in range(count):
+            task_queue.put(None)
+        # A first ingest builds the key indexes once, at the end; the workers have the other cores, so
+        # DuckDB gets one thread (less memory), and checkpoints less often.
+        with store.bulk_load(), store.tuned(threads="1", checkpoint_threshold=CHECKPOINT_THRESHOLD):
             if not _collect(store, results, procs, summary, total, progress, holds, stop):
                 _terminate(procs)
-        except BaseException:
-            _terminate(procs)
-            raise
-        finally:
-            for proc in procs:
-                proc.join(timeout=5)
-            for q in (task_queue, results):
-                q.cancel_join_thread()
-                q.close()
+    except BaseException:
+        _terminate(procs)
+        raise
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+        for q in (task_queue, results):
+            q.cancel_join_thread()
+            q.close()
 
 
 def _start(ctx: ForkContext | SpawnContext, count: int) -> tuple[Any, Any, list[Any]]:
@@ -133,8 +134,9 @@ def _start(ctx: ForkContext | SpawnContext, count: int) -> tuple[Any, Any, list[
         with _stderr_with_descriptor():
             task_queue: Any = ctx.Queue()
             results: Any = ctx.Queue(maxsize=QUEUE_MESSAGES_PER_WORKER * count)
+            rules = current_rules()  # a spawned worker starts without the user's models.toml rules
             procs = [
-                ctx.Process(target=_worker, args=(task_queue, results), daemon=True, name=f"tiermon-parse-{i}")
+                ctx.Process(target=_worker, args=(task_queue, results, rules), daemon=True, name=f"tiermon-parse-{i}")
                 for i in range(count)
             ]
             gc.freeze()  # forked workers then leave the parent's objects alone (no copy-on-write by the collector)
@@ -144,7 +146,10 @@ def _start(ctx: ForkContext | SpawnContext, count: int) -> tuple[Any, Any, list[
             finally:
                 gc.unfreeze()
     except (OSError, ValueError, RuntimeError) as exc:
-        _terminate([proc for proc in procs if proc.pid is not None])
+        started = [proc for proc in procs if proc.pid is not None]
+        _terminate(started)
+        for proc in started:
+            proc.join(timeout=5)
         raise WorkersUnavailable(f"cannot start parse workers: {exc}") from exc
     return task_queue, results, procs
 
@@ -252,9 +257,10 @@ def _collect(
     return True
 
 
-def _worker(tasks: Any, results: Any) -> None:
+def _worker(tasks: Any, results: Any, rules: tuple[Rule, ...] = ()) -> None:
     """Worker loop: parse tasks until the None sentinel, then say so."""
     gc.disable()  # a short-lived process that builds no reference cycles: collections would only cost time
+    use_rules(rules)  # the tiers and vendors rows are stored with
     try:
         while (task := tasks.get()) is not None:
             _parse_task(task, results.put)

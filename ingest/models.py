@@ -89,6 +89,11 @@ def use_rules(rules: tuple[Rule, ...]) -> None:
     classify.cache_clear()
 
 
+def current_rules() -> tuple[Rule, ...]:
+    """The user's rules in force: what a spawned worker, which starts without them, is handed."""
+    return _user_rules
+
+
 def rules_fingerprint() -> str:
     """Changes whenever the rules in force change, so stored rows know to be re-tiered."""
     return hashlib.sha256(repr((_user_rules, BUILTIN_RULES)).encode()).hexdigest()[:16]

@@ -153,8 +153,11 @@ class Ingestor:
                     size = sum(w.pending_bytes for w in todo)
                     if parallel and backfill.worth_it(size, len(todo)):
                         holds = (self.limits.hold_seconds, self.limits.pause_seconds)
-                        tailer.ingest(store, todo, hold, progress, parallel=True, holds=holds, fork=fork, stop=stop)
-                        todo = []
+                        try:
+                            tailer.ingest(store, todo, hold, progress, parallel=True, holds=holds, fork=fork, stop=stop)
+                            todo = []
+                        except backfill.WorkersUnavailable:
+                            pass  # nothing was read: the chunked loop below reads it all here, in holds, stoppable
                 while todo and not stop():
                     chunk, todo = self._next_chunk(todo)
                     tailer.ingest(store, chunk, hold, _offset(progress, done, size), parallel=False)

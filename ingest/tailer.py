@@ -88,17 +88,14 @@ def ingest(
 ) -> None:
     """Read every planned file's new bytes into the store; in worker processes when `parallel` and worth it
     (letting other processes in between commits, as `holds` says; forked or spawned, as `fork` says;
-    ended early when `stop()` turns true)."""
+    ended early when `stop()` turns true). Raises backfill.WorkersUnavailable, having read nothing,
+    when the workers cannot start."""
     started = time.perf_counter()
     total = sum(w.pending_bytes for w in todo)
     with paused_gc():
-        in_workers = parallel and backfill.worth_it(total, len(todo))
-        if in_workers:
-            try:
-                backfill.run(store, todo, summary, progress, holds, fork=fork, stop=stop)
-            except backfill.WorkersUnavailable:
-                in_workers = False  # nothing was read yet: this process reads it all, slower but complete
-        if not in_workers:
+        if parallel and backfill.worth_it(total, len(todo)):
+            backfill.run(store, todo, summary, progress, holds, fork=fork, stop=stop)
+        else:
             _serial(store, todo, summary, total, progress)
     summary.seconds += time.perf_counter() - started
 

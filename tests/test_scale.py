@@ -16,6 +16,7 @@ from tiermon.ingest import backfill
 from tiermon.ingest.config import load_settings
 from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.store import Store
+from tiermon.ingest.summary import IngestSummary
 from transcripts import assistant, prompt, usage
 
 REPO = Path(__file__).resolve().parent.parent
@@ -124,22 +125,28 @@ def _parallel_settings(m: pytest.MonkeyPatch) -> None:
     m.setenv("TIERMON_WORKERS", "2")
 
 
-def _ingest(sources: Path, db: Path, *, parallel: bool, monkeypatch: pytest.MonkeyPatch, fork: bool = True) -> None:
+def _ingest(
+    sources: Path, db: Path, *, parallel: bool, monkeypatch: pytest.MonkeyPatch, fork: bool = True
+) -> IngestSummary:
     """One pass; with `fork=False` from a thread, the way the dashboard runs its passes."""
     with monkeypatch.context() as m:
         if parallel:
             _parallel_settings(m)
         else:
             m.setenv("TIERMON_WORKERS", "0")
-        ingestor = Ingestor(load_settings(db=db, sources=[sources]))
+        config = db.parent / f"{db.stem}-config"  # a user rule the workers must apply as this process does
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "models.toml").write_text('[[model]]\nmatch = "claude-haiku-*"\nvendor = "acme"\ntier = "mid"\n')
+        env = {**os.environ, "TIERMON_CONFIG_DIR": str(config), "TIERMON_DATA_DIR": str(db.parent / f"{db.stem}-data")}
+        ingestor = Ingestor(load_settings(db=db, sources=[sources], env=env))
         if fork:
-            ingestor.run()
-            return
+            return ingestor.run()
         failures: list[BaseException] = []
+        summaries: list[IngestSummary] = []
 
         def run() -> None:
             try:
-                ingestor.run(fork=False)
+                summaries.append(ingestor.run(fork=False))
             except BaseException as exc:  # noqa: BLE001 - handed to the test thread
                 failures.append(exc)
 
@@ -147,6 +154,7 @@ def _ingest(sources: Path, db: Path, *, parallel: bool, monkeypatch: pytest.Monk
         thread.start()
         thread.join(timeout=120)
         assert not thread.is_alive() and not failures, failures
+        return summaries[0]
 
 
 def _generated(tmp_path: Path) -> Path:
@@ -186,6 +194,8 @@ def test_parallel_backfill_writes_exactly_what_the_serial_path_writes(
     for sql in _TABLES:
         assert _table(parallel, sql) == _table(serial, sql), sql
     assert _table(serial, "SELECT count(*) FROM responses")[0][0] > 0
+    if which == "generated":  # its haiku rows carry the user's rule, whoever parsed them
+        assert _table(parallel, "SELECT DISTINCT tier FROM responses WHERE model LIKE 'claude-haiku%'") == [("mid",)]
     if which == "corpus":
         offset = _table(serial, f"SELECT \"offset\", size FROM files WHERE path = '{partial}'")[0]
         assert offset[0] < offset[1]  # the partial line is left for the next read
@@ -219,3 +229,23 @@ def test_a_stopped_parallel_load_keeps_whole_reads_and_the_next_pass_finishes_it
     _ingest(source, stopped, parallel=False, monkeypatch=monkeypatch)
     for sql in _TABLES:
         assert _table(stopped, sql) == _table(serial, sql), sql
+
+
+def test_workers_that_cannot_start_leave_the_load_to_this_process_in_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No worker processes (a sandbox without semaphores, spawn refused): the pass reads everything itself,
+    through the chunked loop that lets waiters in and stops when asked, and stores what the serial path does."""
+    source = _generated(tmp_path)
+    serial, fallback = tmp_path / "serial.duckdb", tmp_path / "fallback.duckdb"
+    _ingest(source, serial, parallel=False, monkeypatch=monkeypatch)
+
+    def refuse(ctx: Any, count: int) -> Any:
+        raise backfill.WorkersUnavailable("cannot start parse workers: no semaphores here")
+
+    with monkeypatch.context() as m:
+        m.setattr(backfill, "_start", refuse)
+        summary = _ingest(source, fallback, parallel=True, monkeypatch=monkeypatch)
+    assert summary.parse_workers == 0 and summary.files_read == summary.files_seen
+    for sql in _TABLES:
+        assert _table(fallback, sql) == _table(serial, sql), sql
