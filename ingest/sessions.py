@@ -154,7 +154,9 @@ def _quiet_sessions(store: Store) -> list[str]:
 
 
 def count_sessions(store: Store) -> int:
-    return int(store.query("SELECT count(DISTINCT session_id) FROM responses WHERE session_id IS NOT NULL")[0][0])
+    """Every session `list_sessions` lists: those with responses and those without usage."""
+    answered = store.query("SELECT count(DISTINCT session_id) FROM responses WHERE session_id IS NOT NULL")[0][0]
+    return int(answered) + len(_quiet_sessions(store))
 
 
 def _utc(moment: datetime) -> datetime:

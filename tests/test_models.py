@@ -126,6 +126,11 @@ def test_a_model_priced_as_another_keeps_a_null_cost_and_shows_its_proxy(
     assert "proxy_cost_usd" not in opus
     assert report["totals"]["cost_usd"] == pytest.approx(opus["cost_usd"])  # the proxy stays out of the cost
     assert report["totals"]["proxy_cost_usd"] == pytest.approx(0.9)
+    csv_lines = tiermon(*base, "report", "model", "--csv").stdout.splitlines()
+    header = csv_lines[0].split(",")
+    assert "proxy_cost_usd" in header  # a column though the first (priced) row has no proxy
+    acme_line = next(line.split(",") for line in csv_lines if line.startswith("acme-coder-2,"))
+    assert float(acme_line[header.index("proxy_cost_usd")]) == pytest.approx(0.9)
     table = " ".join(tiermon(*base, "report", "model").stdout.split())
     assert "acme-coder-2 has no price: at claude-sonnet-4-5's list price" in table and "$0.90, not in the totals" in table
 

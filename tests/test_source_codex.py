@@ -124,6 +124,10 @@ def test_a_session_without_usage_is_listed_with_no_requests_and_no_cost(
     assert "no usage" in next(line for line in table.splitlines() if "019e1695" in line)
     claude_only = run_json(tiermon, "--db", str(corpus_db), "--agent", "claude", "sessions", "--json")["sessions"]
     assert claude_only == []
+    from tiermon.ingest.sessions import count_sessions
+
+    with Store.open(corpus_db, read_only=True) as store:
+        assert count_sessions(store) == 3  # the Sessions pane's heading counts what it lists
 
 
 def test_tool_error_flags(corpus: Path, corpus_db: Path) -> None:

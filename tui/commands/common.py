@@ -154,11 +154,12 @@ def csv_safe(value: Any) -> Any:
 
 
 def csv_text(rows: list[dict[str, Any]]) -> str:
-    """A header line and one line per row; nothing at all for no rows."""
+    """A header line and one line per row; nothing at all for no rows. The columns are every key of any
+    row, in first-seen order: a key only some rows carry (a model's `proxy_cost_usd`) is a column too."""
     if not rows:
         return ""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), extrasaction="ignore")
+    writer = csv.DictWriter(buf, fieldnames=list(dict.fromkeys(k for row in rows for k in row)), extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: csv_safe(v) for k, v in row.items()})
