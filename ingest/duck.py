@@ -14,14 +14,16 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from duckdb import CatalogException, DuckDBPyConnection, Error, IOException, connect
+    from duckdb import CatalogException, ConnectionException, DuckDBPyConnection, Error, IOException, connect
 else:
     try:
-        from _duckdb import CatalogException, DuckDBPyConnection, Error, IOException, connect
+        from _duckdb import CatalogException, ConnectionException, DuckDBPyConnection, Error, IOException, connect
     except ImportError:  # a DuckDB that keeps its engine inside the package
-        from duckdb import CatalogException, DuckDBPyConnection, Error, IOException, connect
+        from duckdb import CatalogException, ConnectionException, DuckDBPyConnection, Error, IOException, connect
 
-__all__ = ["CatalogException", "DuckDBPyConnection", "Error", "IOException", "connect", "relations"]
+__all__ = [
+    "CatalogException", "ConnectionException", "DuckDBPyConnection", "Error", "IOException", "connect", "relations"
+]
 
 
 def relations() -> None:

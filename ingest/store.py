@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -54,6 +55,7 @@ LOCK_WAIT_SECONDS = float(os.environ.get("TIERMON_LOCK_WAIT", "10"))
 BULK_OWNER_KEY = "bulk_load_pid"
 KNOCK_SUFFIX = ".knock"
 """A process kept out by the lock touches `<db>.knock`; a long load lets it in only then."""
+_BULK_GUARD = threading.RLock()
 _BULK_HERE: set[str] = set()
 """Stores with a bulk load open in this process: its other connections must not build the key indexes
 the load dropped (they would make its next insert of a repeated key fail) nor start a load of their own."""
@@ -295,7 +297,7 @@ class Store:
         """
         store = cls(_connect(path, read_only, wait), path, read_only)
         try:
-            if memory_limit:
+            if memory_limit and store.bulk_key not in _BULK_HERE:  # instance-wide: a pane would cap the load too
                 store._set("memory_limit", memory_limit)
             if read_only:
                 store._check_version()
@@ -361,14 +363,18 @@ class Store:
 
         Not while another live process is bulk-loading: it builds them itself at the end.
         """
-        if self.bulk_load_elsewhere():
-            return
-        present = {r[0] for r in self.query("SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'main'")}
-        missing = [table for table, index in KEY_INDEXES.items() if index not in present]
-        for table in missing:
-            self._build_key_index(table)
-        if missing:
-            self.recount()
+        with _BULK_GUARD:  # a bulk load of this process starting meanwhile waits, and is then seen
+            if self.bulk_load_elsewhere():
+                return
+            present = {r[0] for r in self.query("SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'main'")}
+            missing = [table for table, index in KEY_INDEXES.items() if index not in present]
+            for table in missing:
+                self._build_key_index(table)
+            stale = self.meta(BULK_OWNER_KEY) is not None  # a load that died: its counters were not made either
+            if missing or stale:
+                self.recount()
+            if stale:  # else other processes would keep taking it for a load still running in this one
+                self.con.execute("DELETE FROM meta WHERE key = ?", [BULK_OWNER_KEY])
 
     def recount(self) -> None:
         """Make the Health counters again from the rows (after writes that did not keep them)."""
@@ -400,11 +406,12 @@ class Store:
         if not empty or self._bulk:
             yield False
             return
-        self._set_meta(BULK_OWNER_KEY, str(os.getpid()))
-        for index in KEY_INDEXES.values():
-            self.con.execute(f"DROP INDEX IF EXISTS {index}")
+        with _BULK_GUARD:  # no connection of this process is building the indexes while they are dropped
+            _BULK_HERE.add(self.bulk_key)
+            self._set_meta(BULK_OWNER_KEY, str(os.getpid()))
+            for index in KEY_INDEXES.values():
+                self.con.execute(f"DROP INDEX IF EXISTS {index}")
         self._bulk = True
-        _BULK_HERE.add(str(self.path))
         try:
             try:
                 yield True
@@ -415,7 +422,12 @@ class Store:
             self.recount()
             self.con.execute("DELETE FROM meta WHERE key = ?", [BULK_OWNER_KEY])
         finally:
-            _BULK_HERE.discard(str(self.path))
+            _BULK_HERE.discard(self.bulk_key)
+
+    @property
+    def bulk_key(self) -> str:
+        """The file as `_BULK_HERE` names it: one spelling for every path DuckDB takes for the same file."""
+        return os.path.realpath(self.path)
 
     def bulk_load_elsewhere(self) -> bool:
         """Whether another connection holds a bulk load open in this store: one of another process that is
@@ -424,7 +436,7 @@ class Store:
         if not owner or not owner.isdigit():
             return False
         if int(owner) == os.getpid():  # ours: a load still open on another connection, or one that failed
-            return not self._bulk and str(self.path) in _BULK_HERE
+            return not self._bulk and self.bulk_key in _BULK_HERE
         try:
             os.kill(int(owner), 0)
         except ProcessLookupError:
@@ -482,8 +494,9 @@ class Store:
         try:
             yield
         finally:
-            for name, value in zip(names, before, strict=True):
-                self._set(name, str(value))
+            with suppress(duck.ConnectionException):  # closed by a failed reopen: its own error tells why
+                for name, value in zip(names, before, strict=True):
+                    self._set(name, str(value))
 
     # -- prices ------------------------------------------------------------------
 

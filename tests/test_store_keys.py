@@ -147,8 +147,23 @@ def test_another_connection_of_the_loading_process_leaves_the_dropped_indexes_al
 
 def test_a_bulk_load_that_failed_in_this_process_does_not_hold_it_up(db: Path) -> None:
     """Its owner mark names this live process, but no load runs any more: the next open repairs the indexes."""
+    from tiermon.ingest.store import BULK_OWNER_KEY
+
     with pytest.raises(RuntimeError), Store.open(db) as writer, writer.bulk_load():
         raise RuntimeError("a parse worker failed")
     with Store.open(db) as store:
         assert not store.bulk_load_elsewhere()
+        # The repair clears the mark too: other processes (a report, `tiermon ingest`) would otherwise take it
+        # for a load still running in this live process, and skip their own reads for as long as it runs.
+        assert store.meta(BULK_OWNER_KEY) is None
     assert set(KEY_INDEXES.values()) <= _indexes(db)
+
+
+def test_a_pane_opened_during_the_load_leaves_the_loads_memory_limit(db: Path) -> None:
+    """DuckDB's settings belong to the database, which a process's connections share: a pane's 256 MB
+    cap would also cap the load, whose index build at the end needs more on a big history."""
+    with Store.open(db, memory_limit="512MB") as writer, writer.bulk_load():
+        before = writer.query("SELECT current_setting('memory_limit')")
+        with Store.open(db, memory_limit="256MB"):
+            pass
+        assert writer.query("SELECT current_setting('memory_limit')") == before
