@@ -145,7 +145,7 @@ def _start(ctx: ForkContext | SpawnContext, count: int) -> tuple[Any, Any, list[
                     proc.start()  # before the first put: no queue feeder thread exists yet to fork
             finally:
                 gc.unfreeze()
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (OSError, ValueError, RuntimeError, ImportError) as exc:  # ImportError: no sem_open on this build
         started = [proc for proc in procs if proc.pid is not None]
         _terminate(started)
         for proc in started:

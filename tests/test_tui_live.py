@@ -187,15 +187,17 @@ async def test_every_pane_of_the_demo_shows_without_an_error(tmp_path: Path) -> 
 
     with demo_workspace(load_settings(db=tmp_path / "ignored.duckdb")) as workspace:
         app = make_app(workspace.settings, demo=True, workspace=workspace)
+        def shows_rows() -> bool:  # the demo's player keeps ingesting: wait for the pane, not for quiet
+            tables = list(app.screen.query(DataTable))
+            return not tables or any(t.row_count for t in tables)
+
         async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
+            await wait_until(pilot, lambda: app.store_ready, timeout=30)
             for key in "seavmhl":
                 await pilot.press(key)
-                await settle(pilot)
+                await wait_until(pilot, shows_rows, timeout=30)
                 assert app.is_running, key
-                tables = list(app.screen.query(DataTable))
-                assert not tables or any(t.row_count for t in tables), key
             await pilot.press("e")
-            await settle(pilot)
+            await wait_until(pilot, shows_rows, timeout=30)
             sessions = app.screen.query_one("#sessions-table", DataTable)
             assert {"api:batch-results", "api:nightly-eval"} <= {str(k.value) for k in sessions.rows}
