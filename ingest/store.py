@@ -53,15 +53,15 @@ if TYPE_CHECKING:
 LOCK_WAIT_SECONDS = float(os.environ.get("TIERMON_LOCK_WAIT", "10"))
 """How long an operation waits for another tiermon to release the database."""
 BULK_OWNER_KEY = "bulk_load_pid"
-KNOCK_SUFFIX = ".knock"
-"""A process kept out by the lock touches `<db>.knock`; a long load lets it in only then."""
+"""`meta` key naming the process whose first load has the key indexes down."""
 _BULK_GUARD = threading.RLock()
 _BULK_HERE: set[str] = set()
 """Stores with a bulk load open in this process: its other connections must not build the key indexes
 the load dropped (they would make its next insert of a repeated key fail) nor start a load of their own."""
+KNOCK_SUFFIX = ".knock"
+"""A process kept out by the lock touches `<db>.knock`; a long load lets it in only then."""
 UNASKED_HOLD_SECONDS = 10.0
 """A load lets go this often even unasked: a waiter that cannot write the knock file still gets in."""
-"""`meta` key naming the process whose first load has the key indexes down."""
 SLOW_MIGRATIONS: dict[int, tuple[str, ...]] = {3: ("responses", "events")}
 """Schema steps that copy whole tables: worth a word to the user when the store is big."""
 ANNOUNCE_ROWS = 1_000_000
@@ -246,20 +246,18 @@ class Pending:
         )  # fmt: skip
 
 
-def _has_api_errors(rows: pa.Table | Columns) -> bool:
+def _holds(rows: pa.Table | Columns, column: str, value: str) -> bool:
+    """Whether any row has `value` in `column`."""
     if isinstance(rows, dict):
-        return "api_error" in rows.get("kind", ())
+        return value in rows.get(column, ())
     import pyarrow.compute as pc
 
-    return "kind" in rows.column_names and bool(pc.any(pc.equal(rows["kind"], "api_error")).as_py())
+    return column in rows.column_names and bool(pc.any(pc.equal(rows[column], value)).as_py())
 
 
-def _has_compactions(rows: pa.Table | Columns) -> bool:
-    if isinstance(rows, dict):
-        return "compact_boundary" in rows.get("subtype", ())
-    import pyarrow.compute as pc
-
-    return "subtype" in rows.column_names and bool(pc.any(pc.equal(rows["subtype"], "compact_boundary")).as_py())
+_EVENT_COUNTERS = (("kind", "api_error", API_ERRORS_DELTA_SQL), ("subtype", "compact_boundary", COMPACTIONS_DELTA_SQL))
+"""Counts in meta that every events write keeps (Health's API errors; the compactions the learned
+limits are keyed on): (column, value, the delta statement)."""
 
 
 def _extend(into: dict[str, list[Any]], cols: dict[str, list[Any]], names: list[str]) -> None:
@@ -364,16 +362,16 @@ class Store:
         Not while another live process is bulk-loading: it builds them itself at the end.
         """
         with _BULK_GUARD:  # a bulk load of this process starting meanwhile waits, and is then seen
-            if self.bulk_load_elsewhere():
+            owner = self.meta(BULK_OWNER_KEY)
+            if self._loading_elsewhere(owner):
                 return
             present = {r[0] for r in self.query("SELECT index_name FROM duckdb_indexes() WHERE schema_name = 'main'")}
             missing = [table for table, index in KEY_INDEXES.items() if index not in present]
             for table in missing:
                 self._build_key_index(table)
-            stale = self.meta(BULK_OWNER_KEY) is not None  # a load that died: its counters were not made either
-            if missing or stale:
+            if missing or owner is not None:  # a load that died: its counters were not made either
                 self.recount()
-            if stale:  # else other processes would keep taking it for a load still running in this one
+            if owner is not None:  # else other processes would keep taking it for a load still running here
                 self.con.execute("DELETE FROM meta WHERE key = ?", [BULK_OWNER_KEY])
 
     def recount(self) -> None:
@@ -432,7 +430,10 @@ class Store:
     def bulk_load_elsewhere(self) -> bool:
         """Whether another connection holds a bulk load open in this store: one of another process that is
         still running, or another connection of this one (the dashboard's panes during its first load)."""
-        owner = self.meta(BULK_OWNER_KEY)
+        return self._loading_elsewhere(self.meta(BULK_OWNER_KEY))
+
+    def _loading_elsewhere(self, owner: str | None) -> bool:
+        """`bulk_load_elsewhere` for the owner mark already read."""
         if not owner or not owner.isdigit():
             return False
         if int(owner) == os.getpid():  # ours: a load still open on another connection, or one that failed
@@ -688,12 +689,10 @@ class Store:
         verb = "INSERT" if self._bulk or self._all_new("events", rows) else "INSERT OR IGNORE"
         names = ", ".join(f'"{c}"' for c in _EVENT_COLS)
         statements = [f"{verb} INTO events ({names}) SELECT * FROM event_rows"]
-        if not self._bulk and _has_api_errors(rows):  # the Health counter moves by the new ones only
-            count = API_ERRORS_DELTA_SQL.format(rows="event_rows", sign="{}")
-            statements = [count.format("-"), *statements, count.format("+")]
-        if not self._bulk and _has_compactions(rows):  # so does the count the learned limits are keyed on
-            count = COMPACTIONS_DELTA_SQL.format(rows="event_rows", sign="{}")
-            statements = [count.format("-"), *statements, count.format("+")]
+        for column, value, delta in _EVENT_COUNTERS:  # a counter moves by the new rows only
+            if not self._bulk and _holds(rows, column, value):
+                count = delta.format(rows="event_rows", sign="{}")
+                statements = [count.format("-"), *statements, count.format("+")]
         self._insert_rows("event_rows", "events", rows, statements)
 
     def _all_new(self, table: str, rows: pa.Table | Columns) -> bool:
