@@ -89,12 +89,14 @@ def list_sessions(
         clauses.append("s.agent IN (SELECT unnest(?::VARCHAR[]))")
         params.append(list(agents))
     zone = ZoneInfo(tz)
-    if since:
+    begins = _utc(datetime.combine(since, time.min, zone)) if since else None
+    ends = _utc(datetime.combine(until + timedelta(days=1), time.min, zone)) if until else None
+    if begins:
         clauses.append('s."end" >= ?')
-        params.append(_utc(datetime.combine(since, time.min, zone)))
-    if until:
+        params.append(begins)
+    if ends:
         clauses.append("s.start < ?")
-        params.append(_utc(datetime.combine(until + timedelta(days=1), time.min, zone)))
+        params.append(ends)
     if model:
         clauses.append("len(list_filter(s.models, lambda m: m ILIKE ? ESCAPE '\\')) > 0")
         params.append(f"%{_escaped(model)}%")
@@ -110,13 +112,8 @@ def list_sessions(
     newest_params: list[Any] = []
     first_params: list[Any] = []
     if limit and not search and not model:
-        having, bounds = [], []
-        if since:
-            having.append("max(r.ts) >= ?")
-            bounds.append(_utc(datetime.combine(since, time.min, zone)))
-        if until:
-            having.append("min(r.ts) < ?")
-            bounds.append(_utc(datetime.combine(until + timedelta(days=1), time.min, zone)))
+        having = [sql for sql, bound in (("max(r.ts) >= ?", begins), ("min(r.ts) < ?", ends)) if bound]
+        bounds = [bound for bound in (begins, ends) if bound]
         newest = _NEWEST_SQL.format(
             agent=agent_sql, having=f"HAVING {' AND '.join(having)}" if having else "", limit=int(limit)
         )
