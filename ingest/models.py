@@ -75,11 +75,16 @@ def model_base(model: str) -> str:
 @lru_cache(maxsize=4096)
 def classify(model: str) -> tuple[str, str]:
     """(vendor, tier) by the built-in rules; ("", "other") when none matches."""
-    name = model_base(model).lower().rsplit("/", 1)[-1]  # "openai/gpt-5", "models/gemini-…": the model is last
     for pattern, vendor, tier in (*_user_rules, *BUILTIN_RULES):
-        if fnmatchcase(name, pattern) or fnmatchcase(model.lower(), pattern):
+        if _matches(model, pattern):
             return vendor, tier
     return "", "other"
+
+
+def _matches(model: str, pattern: str) -> bool:
+    """A models.toml or built-in glob against the id as given or its base name: "openai/gpt-5" and
+    "models/gemini-…" name the model last."""
+    return fnmatchcase(model_base(model).lower().rsplit("/", 1)[-1], pattern) or fnmatchcase(model.lower(), pattern)
 
 
 def use_rules(rules: tuple[Rule, ...]) -> None:
@@ -124,10 +129,7 @@ def load_price_aliases(path: Path) -> tuple[tuple[str, str], ...]:
 
 def price_alias(model: str, aliases: tuple[tuple[str, str], ...]) -> str | None:
     """The priced id the first matching alias names for `model`, if any."""
-    name = model_base(model).lower().rsplit("/", 1)[-1]  # as `classify` matches
-    return next(
-        (alias for glob, alias in aliases if fnmatchcase(name, glob) or fnmatchcase(model.lower(), glob)), None
-    )
+    return next((alias for glob, alias in aliases if _matches(model, glob)), None)
 
 
 def _entries(path: Path) -> list[dict[str, object]]:

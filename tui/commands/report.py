@@ -155,17 +155,23 @@ def reprice_local(rows: list[dict[str, Any]], prices: PriceTable, tier: str) -> 
     for row in rows:
         if row.get("vendor") != "local":
             continue
-        n = max(int(row.get("requests") or 1), 1)  # priced as n average requests: long context is per request
-        one = prices.cost(
-            reference.model, input_tokens=row["input_tokens"] // n, output_tokens=row["output_tokens"] // n,
-            cache_read=row["cache_read_tokens"] // n, write_5m=row["cache_write_5m_tokens"] // n,
-            write_1h=row["cache_write_1h_tokens"] // n,
-        )  # fmt: skip
-        usd = one * n if one is not None else None
+        usd = _tokens_at(prices, reference.model, row)
         row["repriced"] = {
             "model": reference.model, "tier": tier, "cost_usd": round(usd, 6) if usd is not None else None,
             "label": f"re-pricing: the same tokens at {reference.model}'s list price, not a prediction",
         }
+
+
+def _tokens_at(prices: PriceTable, model: str, row: dict[str, Any]) -> float | None:
+    """A model row's tokens at `model`'s list price, priced as its number of average requests (long-context
+    rates apply per request)."""
+    n = max(int(row.get("requests") or 1), 1)
+    one = prices.cost(
+        model, input_tokens=row["input_tokens"] // n, output_tokens=row["output_tokens"] // n,
+        cache_read=row["cache_read_tokens"] // n, write_5m=row["cache_write_5m_tokens"] // n,
+        write_1h=row["cache_write_1h_tokens"] // n,
+    )  # fmt: skip
+    return one * n if one is not None else None
 
 
 def add_proxy_costs(data: dict[str, Any], prices: PriceTable, aliases: tuple[tuple[str, str], ...]) -> None:
@@ -179,13 +185,8 @@ def add_proxy_costs(data: dict[str, Any], prices: PriceTable, aliases: tuple[tup
             continue
         if prices.lookup(alias) is None:
             raise ModelsFileError(f"models.toml prices {row['model']} as {alias!r}, which the price table lacks")
-        n = max(int(row.get("requests") or 1), 1)  # priced as n average requests: long context is per request
-        one = prices.cost(
-            alias, input_tokens=row["input_tokens"] // n, output_tokens=row["output_tokens"] // n,
-            cache_read=row["cache_read_tokens"] // n, write_5m=row["cache_write_5m_tokens"] // n,
-            write_1h=row["cache_write_1h_tokens"] // n,
-        )  # fmt: skip
-        row["proxy_cost_usd"] = round(one * n, 6) if one is not None else None
+        usd = _tokens_at(prices, alias, row)
+        row["proxy_cost_usd"] = round(usd, 6) if usd is not None else None
         row["proxy"] = {"model": alias, "label": f"third-party list price of {alias}, not a price this model has"}
         proxies.append(row["proxy_cost_usd"] or 0.0)
     if proxies:
