@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tiermon.ingest.rows import SourceError, SourceFile
 from tiermon.ingest.sources import DEFAULT_KIND, SOURCES
-from tiermon.ingest.walk import absolute
+from tiermon.ingest.walk import Folders, absolute, folder_state, recording_folders, unchanged
 
 SourceRoot = tuple[str, Path]
 """(source kind, folder or file) as the user named it."""
@@ -51,13 +51,37 @@ def source_roots(
     return roots
 
 
+_SCANS: dict[tuple[tuple[str, tuple[str, ...]], ...], tuple[list[SourceFile], Folders]] = {}
+"""The last listings of this process, by roots: a dashboard or `tiermon serve` passes again and again
+over the same thousands of files, and listing them again cost each pass ~30 ms."""
+_SCANS_KEPT = 4
+
+
 def scan(roots: dict[str, list[Path]]) -> list[SourceFile]:
     """Every file of every source below its roots, without following symlinks (SPEC §8).
 
     A file belongs to one source. Claude Code's walk takes any `*.jsonl`, so it
     goes last: where one folder is named for several agents, each more specific
-    source claims its own files first.
+    source claims its own files first. A process that lists the same roots again
+    reuses its last listing while no folder below them gained, lost or renamed an entry.
     """
+    key = tuple((kind, tuple(map(str, paths))) for kind, paths in sorted(roots.items()))
+    cached = _SCANS.get(key)
+    if cached is not None and unchanged(cached[1]):
+        return list(cached[0])
+    with recording_folders() as folders:
+        for paths in roots.values():
+            for root in paths:  # a source may list a root's top files itself (OpenCode), or name a file
+                folders[str(root)] = folder_state(str(root))
+        files = _scan(roots)
+    _SCANS.pop(key, None)
+    _SCANS[key] = (files, folders)
+    while len(_SCANS) > _SCANS_KEPT:
+        del _SCANS[next(iter(_SCANS))]
+    return list(files)
+
+
+def _scan(roots: dict[str, list[Path]]) -> list[SourceFile]:
     files: list[SourceFile] = []
     seen: set[str] = set()  # path strings: hashing thousands of Path objects cost a pass ~10 ms
     for kind, paths in sorted(roots.items(), key=lambda item: item[0] == DEFAULT_KIND):

@@ -61,3 +61,48 @@ def test_scan_finds_every_layout_and_skips_symlinks(tmp_path: Path) -> None:
     assert found == {("s1.jsonl", "claude-transcript"), ("agent-abc1234.jsonl", "claude-transcript"),
                      ("s1/subagents/agent-a1.jsonl", "claude-transcript"),
                      ("s1/subagents/agent-a1.meta.json", "claude-agent-meta")}  # fmt: skip
+
+
+def test_a_listing_is_reused_only_while_no_folder_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resident process lists the same roots on every pass; it reuses the last listing while no folder
+    below them gained, lost or renamed an entry, and lists again the moment one did."""
+    import os
+
+    from tiermon.ingest import discovery
+
+    root = tmp_path / "claude" / "projects"
+    for name in ("-a/1.jsonl", "-b/2.jsonl"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("{}\n")
+
+    def age(*paths: Path) -> None:  # folders changed long ago: their mtimes can be trusted
+        for path in paths:
+            os.utime(path, (1_000_000_000, 1_000_000_000))
+
+    age(root, root / "-a", root / "-b", root.parent)
+    roots = source_roots([("claude", root)])
+    assert [Path(f.key).name for f in scan(roots)] == ["1.jsonl", "2.jsonl"]
+    listed = 0
+    real = discovery._scan
+
+    def counting(r: dict[str, list[Path]]) -> list[object]:
+        nonlocal listed
+        listed += 1
+        return real(r)  # type: ignore[return-value]
+
+    monkeypatch.setattr(discovery, "_scan", counting)
+    assert [Path(f.key).name for f in scan(roots)] == ["1.jsonl", "2.jsonl"] and listed == 0  # reused
+    (root / "-a" / "1.jsonl").write_text("{}\n{}\n")  # an append moves no folder
+    assert len(scan(roots)) == 2 and listed == 0
+    (root / "-b" / "3.jsonl").write_text("{}\n")  # a new file in a known folder
+    assert [Path(f.key).name for f in scan(roots)] == ["1.jsonl", "2.jsonl", "3.jsonl"] and listed == 1
+    assert len(scan(roots)) == 3 and listed == 2  # that folder changed just now: not trusted yet (racy)
+    age(root / "-b")
+    (root / "-c" / "sub").mkdir(parents=True)  # a new folder, then a file deep inside it
+    (root / "-c" / "sub" / "4.jsonl").write_text("{}\n")
+    assert [Path(f.key).name for f in scan(roots)][-1] == "4.jsonl"
+    age(root, root / "-b", root / "-c", root / "-c" / "sub")
+    scan(roots)
+    before = listed
+    (root / "-a" / "1.jsonl").unlink()  # a removed file
+    assert "1.jsonl" not in [Path(f.key).name for f in scan(roots)] and listed == before + 1
