@@ -280,11 +280,19 @@ def load_price_table(user_file: Path | None = None, cache_dir: Path | None = Non
 CACHE_PREFIX = "price-table-"
 
 
+_LOADED: dict[Path, PriceTable] = {}
+"""Compiled tables this process read, by cache file: a resident process (`tiermon serve`, the dashboard)
+loads the table for every pass, and decoding the file cost each ~10 ms."""
+
+
 def _cached_compiled(cache_dir: Path) -> PriceTable:
     key = _compile_key()
     path = cache_dir / f"{CACHE_PREFIX}{key}.json"
+    if path in _LOADED:
+        return _LOADED[path]
     try:
-        return _table_from_json(path.read_bytes())
+        _LOADED[path] = _table_from_json(path.read_bytes())
+        return _LOADED[path]
     except (OSError, ValueError, KeyError, TypeError):
         pass
     table = _compiled()
