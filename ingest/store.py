@@ -280,6 +280,8 @@ class Store:
         self._settings: dict[str, str] = {}
         self._held_since = time.monotonic()
         self._held_since_wall = time.time()
+        self._kept: KeptFile | None = None
+        """The kept file this store is lent from (`keep_open`), if any."""
 
     # -- opening -----------------------------------------------------------------
 
@@ -293,6 +295,13 @@ class Store:
         `memory_limit` caps DuckDB's buffer pool (default: 80 % of RAM); a long-running
         process sets it so that scanning a bigger store does not make it bigger.
         """
+        kept = _KEPT.get(os.path.realpath(path)) if _KEPT else None
+        if kept is not None:
+            with kept.lent(read_only, wait) as store:
+                if memory_limit and store.bulk_key not in _BULK_HERE:
+                    store._set("memory_limit", memory_limit)
+                yield store
+            return
         store = cls(_connect(path, read_only, wait), path, read_only)
         try:
             if memory_limit and store.bulk_key not in _BULK_HERE:  # instance-wide: a pane would cap the load too
@@ -458,8 +467,12 @@ class Store:
         if not self.time_to_let_go(hold_seconds):
             return False
         self.con.close()
-        time.sleep(pause_seconds)
-        self.con = _connect(self.path, self.read_only, LOCK_WAIT_SECONDS)
+        if self._kept is not None:
+            if not self._kept.let_go_for(self, pause_seconds):
+                return False
+        else:
+            time.sleep(pause_seconds)
+            self.con = _connect(self.path, self.read_only, LOCK_WAIT_SECONDS)
         for name, value in self._settings.items():
             self.con.execute(f"SET {_setting(name)} = '{_quoted(value)}'")
         self._held_since = time.monotonic()
@@ -845,6 +858,99 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
     import pyarrow as pa
 
     return tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+
+
+class KeptFile:
+    """A store file that a resident process (`tiermon serve`) keeps open between its answers.
+
+    Opening costs each answer ~45 ms, a quarter of a warm report. While kept, every
+    `Store.open` of the file in this process gets a cursor of the one connection, and the
+    file is let go as soon as another process knocks: when the last cursor closes, or at
+    once by `let_go` from an idle resident. The next `Store.open` takes it back.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.con: duck.DuckDBPyConnection | None = None
+        self.lent_out = 0
+        self.held_since = 0.0
+        self.held_since_wall = 0.0
+
+    @contextmanager
+    def lent(self, read_only: bool, wait: float) -> Iterator[Store]:
+        """A Store on a cursor of the kept connection, opened (and migrated) first if it was let go."""
+        if self.con is None:
+            self._take(wait)
+        assert self.con is not None
+        store = Store(self.con.cursor(), self.path, read_only)
+        store._kept = self
+        store._held_since, store._held_since_wall = self.held_since, self.held_since_wall
+        self.lent_out += 1
+        try:
+            store.con.execute("SET TimeZone = 'UTC'")
+            yield store
+        finally:
+            self.lent_out -= 1
+            with suppress(duck.Error):
+                store.con.close()
+            if not self.lent_out and self.knocked():
+                self.let_go()
+
+    def _take(self, wait: float) -> None:
+        con = _connect(self.path, False, wait)
+        try:
+            taken = Store(con, self.path, False)
+            taken.migrate()
+            taken.ensure_key_indexes()
+        except BaseException:
+            con.close()
+            raise
+        self.con = con
+        self.held_since, self.held_since_wall = time.monotonic(), time.time()
+
+    def knocked(self) -> bool:
+        """Whether another process knocked since the file was taken."""
+        try:
+            return self.con is not None and _knock_path(self.path).stat().st_mtime >= self.held_since_wall
+        except OSError:
+            return False
+
+    def let_go(self) -> None:
+        """Close the file (no cursor may be lent out): another process may open it now."""
+        if self.con is not None and not self.lent_out:
+            with suppress(duck.Error):
+                self.con.close()
+            self.con = None
+
+    def let_go_for(self, store: Store, pause_seconds: float) -> bool:
+        """`Store.let_others_in` for a lent store whose cursor was closed: let go, pause, take back.
+        False (nothing let go; the store has a fresh cursor) while another cursor is lent out."""
+        assert self.con is not None
+        if self.lent_out == 1:
+            self.lent_out = 0
+            self.let_go()
+            time.sleep(pause_seconds)
+            self._take(LOCK_WAIT_SECONDS)
+            self.lent_out = 1
+        store.con = self.con.cursor()
+        store.con.execute("SET TimeZone = 'UTC'")
+        return self.lent_out == 1
+
+
+_KEPT: dict[str, KeptFile] = {}
+"""Files this process keeps open between operations, by real path (`keep_open`); none in a CLI command."""
+
+
+def keep_open(path: Path) -> KeptFile:
+    """Keep this store file open between this process's operations, letting go whenever another knocks."""
+    return _KEPT.setdefault(os.path.realpath(path), KeptFile(path))
+
+
+def stop_keeping(path: Path) -> None:
+    """Close and forget a kept file."""
+    kept = _KEPT.pop(os.path.realpath(path), None)
+    if kept is not None:
+        kept.let_go()
 
 
 def _utcnow() -> datetime:
