@@ -22,9 +22,11 @@ from tiermon.ingest.rows import SourceError
 from tiermon.ingest.sanitize import printable
 from tiermon.ingest.store import StoreError
 from tiermon.tui.commands.common import global_options, settings_from
+from tiermon.tui.resident import ServeError
 
 USER_ERRORS = (
-    StoreError, SourceError, ConfigError, PriceFileError, ModelsFileError, ReportError, duck.Error, OSError
+    StoreError, SourceError, ConfigError, PriceFileError, ModelsFileError, ReportError, ServeError, duck.Error,
+    OSError
 )  # fmt: skip
 """Failures that are the user's input or environment, reported in one line."""
 
@@ -44,6 +46,7 @@ COMMANDS = {
     "statusline": "tiermon.tui.commands.statusline",
     "limits": "tiermon.tui.commands.limits",
     "sessions": "tiermon.tui.commands.sessions",
+    "serve": "tiermon.tui.commands.serve",
 }
 """Subcommand -> the module whose `register(group)` adds it. Modules load when their command runs:
 importing every one (Parquet for export, the team sink, HTTP for reconcile) cost each call ~50 ms."""

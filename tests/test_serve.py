@@ -1,0 +1,247 @@
+"""`tiermon serve` and the command line's forwarding to it, with real processes, sockets and files.
+
+What a user must never notice except in speed: a forwarded command prints the same bytes
+and exits with the same status as the command run in its own process; a server that is
+gone, stale or of another version just means the command runs where it was typed; and
+the store stays open to every other tiermon while a server runs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import CliResult
+from transcripts import assistant, prompt, usage, write
+
+S = "77777777-2222-3333-4444-555555555555"
+Run = Callable[..., CliResult]
+EXE = str(Path(sys.executable).with_name("tiermon"))
+LOCAL = {"TIERMON_NO_SERVE": "1"}
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    root = tmp_path / "claude"
+    write(root / "projects" / "-home-dev-shop" / f"{S}.jsonl", [
+        prompt(S, "u1", 0, "hello"),
+        assistant(S, "a1", 10, "m1", "r1", "claude-opus-4-6", usage(inp=100, out=200, read=1000, w5=50)),
+        assistant(S, "a2", 3600, "m2", "r2", "claude-haiku-4-5-20251001", usage(inp=10, out=20)),
+    ])  # fmt: skip
+    return root
+
+
+def socket_file() -> Path:
+    return Path(os.environ["TIERMON_DATA_DIR"]) / "run" / "serve.sock"
+
+
+class Served:
+    """A running `tiermon serve` and what it logged."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.log = ""
+
+    def stop(self) -> str:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        _, self.log = self.proc.communicate(timeout=20)
+        return self.log
+
+
+def start_server(*args: str) -> Served:
+    proc = subprocess.Popen([EXE, *args, "serve"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 20
+    while not _listening():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError(f"tiermon serve did not start: {proc.communicate()[1]}")
+        time.sleep(0.05)
+    return Served(proc)
+
+
+def _listening() -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(str(socket_file()))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.fixture
+def server(src: Path, db: Path) -> Iterator[Served]:
+    served = start_server("--db", str(db), "--source", str(src))
+    try:
+        yield served
+    finally:
+        served.stop()
+
+
+def test_a_forwarded_command_prints_and_exits_as_if_run_here(tiermon: Run, src: Path, db: Path, server: Served) -> None:
+    base = ("--db", str(db), "--source", str(src))
+    commands = [
+        (*base, "report", "daily", "--json"),
+        ("report", "session", "--breakdown", *base),  # a table, global options after the command
+        (*base, "report", "model", "--csv"),
+        (*base, "sessions", "--json"),
+        (*base, "alerts", "--json"),
+        (*base, "report", "daily", "--since", "2026-13-01"),  # a usage error: exit 2 and one line
+        (*base, "show", "nothing-like-it"),  # a session id that names nothing: exit 2
+    ]
+    statuses = []
+    for args in commands:
+        served = tiermon(*args, check=False)
+        local = tiermon(*args, check=False, env=LOCAL)
+        assert (served.returncode, served.stdout, served.stderr) == (local.returncode, local.stdout, local.stderr), args
+        assert "Traceback" not in served.stderr
+        statuses.append(served.returncode)
+    assert statuses == [0, 0, 0, 0, 0, 2, 2]
+    log = server.stop()
+    answered = [line.rsplit(" -> ", 1)[1].split()[0] for line in log.splitlines() if " -> " in line]
+    assert answered == [str(s) for s in statuses], log  # every one was the server's, none ran in the client
+    assert not socket_file().exists()  # a stopped server leaves no socket behind
+
+
+def test_a_line_appended_is_counted_by_the_next_forwarded_report(tiermon: Run, src: Path, db: Path,
+                                                                  server: Served) -> None:  # fmt: skip
+    report = ["--db", str(db), "--source", str(src), "report", "daily", "--json", "--timezone", "UTC"]
+    before = json.loads(tiermon(*report).stdout)["totals"]
+    transcript = src / "projects" / "-home-dev-shop" / f"{S}.jsonl"
+    for n in range(3):
+        write(transcript, [assistant(S, f"b{n}", 7200 + n, f"mb{n}", f"rb{n}", "claude-opus-4-6", usage(inp=1, out=7))],
+              mode="a")  # fmt: skip
+        after = json.loads(tiermon(*report).stdout)["totals"]
+        assert (after["requests"], after["output_tokens"]) == (before["requests"] + n + 1, before["output_tokens"] + 7 * (n + 1))
+    # A new transcript in a new project folder is found too (the server's listing of the folders is not stale).
+    write(src / "projects" / "-home-dev-other" / "88888888-2222-3333-4444-555555555555.jsonl",
+          [assistant("88888888-2222-3333-4444-555555555555", "c1", 9000, "mc1", "rc1", "claude-opus-4-6", usage(out=5))])
+    assert json.loads(tiermon(*report).stdout)["totals"]["requests"] == before["requests"] + 4
+    assert server.stop().count(" -> 0 ") == 5
+
+
+def test_other_processes_get_the_store_while_a_server_keeps_it(tiermon: Run, src: Path, db: Path,
+                                                                server: Served) -> None:  # fmt: skip
+    report = ["--db", str(db), "--source", str(src), "report", "daily", "--json"]
+    first = json.loads(tiermon(*report).stdout)["totals"]  # the server now holds the file open
+    started = time.monotonic()
+    tiermon("--db", str(db), "--source", str(src), "ingest", env={"TIERMON_LOCK_WAIT": "3"})
+    holder = subprocess.run(
+        [sys.executable, "-c", "import sys, duckdb; duckdb.connect(sys.argv[1]).close(); print('opened')", str(db)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert holder.stdout.strip() == "opened", holder.stderr  # a plain DuckDB open: the server had let go, unasked
+    assert time.monotonic() - started < 10
+    assert json.loads(tiermon(*report).stdout)["totals"] == first  # and it takes the file back for the next answer
+    assert server.stop().count(" -> 0 ") == 2
+
+
+def test_a_terminal_gets_its_own_width_and_colours(src: Path, db: Path, server: Served) -> None:
+    """A table for a terminal is laid out for the client's terminal, not the server's."""
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "NO_COLOR")}
+    args = [EXE, "--db", str(db), "--source", str(src), "report", "daily"]
+    served = _in_terminal(args, env, columns=72)
+    local = _in_terminal(args, {**env, **LOCAL}, columns=72)
+    assert served == local
+    assert b"\x1b[" in served  # colours, as on a terminal
+    widths = {len(line) for line in _plain(served).splitlines() if line.strip()}
+    assert max(widths) <= 72
+    assert server.stop().count(" -> 0 ") == 1
+
+
+def test_without_a_live_server_the_command_runs_here(tiermon: Run, src: Path, db: Path) -> None:
+    path = socket_file()
+    path.parent.mkdir(mode=0o700, parents=True)
+    dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    dead.bind(str(path))
+    dead.close()  # a socket file nobody listens on: a server that was killed
+    report = ("--db", str(db), "--source", str(src), "report", "daily", "--json")
+    assert json.loads(tiermon(*report).stdout)["totals"]["requests"] == 2
+    served = start_server("--db", str(db), "--source", str(src))  # it replaces the stale socket
+    try:
+        assert json.loads(tiermon(*report).stdout)["totals"]["requests"] == 2
+    finally:
+        assert served.stop().count(" -> 0 ") == 1
+
+
+def test_a_second_server_and_a_shared_folder_are_one_line_errors(tiermon: Run, src: Path, db: Path,
+                                                                  server: Served, tmp_path: Path) -> None:  # fmt: skip
+    second = tiermon("--db", str(db), "serve", check=False)
+    assert second.returncode == 2 and "already answering" in second.stderr and "Traceback" not in second.stderr
+    shared = tmp_path / "shared-run"
+    shared.mkdir(mode=0o755)
+    os.chmod(shared, 0o755)
+    refused = tiermon("--db", str(db), "serve", check=False, env={"TIERMON_RUN_DIR": str(shared)})
+    assert refused.returncode == 2 and "0700" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+    # A client never uses a socket in a folder others can enter: it runs the command itself.
+    report = tiermon("--db", str(db), "--source", str(src), "report", "daily", "--json",
+                     env={"TIERMON_RUN_DIR": str(shared)})  # fmt: skip
+    assert json.loads(report.stdout)["totals"]["requests"] == 2
+    assert " -> " not in server.stop()
+
+
+def test_a_server_of_another_version_sends_the_command_back(server: Served, src: Path, db: Path) -> None:
+    from tiermon.tui.resident import receive, send
+    from tiermon.tui.resident.client import request
+
+    message = request(["--db", str(db), "--source", str(src), "report", "daily", "--json"])
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(str(socket_file()))
+        send(sock, {**message, "version": "0.0.0-other"})
+        reply, payload = receive(sock)
+    assert reply.get("run_here") is True and payload == b""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:  # and it only runs the commands it may
+        sock.connect(str(socket_file()))
+        send(sock, {**message, "argv": ["--db", str(db), "ingest"]})
+        assert receive(sock)[0].get("run_here") is True
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:  # garbage does not stop it
+        sock.connect(str(socket_file()))
+        sock.sendall(b"\x00\x00\x00\x05hello")
+    time.sleep(0.2)
+    assert server.proc.poll() is None
+    assert " -> " not in server.stop()
+
+
+def _in_terminal(args: list[str], env: dict[str, str], columns: int) -> bytes:
+    """What `args` writes to a pseudo-terminal of `columns` × 40."""
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    proc = subprocess.Popen(args, stdin=follower, stdout=follower, stderr=follower, env=env, close_fds=True)
+    os.close(follower)
+    out = b""
+    try:
+        while True:
+            ready, _, _ = select.select([leader], [], [], 30)
+            if not ready:
+                break
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the terminal's last writer exited
+                break
+            if not chunk:
+                break
+            out += chunk
+    finally:
+        proc.wait(timeout=30)
+        os.close(leader)
+    return out
+
+
+def _plain(raw: bytes) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", raw.decode("utf-8", "replace")).replace("\r", "")

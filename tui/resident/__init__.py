@@ -1,0 +1,97 @@
+"""A resident `tiermon serve` that answers the read-only commands of the same user over a Unix socket.
+
+A report is mostly start-up: Python, click, DuckDB (~110 ms alone) and opening
+the store cost a fresh `tiermon report` more than the pass and the answer. A
+resident process has paid for all of that: the command line forwards the
+command (its argv, environment, working folder and terminal) and prints what
+comes back, and falls back to running it itself whenever no server answers.
+
+This module is what both sides share, standard library only: where the socket
+lives and how a message is framed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import struct
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # not typing.TYPE_CHECKING: the client's path stays free of typing
+    import socket
+    from typing import Any
+
+ANSWERED = frozenset({"report", "sessions", "alerts", "advise", "show", "scorecard", "replay", "limits", "prices"})
+"""Commands a server runs for a client: they read the store (after a pass) and print. Commands that
+show progress, write files of their own, talk to the network or read stdin run where they are typed."""
+SOCKET_NAME = "serve.sock"
+PROTOCOL = 1
+_HEADER = struct.Struct("!I")
+MAX_MESSAGE = 256 * 1024 * 1024
+
+
+class ServeError(Exception):
+    """`tiermon serve` cannot start (another is running, the socket's folder is not private): one line, exit 2."""
+
+
+def run_dir(env: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """The folder of the socket, made 0700 by the server: TIERMON_RUN_DIR, else `run` in TIERMON_DATA_DIR
+    (tests and benchmarks move everything there), else $XDG_RUNTIME_DIR/tiermon, else <tmp>/tiermon-<uid>."""
+    env = os.environ if env is None else env
+    if env.get("TIERMON_RUN_DIR"):
+        return env["TIERMON_RUN_DIR"]
+    if env.get("TIERMON_DATA_DIR"):
+        return os.path.join(env["TIERMON_DATA_DIR"], "run")
+    if env.get("XDG_RUNTIME_DIR"):
+        return os.path.join(env["XDG_RUNTIME_DIR"], "tiermon")
+    return os.path.join(env.get("TMPDIR") or "/tmp", f"tiermon-{os.getuid()}")
+
+
+def socket_path(env: dict[str, str] | os._Environ[str] | None = None) -> str:
+    """Paths are text here: pathlib costs the client's start ~10 ms."""
+    return os.path.join(run_dir(env), SOCKET_NAME)
+
+
+def private_folder(folder: str) -> bool:
+    """Whether `folder` is a real folder of this user that no one else may enter: the socket runs
+    commands as its owner, so it must never sit where another user could reach or replace it."""
+    try:
+        st = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
+
+
+def send(sock: socket.socket, message: dict[str, Any], payload: bytes = b"") -> None:
+    """A JSON header and raw bytes after it, each length-prefixed."""
+    head = json.dumps(message).encode()
+    sock.sendall(_HEADER.pack(len(head)) + head + _HEADER.pack(len(payload)) + payload)
+
+
+def receive(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
+    """The counterpart of `send`; ConnectionError when the peer went away mid-message."""
+    head = _exactly(sock, _length(sock))
+    payload = _exactly(sock, _length(sock))
+    message = json.loads(head)
+    if not isinstance(message, dict):
+        raise ConnectionError("malformed message")
+    return message, payload
+
+
+def _length(sock: socket.socket) -> int:
+    (n,) = _HEADER.unpack(_exactly(sock, _HEADER.size))
+    if n > MAX_MESSAGE:
+        raise ConnectionError("message too large")
+    return int(n)
+
+
+def _exactly(sock: socket.socket, n: int) -> bytes:
+    chunks, left = [], n
+    while left:
+        chunk = sock.recv(min(left, 1 << 20))
+        if not chunk:
+            raise ConnectionError("connection closed")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
