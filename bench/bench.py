@@ -707,7 +707,9 @@ def report_after_append(
 
     The issue's case: the store is up to date, then one line lands. Runs on a copy of the
     ingested store; each trial appends one line and reports, so each report reads exactly
-    one new line. Each report must count its line (a failure otherwise). The victim is
+    one new line. Each report must count its line (a failure otherwise). The same trials run
+    twice: the command on its own, then forwarded to a running `tiermon serve` (the resident
+    that spares each report Python's, DuckDB's and the store's start-up). The victim is
     truncated back afterwards, so the corpus stays as generated.
     """
     size = victim.stat().st_size
@@ -716,24 +718,61 @@ def report_after_append(
     cmd = [*tiermon_cmd(), "report", "daily", "--json", "--db", str(work), "--source", str(corpus_root)]
     session = json.loads(victim.read_bytes().split(b"\n", 1)[0] or b"{}").get("sessionId") or "bench-session"
     try:
-        settled = measure_rusage(cmd, env)
-        if settled.rc != 0:
-            res.failures.append(f"tiermon report exited {settled.rc}: {settled.stderr[-500:]}")
-            return
-        last = report_totals(settled.stdout)
-        for i in range(runs):
-            with open(victim, "ab") as fh:
-                fh.write(assistant_line(session, "/home/dev/work/proj-00", i))
-            run = measure_rusage(cmd, env)
-            res.add("report_append", run)
-            got = report_totals(run.stdout) if run.rc == 0 else {}
-            if any(got.get(k) != last[k] + n for k, n in APPENDED.items()):
-                res.failures.append(f"a report after an append did not count the line: {got} after {last}")
-            last = got or last
+        _append_trials("report_append", cmd, victim, session, runs, env, res)
+        server = subprocess.Popen([*tiermon_cmd(), "--db", str(work), "--source", str(corpus_root), "serve"],
+                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
+        try:
+            if not _serving(env, server):
+                res.failures.append("tiermon serve did not start")
+                return
+            _append_trials("report_append_served", cmd, victim, session, runs, env, res)
+            res.meta["serve_rss_mb"] = _mem(server.pid)[0] / 2**20 if server.poll() is None else None
+        finally:
+            server.terminate()
+            _, log = server.communicate(timeout=60)
+        answered = log.count(" -> 0 ")
+        if answered != runs + 1:
+            res.failures.append(f"tiermon serve answered {answered} of {runs + 1} reports: {log[-500:]}")
     finally:
         os.truncate(victim, size)
         for p in work.parent.glob(work.name + "*"):
             p.unlink()
+
+
+def _append_trials(
+    name: str, cmd: list[str], victim: Path, session: str, runs: int, env: dict[str, str], res: Results
+) -> None:
+    """A settling report, then `runs` times: append one line, report, check the line was counted."""
+    settled = measure_rusage(cmd, env)
+    if settled.rc != 0:
+        res.failures.append(f"{name}: tiermon report exited {settled.rc}: {settled.stderr[-500:]}")
+        return
+    last = report_totals(settled.stdout)
+    for i in range(runs):
+        with open(victim, "ab") as fh:
+            fh.write(assistant_line(session, "/home/dev/work/proj-00", i))
+        run = measure_rusage(cmd, env)
+        res.add(name, run)
+        got = report_totals(run.stdout) if run.rc == 0 else {}
+        if any(got.get(k) != last[k] + n for k, n in APPENDED.items()):
+            res.failures.append(f"{name}: a report after an append did not count the line: {got} after {last}")
+        last = got or last
+
+
+def _serving(env: dict[str, str], server: subprocess.Popen[str]) -> bool:
+    """Wait until the server accepts connections on its socket (False if it exited first)."""
+    import socket
+
+    path = str(Path(env["TIERMON_DATA_DIR"]) / "run" / "serve.sock")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and server.poll() is None:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            try:
+                probe.connect(path)
+                return True
+            except OSError:
+                time.sleep(0.05)
+    return False
 
 
 def statusline_times(runs: int, env: dict[str, str]) -> dict[str, float]:
@@ -1220,6 +1259,8 @@ def render(res: Results, args: argparse.Namespace) -> str:
         ("report", "tiermon report daily --json, unchanged data", None, None),
         ("report_append", "tiermon report daily --json, one line appended", f"≤ {REPORT_APPEND_TARGET} × ccusage",
          REPORT_APPEND_TARGET),
+        ("report_append_served", "the same, forwarded to a running `tiermon serve`",
+         f"≤ {REPORT_APPEND_TARGET} × ccusage", REPORT_APPEND_TARGET),
         ("report_first", "tiermon report daily --json, first after the ingest", None, None),
         ("report_synthetic", "tiermon report daily --json, synthetic store", None, None),
         ("rebuild_signals", "tiermon ingest --rebuild-signals, synthetic store", "≤ 60 s", None),
@@ -1243,6 +1284,9 @@ def render(res: Results, args: argparse.Namespace) -> str:
     if statusline_row(res):
         lines.append(statusline_row(res) or "")
     lines.append("")
+    if m.get("serve_rss_mb"):
+        lines.append(f"`tiermon serve` peaked at {m['serve_rss_mb']:.0f} MB RSS over its answers (store kept open).")
+        lines.append("")
     lines.append(
         "Peak RSS (one process) is the largest VmHWM of any process in the command's tree; peak PSS is the"
         " largest sum over the tree, sampled every 50 ms, with pages shared by forked workers counted once."
