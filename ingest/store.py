@@ -268,6 +268,11 @@ def _extend(into: dict[str, list[Any]], cols: dict[str, list[Any]], names: list[
         into[name].extend(cols[name])
 
 
+STORED_MODELS_SQL = "SELECT DISTINCT model FROM response_counts WHERE model IS NOT NULL AND requests > 0"
+"""Every model id stored, from the counters every write keeps: scanning the responses for them cost each
+pass ~15-60 ms at 5 M responses, against ~2 ms here."""
+
+
 class Store:
     """One open connection to the database file; use `Store.open` to get one."""
 
@@ -522,7 +527,7 @@ class Store:
         When neither the table nor the stored ids changed since (`price_basis`), nothing more runs:
         the match rules import genai-prices, ~0.3 s of every pass of a store holding such an id.
         """
-        models = sorted(m for (m,) in self.query("SELECT DISTINCT model FROM responses WHERE model IS NOT NULL"))
+        models = sorted(m for (m,) in self.query(STORED_MODELS_SQL))
         basis = hashlib.sha256(json.dumps([table.fingerprint, models]).encode()).hexdigest()[:16]
         if self.meta("price_basis") == basis:
             return False  # the same table over the same ids: nothing to re-price, no match rules to run
