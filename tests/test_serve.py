@@ -245,3 +245,18 @@ def _plain(raw: bytes) -> str:
     import re
 
     return re.sub(r"\x1b\[[0-9;]*m", "", raw.decode("utf-8", "replace")).replace("\r", "")
+
+
+def test_a_server_whose_code_changed_on_disk_sends_commands_back_and_stops(db: Path) -> None:
+    """After an upgrade (or an edit in a checkout) a running server must not answer with the old code."""
+    from tiermon.ingest.config import load_settings
+    from tiermon.tui.resident import PROTOCOL
+    from tiermon.tui.resident.server import Server, _code_changed
+
+    server = Server(load_settings(db=db))
+    request = {"protocol": PROTOCOL, "version": __import__("tiermon").__version__, "argv": ["report", "daily"],
+               "env": {}, "cwd": "/"}  # fmt: skip
+    assert server._refusal(request) is None and not _code_changed(server._code)
+    some_file = next(path for path in server._code if path.endswith("store.py"))
+    server._code[some_file] -= 1  # as if the file had been replaced since the server started
+    assert server._refusal(request) == "tiermon changed on disk"

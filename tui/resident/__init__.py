@@ -19,8 +19,13 @@ import struct
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # not typing.TYPE_CHECKING: the client's path stays free of typing
-    import socket
-    from typing import Any
+    from typing import Any, Protocol
+
+    class Connection(Protocol):
+        """A connected socket: `socket.socket` on the server, the bare `_socket.socket` in the client."""
+
+        def sendall(self, data: bytes, /) -> None: ...
+        def recv(self, n: int, /) -> bytes: ...
 
 ANSWERED = frozenset({"report", "sessions", "alerts", "advise", "show", "scorecard", "replay", "limits", "prices"})
 """Commands a server runs for a client: they read the store (after a pass) and print. Commands that
@@ -63,13 +68,13 @@ def private_folder(folder: str) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
-def send(sock: socket.socket, message: dict[str, Any], payload: bytes = b"") -> None:
+def send(sock: Connection, message: dict[str, Any], payload: bytes = b"") -> None:
     """A JSON header and raw bytes after it, each length-prefixed."""
     head = json.dumps(message).encode()
     sock.sendall(_HEADER.pack(len(head)) + head + _HEADER.pack(len(payload)) + payload)
 
 
-def receive(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
+def receive(sock: Connection) -> tuple[dict[str, Any], bytes]:
     """The counterpart of `send`; ConnectionError when the peer went away mid-message."""
     head = _exactly(sock, _length(sock))
     payload = _exactly(sock, _length(sock))
@@ -79,14 +84,14 @@ def receive(sock: socket.socket) -> tuple[dict[str, Any], bytes]:
     return message, payload
 
 
-def _length(sock: socket.socket) -> int:
+def _length(sock: Connection) -> int:
     (n,) = _HEADER.unpack(_exactly(sock, _HEADER.size))
     if n > MAX_MESSAGE:
         raise ConnectionError("message too large")
     return int(n)
 
 
-def _exactly(sock: socket.socket, n: int) -> bytes:
+def _exactly(sock: Connection, n: int) -> bytes:
     chunks, left = [], n
     while left:
         chunk = sock.recv(min(left, 1 << 20))
