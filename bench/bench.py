@@ -10,7 +10,8 @@ One run generates (or reuses) a synthetic corpus of Claude Code transcripts
 - the dashboard's first load into a new database, run as the app runs it (in a
   thread, spawned parse workers, signals in its own process);
 - `tiermon report daily --json` over the unchanged data, and right after one
-  line was appended to one transcript (the issue's case: ≤ 0.10 × ccusage);
+  line was appended to one transcript (the issue's case: ≤ 0.10 × ccusage),
+  run on its own and forwarded to a running `tiermon serve`;
 - `tiermon statusline` against a bare `python -c pass`, run in turn;
 - `ccusage daily --json --offline` on the same files, when ccusage is found
   (--ccusage PATH, $CCUSAGE_BIN, or `ccusage` on PATH);
@@ -25,7 +26,9 @@ One run generates (or reuses) a synthetic corpus of Claude Code transcripts
   the Claude corpus, each run paired with a Claude ingest: MB/s of each and
   the ratio, and the Codex totals against that generator's ground truth.
 
-It prints a table with ratios and writes results.json and results.md under
+tiermon is measured as a user installs it: a wheel of the checkout in a venv of
+its own (--checkout measures the editable install, whose import hook adds ~22 ms
+to every Python start). It prints a table with ratios and writes results.json and results.md under
 --out. Exit status 1 when a correctness check fails (tiermon's totals differ
 from the generator's ground truth, a step errors); timings never fail it.
 """
@@ -85,11 +88,53 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+REPO = Path(__file__).resolve().parent.parent
+_INSTALLED: list[str] = []
+"""The `tiermon` command of `install_as_user`, once made; else the checkout's own is measured."""
+
+
 def tiermon_cmd() -> list[str]:
+    if _INSTALLED:
+        return list(_INSTALLED)
     exe = Path(sys.executable).with_name("tiermon")
     if exe.exists():
         return [str(exe)]
     return [sys.executable, "-m", "tiermon"]
+
+
+def python_cmd() -> str:
+    """The interpreter of the `tiermon` measured, for the `python -c pass` baseline."""
+    exe = Path(tiermon_cmd()[0]).with_name("python")
+    return str(exe) if _INSTALLED and exe.exists() else sys.executable
+
+
+def install_as_user(out: Path) -> str:
+    """Install tiermon from a wheel into a venv of its own, as pip or pipx install it for a user, and
+    measure that. The checkout's editable install hooks every Python start in its venv (~22 ms, its
+    import finder pulls in pathlib), which only developers pay; a start-up-bound row (the status line,
+    a report forwarded to `tiermon serve`) would measure the hook. The venv reuses the checkout venv's
+    installed dependencies by a path line. Returns what was measured, for the results."""
+    import sysconfig
+
+    venv = out / "user-install"
+    shutil.rmtree(venv, ignore_errors=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    site = subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                                   text=True).strip()  # fmt: skip
+    built = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, str(REPO)],
+                           capture_output=True, text=True)  # fmt: skip
+    if built.returncode != 0:
+        return f"the checkout's editable install (a wheel could not be built: {built.stderr.strip()[-200:]})"
+    Path(site, "checkout-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    script = venv / "bin" / "tiermon"
+    script.write_text(f"#!{python}\nimport sys\nfrom tiermon.tui.entry import main\n"
+                      "if __name__ == '__main__':\n    sys.exit(main())\n")  # fmt: skip
+    script.chmod(0o755)
+    if subprocess.run([str(script), "--version"], capture_output=True).returncode != 0:
+        return "the checkout's editable install (the wheel's tiermon did not start)"
+    _INSTALLED[:] = [str(script)]
+    return "a wheel of the checkout in a venv of its own (as a user installs it)"
 
 
 def bench_env(home: Path) -> dict[str, str]:
@@ -787,7 +832,7 @@ def statusline_times(runs: int, env: dict[str, str]) -> dict[str, float]:
     data = (
         payload_file.read_text().replace('"__5H__"', str(int(now + 3600))).replace('"__7D__"', str(int(now + 86400)))
     ).encode()
-    commands = {"python": [sys.executable, "-c", "pass"], "statusline": [*tiermon_cmd(), "statusline"]}
+    commands = {"python": [python_cmd(), "-c", "pass"], "statusline": [*tiermon_cmd(), "statusline"]}
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs + 1):
         for name, cmd in commands.items():
@@ -1047,6 +1092,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rebuild-runs", type=int, default=1,
                     help="full signals rebuilds of the synthetic store (minutes each at 5 M responses)")
     ap.add_argument("--tui-seconds", type=float, default=20.0, help="how long the real dashboard runs for its memory")
+    ap.add_argument("--checkout", action="store_true",
+                    help="measure the checkout's editable install instead of a wheel installed as a user would")
     ap.add_argument("--quiet-load", type=float, default=0.0,
                     help="first wait (up to 10 min) for the 1-minute load average to drop below this")
     args = ap.parse_args(argv)
@@ -1063,6 +1110,7 @@ def main(argv: list[str] | None = None) -> int:
     res = Results()
     if args.quiet_load:
         res.meta["load_after_wait"] = wait_quiet(args.quiet_load, 600)
+    res.meta["measured"] = "the checkout's editable install (--checkout)" if args.checkout else install_as_user(out)
     res.meta.update(
         started=datetime.now(UTC).isoformat(timespec="seconds"), size=args.size, runs=args.runs,
         cpus=os.cpu_count(), python=platform.python_version(), load_at_start=load_average(), smoke=args.smoke,
@@ -1238,6 +1286,8 @@ def render(res: Results, args: argparse.Namespace) -> str:
         f" → {m.get('load_at_end', 0):.2f} · corpus {human(c.get('bytes', 0))}, {c.get('files', 0):,} files,"
         f" {c.get('lines', 0):,} lines, largest file {human(c.get('largest_file', 0))}"
     )
+    lines.append("")
+    lines.append(f"tiermon measured: {m.get('measured', 'the checkout')}.")
     lines.append("")
     cc = res.med("ccusage")
     cat = res.med("cat")
