@@ -125,7 +125,7 @@ def test_data_dir_matches_platformdirs(monkeypatch: pytest.MonkeyPatch) -> None:
     import platformdirs
 
     monkeypatch.delenv("TIERMON_DATA_DIR")
-    assert statusfiles.data_dir() == Path(platformdirs.user_data_dir("tiermon"))
+    assert statusfiles.data_dir() == platformdirs.user_data_dir("tiermon")
 
 
 @pytest.mark.skipif(os.environ.get("TIERMON_SKIP_TIMING") == "1", reason="timing disabled")

@@ -19,7 +19,6 @@ import os
 import re
 import sys
 import time
-from pathlib import Path
 
 from tiermon.ingest import formatting as fmt, statusfiles
 from tiermon.ingest.sanitize import printable
@@ -52,7 +51,7 @@ RUNGS = ("haiku", "sonnet", "opus")
 _GREEN, _YELLOW, _RED, _DIM, _RESET = "\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[2m", "\x1b[0m"
 
 
-def main(args: list[str], *, folder: Path | None = None, stdin: Any = None, out: Any = None) -> int:
+def main(args: list[str], *, folder: str | os.PathLike[str] | None = None, stdin: Any = None, out: Any = None) -> int:
     """Run the status line: 0 always once the arguments are good (a status line must not fail)."""
     out = out or sys.stdout
     chain, problem = _arguments(args)
