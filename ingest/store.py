@@ -1,11 +1,13 @@
 """The DuckDB store: schema, migrations, batched upserts and short-lived connections.
 
 DuckDB lets one process hold a file read-write, and while it does no other
-process may open it at all. tiermon therefore never keeps the file open
-between operations: every writer and reader opens, works and closes
-(`Store.open`), retrying for a few seconds while another tiermon holds the
-lock. A TUI, a report and an export can then share one database; each waits
-at most for the other's current batch.
+process may open it at all. Every writer and reader therefore opens, works and
+closes (`Store.open`), retrying for a few seconds while another tiermon holds
+the lock, and knocking (`<db>.knock`) so that the holder lets go. A TUI, a
+report and an export can then share one database; each waits at most for the
+other's current batch. A long-running process (the dashboard, `tiermon serve`)
+may keep the file open between its operations (`keep_open`), letting go as
+soon as another process knocks.
 """
 
 from __future__ import annotations
@@ -871,7 +873,8 @@ class KeptFile:
     Opening costs each answer ~45 ms, a quarter of a warm report. While kept, every
     `Store.open` of the file in this process gets a cursor of the one connection, and the
     file is let go as soon as another process knocks: when the last cursor closes, or at
-    once by `let_go` from an idle resident. The next `Store.open` takes it back.
+    once by `let_go` from an idle resident. The next `Store.open` takes it back. Safe to
+    use from several threads: lending, taking and letting go hold one lock.
     """
 
     def __init__(self, path: Path) -> None:
@@ -880,26 +883,31 @@ class KeptFile:
         self.lent_out = 0
         self.held_since = 0.0
         self.held_since_wall = 0.0
+        self._lock = threading.RLock()
 
     @contextmanager
     def lent(self, read_only: bool, wait: float) -> Iterator[Store]:
         """A Store on a cursor of the kept connection, opened (and migrated) first if it was let go."""
-        if self.con is None:
-            self._take(wait)
-        assert self.con is not None
-        store = Store(self.con.cursor(), self.path, read_only)
+        with self._lock:
+            if self.con is None:
+                self._take(wait)
+            assert self.con is not None
+            store = Store(self.con.cursor(), self.path, read_only)
+            self.lent_out += 1
         store._kept = self
         store._held_since, store._held_since_wall = self.held_since, self.held_since_wall
-        self.lent_out += 1
         try:
             store.con.execute("SET TimeZone = 'UTC'")
+            if not read_only:
+                store.ensure_key_indexes()  # as every writable open: a load of this process that failed left them down
             yield store
         finally:
-            self.lent_out -= 1
             with suppress(duck.Error):
                 store.con.close()
-            if not self.lent_out and self.knocked():
-                self.let_go()
+            with self._lock:
+                self.lent_out -= 1
+                if not self.lent_out and self.knocked():
+                    self.let_go()
 
     def _take(self, wait: float) -> None:
         con = _connect(self.path, False, wait)
@@ -920,26 +928,38 @@ class KeptFile:
         except OSError:
             return False
 
-    def let_go(self) -> None:
-        """Close the file (no cursor may be lent out): another process may open it now."""
-        if self.con is not None and not self.lent_out:
+    def let_go(self, *, blocking: bool = True) -> bool:
+        """Close the file unless a cursor is lent out: another process may open it now. Whether it did.
+        With `blocking` off, a thread taking or lending it meanwhile makes this a no-op (an event loop's timer)."""
+        if not self._lock.acquire(blocking=blocking):
+            return False
+        try:
+            if self.con is None or self.lent_out:
+                return False
             with suppress(duck.Error):
                 self.con.close()
             self.con = None
+            return True
+        finally:
+            self._lock.release()
 
     def let_go_for(self, store: Store, pause_seconds: float) -> bool:
         """`Store.let_others_in` for a lent store whose cursor was closed: let go, pause, take back.
         False (nothing let go; the store has a fresh cursor) while another cursor is lent out."""
-        assert self.con is not None
-        if self.lent_out == 1:
-            self.lent_out = 0
-            self.let_go()
-            time.sleep(pause_seconds)
-            self._take(LOCK_WAIT_SECONDS)
-            self.lent_out = 1
-        store.con = self.con.cursor()
+        with self._lock:
+            alone = self.lent_out == 1
+            if alone:
+                self.lent_out = 0
+                self.let_go()
+                try:
+                    time.sleep(pause_seconds)
+                    self._take(LOCK_WAIT_SECONDS)
+                finally:
+                    self.lent_out = 1  # lent() gives it back, taken or not
+            assert self.con is not None
+            store.con = self.con.cursor()
         store.con.execute("SET TimeZone = 'UTC'")
-        return self.lent_out == 1
+        return alone
 
 
 _KEPT: dict[str, KeptFile] = {}
@@ -971,7 +991,7 @@ def _connect(path: Path, read_only: bool, wait: float) -> duck.DuckDBPyConnectio
         _private_umask()
     _private_file(path)
     deadline = time.monotonic() + wait
-    delay = 0.02
+    delay = 0.005
     while True:
         try:
             con = duck.connect(str(path), read_only=read_only)
@@ -981,7 +1001,7 @@ def _connect(path: Path, read_only: bool, wait: float) -> duck.DuckDBPyConnectio
             if "lock" in message.lower() and time.monotonic() < deadline:
                 _knock(path)
                 time.sleep(delay)
-                delay = min(delay * 2, 0.25)
+                delay = min(delay * 1.3, 0.25)  # a holder that keeps the file open lets go within ~25 ms
                 continue
             if "lock" in message.lower():
                 raise StoreError(f"database {path} is busy: another process has held it for over {wait:.0f}s") from exc

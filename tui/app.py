@@ -26,7 +26,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tiermon.ingest.config import Settings
 from tiermon.ingest.runner import Ingestor
-from tiermon.ingest.store import StoreError
+from tiermon.ingest.store import KeptFile, StoreError, keep_open, stop_keeping
 from tiermon.ingest.summary import IngestSummary
 from tiermon.tui.demo import DemoWorkspace, play
 from tiermon.tui.messages import (
@@ -59,6 +59,9 @@ WATCH_DEBOUNCE_MS = 150
 LOCK_WAIT = 2.0
 """How long a dashboard pass waits for the database before giving up until the next tick."""
 QUERY_WAIT_SECONDS = 1.5
+KNOCK_CHECK_SECONDS = 0.02
+"""How often the dashboard looks for a knock on the store it keeps open: another tiermon that needs the
+file (a report, an ingest) waits about this much longer than it would for a closed one."""
 """A pane waits this long for another process's write before skipping a refresh."""
 BACKFILL_BYTES = 2 * 1024 * 1024
 """A pass with more than this to read shows a progress bar; smaller ones update silently."""
@@ -137,6 +140,7 @@ class TiermonApp(App[None]):
         self._ingesting = False
         self._ingest_again = False
         self._scan_timer: Timer | None = None
+        self._kept: KeptFile | None = None
         self._stop_watching = asyncio.Event()
 
     def now(self) -> datetime:
@@ -151,6 +155,8 @@ class TiermonApp(App[None]):
         return self._ingesting
 
     def on_mount(self) -> None:
+        self._kept = keep_open(self.settings.db_path)
+        self.set_interval(KNOCK_CHECK_SECONDS, self._let_go_if_knocked)
         self.request_ingest()
         if self.watching:
             self._watch_sources()
@@ -169,6 +175,14 @@ class TiermonApp(App[None]):
 
     def on_unmount(self) -> None:
         self._stop_watching.set()
+        stop_keeping(self.settings.db_path)
+
+    def _let_go_if_knocked(self) -> None:
+        """Panes and passes share one open store (`store.keep_open`): a fresh DuckDB instance per refresh
+        started each with a cold buffer pool, twice as slow at millions of responses. It is let go the
+        moment another process knocks, unless a query or pass has it, which then lets go when it ends."""
+        if self._kept is not None and self._kept.knocked():
+            self._kept.let_go(blocking=False)
 
     # -- navigation --------------------------------------------------------------
 

@@ -32,7 +32,7 @@ from tiermon.ingest.config import Settings
 from tiermon.ingest.store import KeptFile, keep_open, stop_keeping
 from tiermon.tui.resident import ANSWERED, PROTOCOL, ServeError, private_folder, receive, send, socket_path
 
-IDLE_TICK_SECONDS = 0.05
+IDLE_TICK_SECONDS = 0.02
 """How often an idle server checks for a knock: a waiting process gets the store within this."""
 REQUEST_READ_SECONDS = 5.0
 """A client that connects and sends no full request within this is dropped."""
