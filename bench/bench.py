@@ -335,6 +335,8 @@ from tiermon.ingest.store import Store
 db, source, transcript, trials, rounds = Path({db!r}), Path({source!r}), Path({transcript!r}), {trials}, {rounds}
 settings = load_settings(db=db, sources=[source])
 out = {{"tail": [], "panes": {{}}, "errors": []}}
+from tiermon.ingest.store import keep_open
+keep_open(db)  # as the dashboard: its passes and panes share one open store, let go when another knocks
 if trials:
     # The dashboard's own runner and watcher settings: a missing one fails the benchmark, never skips it.
     from tiermon.ingest.runner import Ingestor
@@ -611,23 +613,35 @@ PANES = ("live", "spend", "session", "health", "alerts", "advice", "sessions", "
 
 
 def pane_times(db: Path, now: datetime, rounds: int) -> dict[str, dict[str, float]]:
-    """Per pane: first and median milliseconds (wall and CPU) of open read-only + fetch, as the dashboard does."""
-    from tiermon.ingest.store import Store
+    """Per pane: first and median milliseconds (wall and CPU) of open + fetch, as the dashboard does: with the
+    store kept open between refreshes (`keep_open`) and the panes' memory limit."""
+    from tiermon.ingest.runner import LIMITS
+    from tiermon.ingest.store import Store, keep_open, stop_keeping
 
     with Store.open(db, read_only=True) as store:
         busiest = store.query(
             "SELECT session_id FROM responses WHERE ts >= ? GROUP BY 1 ORDER BY count(*) DESC LIMIT 1",
             [now - timedelta(days=7)],
         )
+    keep_open(db)
+    try:
+        return _pane_rounds(db, now, rounds, busiest[0][0] if busiest else None, LIMITS.query_memory_limit)
+    finally:
+        stop_keeping(db)
+
+
+def _pane_rounds(db: Path, now: datetime, rounds: int, session: str | None, memory: str) -> dict[str, dict[str, Any]]:
+    from tiermon.ingest.store import Store
+
     out: dict[str, dict[str, Any]] = {}
-    for name, fetch in pane_queries(now, busiest[0][0] if busiest else None).items():
+    for name, fetch in pane_queries(now, session).items():
         walls: list[float] = []
         cpus: list[float] = []
         error = None
         for _ in range(rounds):
             t, c = time.perf_counter(), time.process_time()
             try:
-                with Store.open(db, read_only=True) as store:
+                with Store.open(db, memory_limit=memory) as store:
                     fetch(store)
             except Exception as exc:  # noqa: BLE001 - a pane that errors is reported, not fatal
                 error = f"{type(exc).__name__}: {exc}"
@@ -1381,7 +1395,8 @@ def render(res: Results, args: argparse.Namespace) -> str:
             extra = f" ({rows.get('responses', 0):,} responses, {rows.get('events', 0):,} events)"
         lines.append("")
         lines.append(
-            f"Pane queries on {title}{extra}, ms (open read-only + fetch; target ≤ {PANE_TARGET_MS:.0f} ms for panes):"
+            f"Pane queries on {title}{extra}, ms (fetch on the store the dashboard keeps open, the first including"
+            f" its opening; target ≤ {PANE_TARGET_MS:.0f} ms for panes):"
         )
         lines.append("")
         lines.append("| pane | first ms | median ms | CPU ms | met |")
