@@ -203,11 +203,11 @@ def test_a_server_of_another_version_sends_the_command_back(server: Served, src:
         sock.connect(str(socket_file()))
         send(sock, {**message, "version": "0.0.0-other"})
         reply, payload = receive(sock)
-    assert reply.get("run_here") is True and payload == b""
+    assert reply.get("accepted") is False and payload == b""
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:  # and it only runs the commands it may
         sock.connect(str(socket_file()))
         send(sock, {**message, "argv": ["--db", str(db), "ingest"]})
-        assert receive(sock)[0].get("run_here") is True
+        assert receive(sock)[0].get("accepted") is False
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:  # garbage does not stop it
         sock.connect(str(socket_file()))
         sock.sendall(b"\x00\x00\x00\x05hello")
@@ -255,8 +255,93 @@ def test_a_server_whose_code_changed_on_disk_sends_commands_back_and_stops(db: P
 
     server = Server(load_settings(db=db))
     request = {"protocol": PROTOCOL, "version": __import__("tiermon").__version__, "argv": ["report", "daily"],
-               "env": {}, "cwd": "/"}  # fmt: skip
+               "env": {}, "cwd": "/", "tty": [False, False], "encoding": [["utf-8", "strict"]] * 2}  # fmt: skip
     assert server._refusal(request) is None and not _code_changed(server._code)
     some_file = next(path for path in server._code if path.endswith("store.py"))
     server._code[some_file] -= 1  # as if the file had been replaced since the server started
     assert server._refusal(request) == "tiermon changed on disk"
+
+
+def test_only_the_command_word_decides_what_is_forwarded() -> None:
+    """An argument that merely equals a command's name (Codex keeps its rollouts in `sessions/`) must not send
+    the dashboard or `ingest` to the server: it would run them there, in its own terminal, for good."""
+    from tiermon.tui.resident import command_of
+
+    assert command_of(["--db", "x", "report", "daily"]) == "report"
+    assert command_of(["--source", "sessions"]) is None  # the dashboard
+    assert command_of(["--source", "codex=/home/u/.codex/sessions", "--demo"]) is None
+    assert command_of(["--db=x", "--agent", "codex", "sessions", "--json"]) == "sessions"
+    assert command_of(["--source", "report", "ingest"]) == "ingest"
+    assert command_of(["export", "--out", "report"]) == "export"
+    assert command_of(["--version"]) is None
+
+
+def test_a_command_that_is_not_answered_runs_here_even_when_an_argument_names_one(
+    tiermon: Run, tmp_path: Path, db: Path, src: Path
+) -> None:
+    named = tmp_path / "report"  # a source folder that happens to be called like a command
+    named.mkdir()
+    (src / "projects").rename(named / "projects")
+    served = start_server("--db", str(db), "--source", str(named))
+    try:
+        out = tiermon("--db", str(db), "--source", str(named), "ingest").stdout
+        assert "Read 1 of 1 files" in out
+    finally:
+        assert " -> " not in served.stop()  # the server ran nothing
+
+
+def test_piped_output_keeps_full_rows_when_only_stderr_is_a_terminal(src: Path, db: Path, server: Served) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    args = [EXE, "--db", str(db), "--source", str(src), "report", "session"]
+    served, local = _stdout_piped_stderr_on_terminal(args, env, 40), _stdout_piped_stderr_on_terminal(args, {**env, **LOCAL}, 40)
+    assert served == local
+    assert max(len(line) for line in served.splitlines()) > 40  # a file gets whole rows, not the terminal's width
+    assert server.stop().count(" -> 0 ") == 1
+
+
+def test_a_store_moved_aside_is_not_answered_from(tiermon: Run, src: Path, db: Path, server: Served) -> None:
+    """The documented fix for a damaged store is to move it aside: a server must answer from the file the path
+    names now, never from the one it had open."""
+    sessions = ("--db", str(db), "--source", str(src), "sessions", "--json")
+    assert len(json.loads(tiermon(*sessions).stdout)["sessions"]) == 1
+    db.rename(db.with_name("aside.duckdb"))
+    for path in src.rglob("*.jsonl"):
+        path.unlink()
+    time.sleep(0.1)  # an idle tick of the server
+    served, local = tiermon(*sessions), tiermon(*sessions, env=LOCAL)
+    assert served.stdout == local.stdout and json.loads(served.stdout)["sessions"] == []
+    assert server.stop().count(" -> 0 ") == 2
+
+
+def test_a_request_the_server_cannot_write_is_sent_back_not_fatal(server: Served, src: Path, db: Path) -> None:
+    from tiermon.tui.resident import receive, send
+    from tiermon.tui.resident.client import request
+
+    message = request(["--db", str(db), "--source", str(src), "report", "daily", "--json"])
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.connect(str(socket_file()))
+        send(sock, {**message, "encoding": [["no-such-codec", "strict"], ["utf-8", "strict"]]})
+        reply, _ = receive(sock)
+    assert reply.get("accepted") is False
+    assert server.proc.poll() is None and _listening()
+    assert " -> " not in server.stop()
+
+
+def test_the_code_fingerprint_ignores_compiled_files() -> None:
+    """Python writes __pycache__ on a module's first import: not a change of tiermon's code."""
+    from tiermon.tui.resident.server import _code_fingerprint
+
+    paths = _code_fingerprint()
+    assert any(path.endswith("store.py") for path in paths)
+    assert not any("__pycache__" in path for path in paths)
+
+
+def _stdout_piped_stderr_on_terminal(args: list[str], env: dict[str, str], columns: int) -> str:
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    try:
+        result = subprocess.run(args, stdout=subprocess.PIPE, stderr=follower, env=env, timeout=60, check=True)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    return result.stdout.decode()

@@ -30,14 +30,40 @@ if TYPE_CHECKING:  # not typing.TYPE_CHECKING: the client's path stays free of t
 ANSWERED = frozenset({"report", "sessions", "alerts", "advise", "show", "scorecard", "replay", "limits", "prices"})
 """Commands a server runs for a client: they read the store (after a pass) and print. Commands that
 show progress, write files of their own, talk to the network or read stdin run where they are typed."""
+GLOBAL_OPTIONS_WITH_VALUE = frozenset({"--db", "--source", "--api-log", "--agent"})
+"""The program's options that take a value (tui/commands/common.py `global_options`)."""
 SOCKET_NAME = "serve.sock"
-PROTOCOL = 1
+PROTOCOL = 2
+ACCEPT_SECONDS = 5.0
+"""A client waits this long for the server to take its command (it runs one at a time), then runs it itself."""
 _HEADER = struct.Struct("!I")
 MAX_MESSAGE = 256 * 1024 * 1024
 
 
 class ServeError(Exception):
     """`tiermon serve` cannot start (another is running, the socket's folder is not private): one line, exit 2."""
+
+
+def command_of(argv: list[str]) -> str | None:
+    """The subcommand `tiermon ARGV` runs: the first word that is neither a global option nor its value.
+    None for the dashboard (no command, or `--demo`). An argument that merely equals a command's name
+    (`--source sessions`, Codex's rollout folder) must not make the dashboard or `ingest` look answerable."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            return next(args, None)
+        if arg in GLOBAL_OPTIONS_WITH_VALUE:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+        elif arg == "--demo":
+            return None
+    return None
+
+
+def answerable(argv: list[str]) -> bool:
+    """Whether a server runs this command line for a client (see ANSWERED)."""
+    return command_of(argv) in ANSWERED
 
 
 def run_dir(env: dict[str, str] | os._Environ[str] | None = None) -> str:

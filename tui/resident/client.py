@@ -13,7 +13,7 @@ import os
 import sys
 
 from tiermon import __version__
-from tiermon.tui.resident import ANSWERED, PROTOCOL, private_folder, receive, send, socket_path
+from tiermon.tui.resident import ACCEPT_SECONDS, PROTOCOL, answerable, private_folder, receive, send, socket_path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # not typing.TYPE_CHECKING: this path stays free of typing
@@ -22,24 +22,34 @@ if TYPE_CHECKING:  # not typing.TYPE_CHECKING: this path stays free of typing
 
 def forward(args: list[str]) -> int | None:
     """Run `tiermon ARGS` on a resident server: its exit status, or None to run it here."""
-    if os.environ.get("TIERMON_NO_SERVE") or not ANSWERED.intersection(args):
+    if os.environ.get("TIERMON_NO_SERVE") or not answerable(args):
         return None
     path = socket_path()
     if not private_folder(os.path.dirname(path)):
         return None
     try:
+        return _forward(path, args)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _forward(path: str, args: list[str]) -> int | None:
+    try:
         sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         try:
+            sock.settimeout(ACCEPT_SECONDS)  # a server that does not take the command soon: run it here
             sock.connect(path)
             send(sock, request(args))
+            accepted, _ = receive(sock)
+            if not accepted.get("accepted"):
+                return None
+            sock.settimeout(None)  # then as long as the command takes, as it would here
             reply, payload = receive(sock)
         finally:
             sock.close()
     except (OSError, ValueError):  # no server, a stale socket, a server gone mid-answer, a garbled reply
         return None
-    except KeyboardInterrupt:
-        return 130
-    if reply.get("run_here") or not isinstance(reply.get("status"), int) or not isinstance(reply.get("stdout"), int):
+    if not isinstance(reply.get("status"), int) or not isinstance(reply.get("stdout"), int):
         return None
     split = reply["stdout"]
     try:
@@ -55,9 +65,9 @@ def request(args: list[str]) -> dict[str, Any]:
     """Everything the answer depends on besides the files: arguments, environment, folder, terminal."""
     env = dict(os.environ)
     ttys = [_isatty(sys.stdout), _isatty(sys.stderr)]
-    if (ttys[0] or ttys[1]) and "COLUMNS" not in env:
+    if ttys[0] and "COLUMNS" not in env:  # output cut to the terminal; piped output keeps its full rows
         try:
-            size = os.get_terminal_size(1 if ttys[0] else 2)
+            size = os.get_terminal_size(1)
             env.update(COLUMNS=str(size.columns), LINES=str(size.lines))
         except OSError:
             pass

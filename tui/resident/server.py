@@ -12,6 +12,7 @@ fork its parse workers, as in a typed command.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import io
 import os
@@ -30,7 +31,7 @@ from typing import Any
 from tiermon import __version__
 from tiermon.ingest.config import Settings
 from tiermon.ingest.store import KeptFile, keep_open, stop_keeping
-from tiermon.tui.resident import ANSWERED, PROTOCOL, ServeError, private_folder, receive, send, socket_path
+from tiermon.tui.resident import PROTOCOL, ServeError, answerable, private_folder, receive, send, socket_path
 
 IDLE_TICK_SECONDS = 0.02
 """How often an idle server checks for a knock: a waiting process gets the store within this."""
@@ -103,8 +104,9 @@ class Server:
         self.stopping = True
 
     def _idle(self) -> None:
-        """Let go of the store the moment another process knocks (a dashboard, an ingest, an export)."""
-        if self._kept is not None and self._kept.knocked():
+        """Let go of the store the moment another process knocks (a dashboard, an ingest, an export), or
+        once its path names another file (moved aside, deleted): the next answer opens what it names now."""
+        if self._kept is not None and (self._kept.knocked() or self._kept.replaced()):
             self._kept.let_go()
 
     def _answer(self, conn: socket.socket) -> None:
@@ -117,17 +119,22 @@ class Server:
             reason = self._refusal(request)
             if reason:
                 self.log(f"not answering ({reason}): the client runs the command itself")
-                send(conn, {"run_here": True, "reason": reason})
+                send(conn, {"accepted": False, "reason": reason})
                 if reason == "tiermon changed on disk":
                     self.stopping = True
                 return
-            started = time.perf_counter()
-            status, out, err = run_forwarded(request)
-            self.answered += 1
-            self.log(f"{' '.join(request['argv'])} -> {status} in {(time.perf_counter() - started) * 1000:.0f} ms")
-            send(conn, {"status": status, "stdout": len(out)}, out + err)
+            send(conn, {"accepted": True})
         except (OSError, ValueError, KeyError, TypeError):
             return  # a client that went away or sent garbage: nothing of the store depends on it
+        started = time.perf_counter()
+        try:
+            status, out, err = run_forwarded(request)
+        except Exception as exc:  # noqa: BLE001 - one request's failure (say, in capturing its output) is its own
+            status, out, err = 1, b"", f"tiermon serve: {type(exc).__name__}: {exc}\n".encode()
+        self.answered += 1
+        self.log(f"{' '.join(request['argv'])} -> {status} in {(time.perf_counter() - started) * 1000:.0f} ms")
+        with contextlib.suppress(OSError):  # a client gone meanwhile (Ctrl-C): its answer goes nowhere
+            send(conn, {"status": status, "stdout": len(out)}, out + err)
 
     def _refusal(self, request: dict[str, Any]) -> str | None:
         """Why this server should not run the request (the client then runs it), or None."""
@@ -136,10 +143,18 @@ class Server:
         if _code_changed(self._code):
             return "tiermon changed on disk"
         argv = request.get("argv")
-        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv) or not ANSWERED.intersection(argv):
+        if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv) or not answerable(argv):
             return "not a command this server runs"
         if not isinstance(request.get("env"), dict) or not isinstance(request.get("cwd"), str):
             return "malformed request"
+        try:
+            for encoding, errors in request["encoding"]:
+                codecs.lookup(encoding)
+                codecs.lookup_error(errors)
+            if len(request["tty"]) != 2:
+                return "malformed request"
+        except (LookupError, TypeError, ValueError, KeyError):
+            return "an encoding this server cannot write"
         return None
 
 
@@ -244,7 +259,8 @@ def _code_fingerprint() -> dict[str, int]:
 
     found: dict[str, int] = {}
     for package in (tiermon, tiermon.ingest, tiermon.tui):
-        for folder, _dirs, files in os.walk(Path(package.__file__ or "").parent):
+        for folder, dirs, files in os.walk(Path(package.__file__ or "").parent):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]  # compiled on first import: not a change of code
             found[folder] = _mtime(folder)
             for name in files:
                 if name.endswith((".py", ".toml", ".tcss")):
