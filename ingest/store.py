@@ -883,15 +883,25 @@ class KeptFile:
         self.lent_out = 0
         self.held_since = 0.0
         self.held_since_wall = 0.0
+        self.stopped = False
+        """`stop_keeping` was called while a cursor was out: the last one back closes the file."""
+        self._identity: tuple[int, int] | None = None
+        self._migrated = False
         self._lock = threading.RLock()
 
     @contextmanager
     def lent(self, read_only: bool, wait: float) -> Iterator[Store]:
-        """A Store on a cursor of the kept connection, opened (and migrated) first if it was let go."""
+        """A Store on a cursor of the kept connection, opened first if it was let go (or its path now names
+        another file). A read-only lend behaves as a read-only open: no store is created or migrated for it."""
         with self._lock:
+            if self.con is not None and not self.lent_out and self.replaced():
+                self.let_go()
             if self.con is None:
-                self._take(wait)
+                self._take(wait, read_only)
             assert self.con is not None
+            if not read_only and not self._migrated:
+                Store(self.con, self.path, False).migrate()
+                self._migrated = True
             store = Store(self.con.cursor(), self.path, read_only)
             self.lent_out += 1
         store._kept = self
@@ -906,20 +916,37 @@ class KeptFile:
                 store.con.close()
             with self._lock:
                 self.lent_out -= 1
-                if not self.lent_out and self.knocked():
+                if not self.lent_out and (self.stopped or self.knocked()):
                     self.let_go()
 
-    def _take(self, wait: float) -> None:
+    def _take(self, wait: float, read_only: bool = False) -> None:
+        if read_only and not self.path.exists():
+            raise StoreError(f"no database at {self.path}: run `tiermon ingest` first")
         con = _connect(self.path, False, wait)
         try:
             taken = Store(con, self.path, False)
-            taken.migrate()
-            taken.ensure_key_indexes()
+            if read_only:
+                taken._check_version()
+            else:
+                taken.migrate()
+                taken.ensure_key_indexes()
+            st = os.stat(self.path)
         except BaseException:
             con.close()
             raise
-        self.con = con
+        self.con, self._migrated, self._identity = con, not read_only, (st.st_dev, st.st_ino)
         self.held_since, self.held_since_wall = time.monotonic(), time.time()
+
+    def replaced(self) -> bool:
+        """Whether the path no longer names the open file (deleted, moved aside, replaced): the kept
+        connection would answer from, and write to, a file nobody else sees."""
+        if self.con is None:
+            return False
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return True
+        return (st.st_dev, st.st_ino) != self._identity
 
     def knocked(self) -> bool:
         """Whether another process knocked since the file was taken."""
@@ -972,10 +999,12 @@ def keep_open(path: Path) -> KeptFile:
 
 
 def stop_keeping(path: Path) -> None:
-    """Close and forget a kept file."""
+    """Close and forget a kept file; one lent out meanwhile (a pane's query) is closed when it comes back."""
     kept = _KEPT.pop(os.path.realpath(path), None)
     if kept is not None:
-        kept.let_go()
+        with kept._lock:
+            kept.stopped = True
+            kept.let_go()
 
 
 def _utcnow() -> datetime:

@@ -112,3 +112,30 @@ def test_a_long_hold_of_a_kept_file_lets_a_knocking_process_in(db: Path) -> None
             assert kept.con is not None
     finally:
         stop_keeping(db)
+
+
+def test_a_read_only_open_of_a_kept_file_creates_nothing(tmp_path: Path) -> None:
+    """As a read-only open: no store is created (or migrated) for a reader."""
+    import pytest
+
+    from tiermon.ingest.store import StoreError, keep_open, stop_keeping
+
+    missing = tmp_path / "none" / "tiermon.duckdb"
+    keep_open(missing)
+    try:
+        with pytest.raises(StoreError, match="no database"), Store.open(missing, read_only=True):
+            pass
+        assert not missing.exists()
+    finally:
+        stop_keeping(missing)
+
+
+def test_a_kept_file_stopped_while_lent_is_closed_when_the_cursor_comes_back(db: Path) -> None:
+    from tiermon.ingest.store import keep_open, stop_keeping
+
+    kept = keep_open(db)
+    with Store.open(db) as store:
+        stop_keeping(db)  # the dashboard unmounting while a pane's query runs
+        assert kept.con is not None and store.query("SELECT 1") == [(1,)]
+    assert kept.con is None
+    assert _other_process_opens(db).strip() == "True"

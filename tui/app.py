@@ -59,10 +59,10 @@ WATCH_DEBOUNCE_MS = 150
 LOCK_WAIT = 2.0
 """How long a dashboard pass waits for the database before giving up until the next tick."""
 QUERY_WAIT_SECONDS = 1.5
+"""A pane waits this long for another process's write before skipping a refresh."""
 KNOCK_CHECK_SECONDS = 0.02
 """How often the dashboard looks for a knock on the store it keeps open: another tiermon that needs the
 file (a report, an ingest) waits about this much longer than it would for a closed one."""
-"""A pane waits this long for another process's write before skipping a refresh."""
 BACKFILL_BYTES = 2 * 1024 * 1024
 """A pass with more than this to read shows a progress bar; smaller ones update silently."""
 PROGRESS_INTERVAL = 0.1
@@ -181,7 +181,7 @@ class TiermonApp(App[None]):
         """Panes and passes share one open store (`store.keep_open`): a fresh DuckDB instance per refresh
         started each with a cold buffer pool, twice as slow at millions of responses. It is let go the
         moment another process knocks, unless a query or pass has it, which then lets go when it ends."""
-        if self._kept is not None and self._kept.knocked():
+        if self._kept is not None and (self._kept.knocked() or self._kept.replaced()):
             self._kept.let_go(blocking=False)
 
     # -- navigation --------------------------------------------------------------
