@@ -68,7 +68,7 @@ def folder_state(path: str) -> int | None:
     """A folder's mtime in ns (it moves when an entry is added, removed or renamed), ABSENT,
     NOT_A_FOLDER, or None when it changed too recently to be trusted (RACY_NS)."""
     try:
-        st = os.stat(path, follow_symlinks=False)
+        st = os.stat(path)  # followed: a root may be a symlink, which `walk` lists through
     except OSError:
         return ABSENT
     if not stat.S_ISDIR(st.st_mode):

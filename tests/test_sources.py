@@ -106,3 +106,22 @@ def test_a_listing_is_reused_only_while_no_folder_changed(tmp_path: Path, monkey
     before = listed
     (root / "-a" / "1.jsonl").unlink()  # a removed file
     assert "1.jsonl" not in [Path(f.key).name for f in scan(roots)] and listed == before + 1
+
+
+def test_a_listing_through_a_symlinked_root_sees_new_folders(tmp_path: Path) -> None:
+    """`projects` may be a symlink to another disk: its target's changes are what count."""
+    import os
+
+    real = tmp_path / "disk" / "projects"
+    (real / "-a").mkdir(parents=True)
+    (real / "-a" / "1.jsonl").write_text("{}\n")
+    link = tmp_path / "claude" / "projects"
+    link.parent.mkdir()
+    link.symlink_to(real, target_is_directory=True)
+    for path in (real, real / "-a"):
+        os.utime(path, (1_000_000_000, 1_000_000_000))
+    roots = source_roots([("claude", link)])
+    assert [Path(f.key).name for f in scan(roots)] == ["1.jsonl"]
+    (real / "-b").mkdir()
+    (real / "-b" / "2.jsonl").write_text("{}\n")
+    assert [Path(f.key).name for f in scan(roots)] == ["1.jsonl", "2.jsonl"]
