@@ -345,3 +345,18 @@ def _stdout_piped_stderr_on_terminal(args: list[str], env: dict[str, str], colum
         os.close(follower)
         os.close(leader)
     return result.stdout.decode()
+
+
+def test_doctor_says_whether_a_server_answers(tiermon: Run, src: Path, db: Path) -> None:
+    base = ("--db", str(db), "--source", str(src))
+    alone = json.loads(tiermon(*base, "doctor", "--json").stdout)["serve"]
+    assert alone["running"] is False and alone["socket"] == str(socket_file())
+    served = start_server(*base)
+    try:
+        tiermon(*base, "report", "daily", "--json")
+        report = json.loads(tiermon(*base, "doctor", "--json").stdout)["serve"]
+        assert report["running"] is True
+        assert (report["pid"], report["store"], report["answered"]) == (served.proc.pid, str(db), 1)
+        assert f"pid {served.proc.pid}, 1 answered" in tiermon(*base, "doctor").stdout
+    finally:
+        assert served.stop().count(" -> 0 ") == 1  # the doctor's question is not an answer

@@ -138,7 +138,7 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     report.update({"db": str(settings.db_path), "config_dir": str(settings.config_dir),
                    "claude_roots": [str(r) for r in roots["claude"]], "api_logs": [str(p) for p in settings.api_logs],
                    "sources": {kind: [str(r) for r in paths] for kind, paths in roots.items()},
-                   "last_pass": summary_dict(summary, settings.db_path)})  # fmt: skip
+                   "last_pass": summary_dict(summary, settings.db_path), "serve": _resident()})  # fmt: skip
     if as_json:
         emit_json(report)
         return
@@ -163,6 +163,22 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
     out.print(Text("Unmapped     " + (unmapped + " — map them in models.toml" if unmapped else "none"),
                    style="yellow" if unmapped else ""))  # fmt: skip
     out.print(Text(f"Versions     {', '.join(report['versions']) or 'none'}"))
+    serve = report["serve"]
+    out.print(Text("Resident     " + (
+        f"tiermon serve answering at {serve['socket']} (pid {serve['pid']}, {serve['answered']} answered so far)"
+        if serve["running"] else "none: each report starts its own process (`tiermon serve` answers them faster)"
+    )))  # fmt: skip
+
+
+def _resident() -> dict[str, Any]:
+    """Whether a `tiermon serve` answers this user's reports, and which store it keeps open."""
+    from tiermon.tui.resident import probe, socket_path
+
+    reply = probe()
+    if reply is None:
+        return {"running": False, "socket": socket_path()}
+    return {"running": True, "socket": reply["socket"], "pid": reply.get("pid"), "store": reply.get("store"),
+            "answered": reply.get("answered"), "version": reply.get("version")}  # fmt: skip
 
 
 def register(group: click.Group) -> None:

@@ -94,6 +94,24 @@ def private_folder(folder: str) -> bool:
     return stat.S_ISDIR(st.st_mode) and st.st_uid == os.getuid() and not st.st_mode & 0o077
 
 
+def probe(timeout: float = 1.0) -> dict[str, Any] | None:
+    """What a running server says about itself (pid, store, answers so far), or None when none answers."""
+    import socket
+
+    path = socket_path()
+    if not private_folder(os.path.dirname(path)):
+        return None
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(timeout)
+            sock.connect(path)
+            send(sock, {"protocol": PROTOCOL, "ping": True})
+            reply, _ = receive(sock)
+    except (OSError, ValueError):
+        return None
+    return {**reply, "socket": path} if reply.get("pong") else None
+
+
 def send(sock: Connection, message: dict[str, Any], payload: bytes = b"") -> None:
     """A JSON header and raw bytes after it, each length-prefixed."""
     head = json.dumps(message).encode()

@@ -116,6 +116,10 @@ class Server:
                 return
             request, _ = receive(conn)
             conn.settimeout(None)
+            if request.get("ping"):  # `tiermon doctor` asking who answers
+                send(conn, {"pong": True, "pid": os.getpid(), "version": __version__,
+                            "store": str(self.settings.db_path), "answered": self.answered})  # fmt: skip
+                return
             reason = self._refusal(request)
             if reason:
                 self.log(f"not answering ({reason}): the client runs the command itself")
