@@ -122,8 +122,19 @@ def install_as_user(out: Path) -> str:
     python = venv / "bin" / "python"
     site = subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                    text=True).strip()  # fmt: skip
-    built = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, str(REPO)],
+    source = out / "user-install-source"  # a copy: building in the checkout leaves a build/ that later wheels reuse
+    shutil.rmtree(source, ignore_errors=True)
+    listed = subprocess.run(["git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                            capture_output=True)  # fmt: skip
+    if listed.returncode != 0:
+        return "the checkout's editable install (git could not list the working tree to build a wheel from)"
+    for name in filter(None, listed.stdout.decode().split("\0")):
+        if (REPO / name).is_file():  # a deleted but still tracked file is not copied
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
+    built = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", site, str(source)],
                            capture_output=True, text=True)  # fmt: skip
+    shutil.rmtree(source, ignore_errors=True)
     if built.returncode != 0:
         return f"the checkout's editable install (a wheel could not be built: {built.stderr.strip()[-200:]})"
     Path(site, "checkout-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
