@@ -28,7 +28,7 @@ from tiermon.ingest.discovery import scan, source_roots, watch_paths
 from tiermon.ingest.models import classify, load_model_rules, rules_fingerprint, use_rules
 from tiermon.ingest.pricing import PriceTable, load_price_table
 from tiermon.ingest.rows import SourceFile
-from tiermon.ingest.store import LOCK_WAIT_SECONDS, Store
+from tiermon.ingest.store import Store, lock_wait_seconds
 from tiermon.ingest.summary import IngestSummary, ProgressFn
 
 
@@ -133,7 +133,7 @@ class Ingestor:
         total = IngestSummary()
         todo: list[tailer.Work] | None = None
         done = size = 0
-        wait = LOCK_WAIT_SECONDS if lock_wait is None else lock_wait
+        wait = lock_wait_seconds() if lock_wait is None else lock_wait
         while todo is None or todo:
             if todo is not None:
                 time.sleep(self.limits.pause_seconds)

@@ -52,8 +52,19 @@ if TYPE_CHECKING:
     import polars as pl
     import pyarrow as pa
 
-LOCK_WAIT_SECONDS = float(os.environ.get("TIERMON_LOCK_WAIT", "10"))
-"""How long an operation waits for another tiermon to release the database."""
+def lock_wait_seconds() -> float:
+    """How long an operation waits for another tiermon to release the database: TIERMON_LOCK_WAIT, else 10 s.
+    Read when asked, not at import: `tiermon serve` runs each forwarded command in its client's environment."""
+    text = os.environ.get("TIERMON_LOCK_WAIT", "10")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 1e6:
+        raise StoreError(f"TIERMON_LOCK_WAIT must be a number of seconds, not {text!r}")
+    return seconds
+
+
 BULK_OWNER_KEY = "bulk_load_pid"
 """`meta` key naming the process whose first load has the key indexes down."""
 _BULK_GUARD = threading.RLock()
@@ -295,13 +306,14 @@ class Store:
     @classmethod
     @contextmanager
     def open(
-        cls, path: Path, *, read_only: bool = False, wait: float = LOCK_WAIT_SECONDS, memory_limit: str | None = None
+        cls, path: Path, *, read_only: bool = False, wait: float | None = None, memory_limit: str | None = None
     ) -> Iterator[Store]:
         """Open, migrate if writable, yield, close. Waits while another process holds the lock.
 
         `memory_limit` caps DuckDB's buffer pool (default: 80 % of RAM); a long-running
         process sets it so that scanning a bigger store does not make it bigger.
         """
+        wait = lock_wait_seconds() if wait is None else wait
         kept = _KEPT.get(os.path.realpath(path)) if _KEPT else None
         if kept is not None:
             with kept.lent(read_only, wait) as store:
@@ -479,7 +491,7 @@ class Store:
                 return False
         else:
             time.sleep(pause_seconds)
-            self.con = _connect(self.path, self.read_only, LOCK_WAIT_SECONDS)
+            self.con = _connect(self.path, self.read_only, lock_wait_seconds())
         for name, value in self._settings.items():
             self.con.execute(f"SET {_setting(name)} = '{_quoted(value)}'")
         self._held_since = time.monotonic()
@@ -980,7 +992,7 @@ class KeptFile:
                 self.let_go()
                 try:
                     time.sleep(pause_seconds)
-                    self._take(LOCK_WAIT_SECONDS)
+                    self._take(lock_wait_seconds())
                 finally:
                     self.lent_out = 1  # lent() gives it back, taken or not
             assert self.con is not None

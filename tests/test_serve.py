@@ -360,3 +360,25 @@ def test_doctor_says_whether_a_server_answers(tiermon: Run, src: Path, db: Path)
         assert f"pid {served.proc.pid}, 1 answered" in tiermon(*base, "doctor").stdout
     finally:
         assert served.stop().count(" -> 0 ") == 1  # the doctor's question is not an answer
+
+
+def test_a_forwarded_command_waits_as_long_as_its_own_environment_says(tiermon: Run, src: Path, db: Path,
+                                                                       server: Served) -> None:  # fmt: skip
+    """TIERMON_LOCK_WAIT is the client's, not the server's (3 s here): read per command, not at import."""
+    report = ("--db", str(db), "--source", str(src), "report", "daily", "--json")
+    tiermon(*report)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from pathlib import Path; from tiermon.ingest.store import _connect;"
+         " c = _connect(Path(sys.argv[1]), False, 10); print('held', flush=True); time.sleep(30)", str(db)],
+        stdout=subprocess.PIPE, text=True,  # it knocks, and the server lets go
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        served = tiermon(*report, check=False, env={"TIERMON_LOCK_WAIT": "1"})
+        local = tiermon(*report, check=False, env={"TIERMON_LOCK_WAIT": "1", **LOCAL})
+    finally:
+        holder.kill()
+        holder.wait()
+    assert served.returncode == local.returncode == 2
+    assert served.stderr == local.stderr and "over 1s" in served.stderr
+    assert " -> 2 " in server.stop()
