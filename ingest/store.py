@@ -912,7 +912,8 @@ class KeptFile:
                 self._take(wait, read_only)
             assert self.con is not None
             if not read_only and not self._migrated:
-                Store(self.con, self.path, False).migrate()
+                with _closing_cursor(self.con) as cur:
+                    Store(cur, self.path, False).migrate()
                 self._migrated = True
             store = Store(self.con.cursor(), self.path, read_only)
             self.lent_out += 1
@@ -936,12 +937,13 @@ class KeptFile:
             raise StoreError(f"no database at {self.path}: run `tiermon ingest` first")
         con = _connect(self.path, False, wait)
         try:
-            taken = Store(con, self.path, False)
-            if read_only:
-                taken._check_version()
-            else:
-                taken.migrate()
-                taken.ensure_key_indexes()
+            with _closing_cursor(con) as cur:
+                taken = Store(cur, self.path, False)
+                if read_only:
+                    taken._check_version()
+                else:
+                    taken.migrate()
+                    taken.ensure_key_indexes()
             st = os.stat(self.path)
         except BaseException:
             con.close()
@@ -999,6 +1001,19 @@ class KeptFile:
             store.con = self.con.cursor()
         store.con.execute("SET TimeZone = 'UTC'")
         return alone
+
+
+@contextmanager
+def _closing_cursor(con: duck.DuckDBPyConnection) -> Iterator[duck.DuckDBPyConnection]:
+    """A cursor for work on a kept connection, closed after it: a result left unread on the kept
+    connection itself (a `fetchone`) holds its transaction open for as long as the file is kept, and
+    a bulk load's key index then finds the duplicates it had just deleted still alive."""
+    cur = con.cursor()
+    try:
+        cur.execute("SET TimeZone = 'UTC'")
+        yield cur
+    finally:
+        cur.close()
 
 
 _KEPT: dict[str, KeptFile] = {}

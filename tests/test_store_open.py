@@ -139,3 +139,25 @@ def test_a_kept_file_stopped_while_lent_is_closed_when_the_cursor_comes_back(db:
         assert kept.con is not None and store.query("SELECT 1") == [(1,)]
     assert kept.con is None
     assert _other_process_opens(db).strip() == "True"
+
+
+def test_a_bulk_load_on_a_kept_file_builds_its_key_indexes_after_letting_another_process_in(db: Path) -> None:
+    """A review found the dashboard's first load failing at its very end ("Data contains duplicates") when
+    another process had been let in during it: taking the file back left a result unread on the kept
+    connection, whose open transaction kept the duplicate keys the index build had just deleted alive."""
+    from tiermon.ingest.store import _knock, keep_open, stop_keeping
+
+    keep_open(db)
+    try:
+        with Store.open(db) as store:
+            with store.bulk_load() as bulk:
+                assert bulk
+                store.execute("INSERT INTO responses (k, output_tokens) VALUES ('x', 1), ('x', 2), ('y', 1)")
+                store.execute("INSERT INTO events (k) VALUES ('e'), ('e')")
+                _knock(db)
+                assert store.let_others_in(hold_seconds=0, pause_seconds=0.01)  # a report came and went
+            assert store.query("SELECT k, output_tokens FROM responses ORDER BY k") == [("x", 2), ("y", 1)]
+            indexes = {r[0] for r in store.query("SELECT index_name FROM duckdb_indexes()")}
+            assert {"responses_k", "events_k"} <= indexes
+    finally:
+        stop_keeping(db)
