@@ -258,3 +258,26 @@ async def test_team_pane_says_how_to_configure_it(settings: Settings) -> None:
         await pilot.press("l")
         await settle(pilot)
         assert isinstance(app.screen, LiveScreen)
+
+
+async def test_one_model_on_two_rungs_is_two_rows_of_the_models_pane(settings: Settings) -> None:
+    """The scorecard keys a row on model, rung, vendor and agent: a model seen on two rungs (its turns
+    tiered before and after a models.toml change, or mid-way through a first load) is two rows. Keying the
+    table on model and agent alone crashed the dashboard with DuplicateKey (found driving it in tmux)."""
+    from tiermon.ingest.reports import ReportFilter
+    from tiermon.ingest.scorecard import scorecard, turn_frame
+    from tiermon.tui.screens.models import ModelsScreen
+
+    with Store.open(settings.db_path, read_only=True) as store:
+        rows = scorecard(turn_frame(store, ReportFilter()))
+    twin = {**rows[0], "rung": "small" if rows[0]["rung"] != "small" else "large"}
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ModelsScreen)
+        screen.show({"models": [rows[0], twin, *rows[1:]], "replay": []})
+        await pilot.pause()
+        assert screen.query_one("#models-table", DataTable).row_count == len(rows) + 1

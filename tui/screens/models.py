@@ -12,7 +12,7 @@ from tiermon.ingest import formatting as fmt
 from tiermon.ingest.models import model_base
 from tiermon.ingest.replay import NOTE as REPLAY_NOTE, POLICIES, replay
 from tiermon.ingest.reports import ReportFilter
-from tiermon.ingest.scorecard import MIN_TURNS, scorecard, turn_frame
+from tiermon.ingest.scorecard import GROUP_BY, MIN_TURNS, scorecard, turn_frame
 from tiermon.ingest.sources import SOURCES
 from tiermon.ingest.store import Store
 from tiermon.tui.screens.base import DataScreen
@@ -77,7 +77,7 @@ class ModelsScreen(DataScreen):
                 .append(f"p90 {fmt.money(r['cost_per_turn_p90'])}", style="dim"),
                 *(rate_text(r["rates"][key]) for key, _ in SHOWN_RATES),
                 Text("–" if r["cache_hit_ratio"] is None else f"{r['cache_hit_ratio']:.0%}", justify="right"),
-                key=f"{r['model']}|{r['agent']}", height=2,
+                key="\x1f".join(str(r[k]) for k in GROUP_BY), height=2,  # a scorecard row's own key
             )  # fmt: skip
         note = Text(
             "Rates per 100 turns (Failed: per 100 tool calls) over their 95 % Wilson interval. "
