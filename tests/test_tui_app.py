@@ -281,3 +281,24 @@ async def test_one_model_on_two_rungs_is_two_rows_of_the_models_pane(settings: S
         screen.show({"models": [rows[0], twin, *rows[1:]], "replay": []})
         await pilot.pause()
         assert screen.query_one("#models-table", DataTable).row_count == len(rows) + 1
+
+
+async def test_a_pane_that_cannot_show_its_data_says_so_and_the_dashboard_stays(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tiermon.tui.screens.models import ModelsScreen
+
+    def broken(self: ModelsScreen, data: dict[str, Any]) -> None:
+        raise ValueError("a layout bug")
+
+    monkeypatch.setattr(ModelsScreen, "show", broken)
+    app = app_for(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        assert app.is_running and isinstance(app.screen, ModelsScreen)
+        assert any("a layout bug" in str(n.message) for n in app._notifications)
+        await pilot.press("l")
+        await settle(pilot)
+        assert isinstance(app.screen, LiveScreen)  # every other pane still works

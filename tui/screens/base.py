@@ -1,9 +1,10 @@
 """Provides DataScreen: a screen that re-queries the store in a thread worker.
 
-The pattern every pane follows: `fetch()` runs in a thread with a store
-opened for this one query and closed at once (so other tiermon processes can
-get the file between refreshes); the result comes back as a `Fetched`
-message and `show()` applies it on the UI thread. A refresh asked for while
+The pattern every pane follows: `fetch()` runs in a thread on the store the
+dashboard keeps open (let go whenever another tiermon process knocks); the
+result comes back as a `Fetched` message and `show()` applies it on the UI
+thread, where a failure is told in a notification rather than closing the
+dashboard. A refresh asked for while
 one runs is remembered and run once after it (coalescing), and the periodic
 refresh is a one-shot timer re-armed when a fetch completes, so slow queries
 never pile up. Screens that are not visible only note that they are stale.
@@ -132,13 +133,22 @@ class DataScreen(Screen[None]):
     def _apply(self, message: Fetched) -> None:
         message.stop()
         self._laid_out = (message.data, self.size.width)
-        self.show(message.data)
+        self._show(message.data)
+
+    def _show(self, data: Any) -> None:
+        """`show`, with a failure told in a notification: one pane's bug must not close the whole dashboard
+        (a Models table with a repeated row key once did, on data the demo never has)."""
+        try:
+            self.show(data)
+        except Exception as exc:  # noqa: BLE001 - any failure of one pane's layout; the others keep working
+            self.notify(f"{type(exc).__name__}: {exc}", title=f"{self.screen_title()} could not show its data",
+                        severity="error", markup=False)  # fmt: skip
 
     def on_resize(self, event: events.Resize) -> None:
         """Columns are cut to the width: lay the last data out again when it changes, without a query."""
         if self._laid_out is not None and self._laid_out[1] != event.size.width:
             self._laid_out = (self._laid_out[0], event.size.width)
-            self.call_after_refresh(self.show, self._laid_out[0])  # once the screen has its new size
+            self.call_after_refresh(self._show, self._laid_out[0])  # once the screen has its new size
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The fetch is over when its worker is: only then may the next one start."""
