@@ -969,6 +969,11 @@ class KeptFile:
         except OSError:
             return False
 
+    def let_go_if_wanted(self, *, blocking: bool = True) -> bool:
+        """An idle holder's check (the dashboard's timer, `tiermon serve` between answers): let go when another
+        process knocked or the path now names another file. Whether it did."""
+        return (self.knocked() or self.replaced()) and self.let_go(blocking=blocking)
+
     def let_go(self, *, blocking: bool = True) -> bool:
         """Close the file unless a cursor is lent out: another process may open it now. Whether it did.
         With `blocking` off, a thread taking or lending it meanwhile makes this a no-op (an event loop's timer)."""

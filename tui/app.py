@@ -181,8 +181,8 @@ class TiermonApp(App[None]):
         """Panes and passes share one open store (`store.keep_open`): a fresh DuckDB instance per refresh
         started each with a cold buffer pool, twice as slow at millions of responses. It is let go the
         moment another process knocks, unless a query or pass has it, which then lets go when it ends."""
-        if self._kept is not None and (self._kept.knocked() or self._kept.replaced()):
-            self._kept.let_go(blocking=False)
+        if self._kept is not None:
+            self._kept.let_go_if_wanted(blocking=False)
 
     # -- navigation --------------------------------------------------------------
 

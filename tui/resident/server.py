@@ -106,8 +106,8 @@ class Server:
     def _idle(self) -> None:
         """Let go of the store the moment another process knocks (a dashboard, an ingest, an export), or
         once its path names another file (moved aside, deleted): the next answer opens what it names now."""
-        if self._kept is not None and (self._kept.knocked() or self._kept.replaced()):
-            self._kept.let_go()
+        if self._kept is not None:
+            self._kept.let_go_if_wanted()
 
     def _answer(self, conn: socket.socket) -> None:
         conn.settimeout(REQUEST_READ_SECONDS)
