@@ -1071,6 +1071,7 @@ def _connect(path: Path, read_only: bool, wait: float) -> duck.DuckDBPyConnectio
             raise _open_error(path, exc) from exc
     _private_file(path)
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # else DuckDB draws one on stdout, inside a --json answer
     return con
 
 

@@ -161,3 +161,24 @@ def test_a_bulk_load_on_a_kept_file_builds_its_key_indexes_after_letting_another
             assert {"responses_k", "events_k"} <= indexes
     finally:
         stop_keeping(db)
+
+
+def test_a_long_query_draws_no_progress_bar_into_the_output(db: Path) -> None:
+    """DuckDB draws a progress bar on stdout for a query that runs long (2 s by default; 1 ms here): inside
+    a `--json` answer or a migration's output it would be garbage."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pathlib import Path; from tiermon.ingest import duck; from tiermon.ingest.store import Store\n"
+        "def soon(*args, connect=duck.connect, **kwargs):\n"
+        "    con = connect(*args, **kwargs)\n"
+        "    con.execute('SET progress_bar_time = 1')\n"
+        "    return con\n"
+        "duck.connect = soon\n"
+        "with Store.open(Path(sys.argv[1])) as s:\n"
+        "    s.query('SELECT count(*) FROM range(300000000) t(x) WHERE x % 7 = 3')\n"
+        "print('done')"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(db)], capture_output=True, text=True, timeout=120)
+    assert (out.stdout, out.returncode) == ("done\n", 0)
