@@ -227,7 +227,11 @@ class Ingestor:
 
         started = time.perf_counter()
         owed = staleness.owed(store)
-        refresh(store, {*summary.changed_sessions, *owed}, thresholds, prices, parallel=parallel)
+        computed = sorted({*summary.changed_sessions, *owed})
+        computed_under = store.meta(staleness.FINGERPRINT_KEY)
+        refresh(store, computed, thresholds, prices, parallel=parallel)
+        rebuilt = store.meta(staleness.FINGERPRINT_KEY) != computed_under
+        store.settle_session_totals(None if rebuilt else computed)
         staleness.settled(store, owed)
         summary.signals_seconds = time.perf_counter() - started
 

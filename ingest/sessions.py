@@ -16,45 +16,42 @@ from tiermon.ingest.store import Store
 
 _SESSIONS_SQL = """
 WITH s AS (
-    SELECT r.session_id, any_value(r.agent) AS agent, arg_min(r.project, r.ts) AS project,
-           arg_max(r.git_branch, r.ts) FILTER (WHERE r.git_branch IS NOT NULL) AS branch,
-           min(r.ts) AS start, max(r.ts) AS "end", count(*) AS requests,
-           sum(r.cost_usd) AS cost_usd, count(*) FILTER (WHERE NOT r.priced) AS unpriced_requests,
-           list(DISTINCT r.model ORDER BY r.model) AS models
-    FROM responses r
-    WHERE r.session_id IS NOT NULL {agent} {newest}
-    GROUP BY r.session_id
+    SELECT k AS session_id, agent, project, branch, start, "end", requests, cost_usd, unpriced_requests, models,
+           first_prompt, coalesce(turns, 0) AS turns
+    FROM session_totals {newest}
 ),
 {quiet}
-p AS (SELECT session_id, prompt FROM turns WHERE turn = 1 {first_turns})
-SELECT s.*, p.prompt AS first_prompt, coalesce(g.turns, 0) AS turns
-FROM every s LEFT JOIN p USING (session_id) LEFT JOIN session_signals g ON g.k = s.session_id
+SELECT * FROM every s
 WHERE {where}
 ORDER BY s."end" DESC NULLS LAST, s.session_id
 {limit}
 """
+"""Sessions from `session_totals`, the row per session that writes and signals passes keep."""
 
-_NEWEST_SQL = """
-SELECT r.session_id FROM responses r WHERE r.session_id IS NOT NULL {agent}
-GROUP BY 1 {having} ORDER BY max(r.ts) DESC, r.session_id LIMIT {limit}
+_NEWEST_WHERE = (
+    ("agent IN (SELECT unnest(?::VARCHAR[]))", "agents"), ('"end" >= ?', "begins"), ("start < ?", "ends")
+)
+"""A list with a limit and no filter on what it shows takes its rows newest first straight from the
+table; these are the filters it can apply there."""
+
+_QUIET_SQL = """
+SELECT g.k FROM session_signals g ANTI JOIN session_totals t ON t.k = g.k
+WHERE len(g.models) = 0 {ended}
+ORDER BY g.k
 """
-"""The ids of the newest sessions with responses: grouping by session for the end time alone takes a
-tenth of grouping for every column (44 against 540 ms at 5 M responses), so a list with a limit and no
-filter on the columns asks for these first, then aggregates only them."""
-
-_QUIET_SQL = "SELECT k FROM session_signals WHERE len(models) = 0"
-_ANSWERED_SQL = "SELECT DISTINCT session_id FROM responses WHERE session_id IN (SELECT unnest(?::VARCHAR[]))"
 """Sessions with activity but no responses: the signals' model list narrows them to a few (it is empty
-for every session without responses, but for API batches too), then the responses decide. Asked as two
-queries: one anti-join of the signals against 5 M responses took 400 ms, the IN-list probe ~20."""
+for every session without responses, but for API batches too), then the session totals decide."""
 
 _WITH_QUIET = """
 quiet AS (
-    SELECT k AS session_id, project, git_branch AS branch, start_ts AS start, end_ts AS "end"
-    FROM session_signals WHERE k IN (SELECT unnest(?::VARCHAR[]))
+    SELECT g.k AS session_id, g.project, g.git_branch AS branch, g.start_ts AS start, g.end_ts AS "end",
+           p.prompt AS first_prompt, coalesce(g.turns, 0) AS turns
+    FROM session_signals g LEFT JOIN turns p ON p.k = g.k || ':1'
+    WHERE g.k IN (SELECT unnest(?::VARCHAR[]))
 ),
 quiet_agent AS (
-    SELECT e.session_id, any_value(e.agent) AS agent FROM events e SEMI JOIN quiet USING (session_id) GROUP BY 1
+    SELECT e.session_id, any_value(e.agent) AS agent FROM events e SEMI JOIN quiet USING (session_id)
+    WHERE e.ts >= ? OR e.ts IS NULL GROUP BY 1
 ),
 every AS (
     SELECT * FROM s
@@ -64,7 +61,11 @@ every AS (
 ),"""
 """Sessions with activity but no usage at all (Codex Desktop and legacy rollouts record none:
 formats/codex.md) are listed with 0 requests and an unknown cost. Finding their agent scans the
-events, so this part joins only when there are such sessions."""
+events, so this part joins only when there are such sessions; a list with a limit keeps only those
+that end after its last session, and reads the events from there on (every one of them has its last
+event there)."""
+
+_EARLIEST = datetime(1, 1, 1)
 
 
 def list_sessions(
@@ -79,58 +80,44 @@ def list_sessions(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Sessions that overlap [since, until] (days in `tz`), newest activity first."""
+    zone = ZoneInfo(tz)
+    bounds: dict[str, Any] = {
+        "agents": list(agents) or None,
+        "begins": _utc(datetime.combine(since, time.min, zone)) if since else None,
+        "ends": _utc(datetime.combine(until + timedelta(days=1), time.min, zone)) if until else None,
+    }
     clauses: list[str] = ["TRUE"]
     params: list[Any] = []
-    agent_sql = ""
-    agent_params: list[Any] = []
-    if agents:  # before grouping the responses (a fifth of the time at 5 M), and on the sessions without any
-        agent_sql = "AND r.agent IN (SELECT unnest(?::VARCHAR[]))"
-        agent_params.append(list(agents))
-        clauses.append("s.agent IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(list(agents))
-    zone = ZoneInfo(tz)
-    begins = _utc(datetime.combine(since, time.min, zone)) if since else None
-    ends = _utc(datetime.combine(until + timedelta(days=1), time.min, zone)) if until else None
-    if begins:
-        clauses.append('s."end" >= ?')
-        params.append(begins)
-    if ends:
-        clauses.append("s.start < ?")
-        params.append(ends)
+    for sql, name in (("s.agent IN (SELECT unnest(?::VARCHAR[]))", "agents"), ('s."end" >= ?', "begins"),
+                      ("s.start < ?", "ends")):  # fmt: skip
+        if bounds[name] is not None:
+            clauses.append(sql)
+            params.append(bounds[name])
     if model:
         clauses.append("len(list_filter(s.models, lambda m: m ILIKE ? ESCAPE '\\')) > 0")
         params.append(f"%{_escaped(model)}%")
     if search:
         needle = f"%{_escaped(search.strip())}%"
         clauses.append(
-            "(s.project ILIKE ? ESCAPE '\\' OR s.branch ILIKE ? ESCAPE '\\' OR p.prompt ILIKE ? ESCAPE '\\'"
+            "(s.project ILIKE ? ESCAPE '\\' OR s.branch ILIKE ? ESCAPE '\\' OR s.first_prompt ILIKE ? ESCAPE '\\'"
             " OR s.session_id ILIKE ? ESCAPE '\\')"
         )
         params += [needle] * 4
-    quiet_ids = _quiet_sessions(store)
-    newest_sql = first_turns = ""
-    newest_params: list[Any] = []
-    first_params: list[Any] = []
+    newest_sql, newest_params, cutoff = "", [], None
     if limit and not search and not model:
-        having = [sql for sql, bound in (("max(r.ts) >= ?", begins), ("min(r.ts) < ?", ends)) if bound]
-        bounds = [bound for bound in (begins, ends) if bound]
-        newest = _NEWEST_SQL.format(
-            agent=agent_sql, having=f"HAVING {' AND '.join(having)}" if having else "", limit=int(limit)
-        )
-        ids = [row[0] for row in store.query(newest, [*agent_params, *bounds])]
-        newest_sql = "AND r.session_id IN (SELECT unnest(?::VARCHAR[]))"
-        # Their first prompts by key: a filter on k in the scan spares reading every session's prompt
-        # (120 of 160 ms at 5 M when joined whole).
-        first_turns = "AND list_contains(?::VARCHAR[], k)"
-        newest_params = [ids]
-        first_params = [[f"{session}:1" for session in (*ids, *quiet_ids)]]
-    quiet = _WITH_QUIET if quiet_ids else "every AS (SELECT * FROM s),"
-    quiet_params = [quiet_ids] if quiet_ids else []
+        where = [sql for sql, name in _NEWEST_WHERE if bounds[name] is not None]
+        newest_params = [bounds[name] for _, name in _NEWEST_WHERE if bounds[name] is not None]
+        order = f'ORDER BY "end" DESC NULLS LAST, k LIMIT {int(limit)}'
+        newest_sql = f"WHERE {' AND '.join(where)} {order}" if where else order
+        cutoff = _last_listed_end(store, newest_sql, newest_params, int(limit))
+    quiet_ids = _quiet_sessions(store, cutoff)
+    quiet, quiet_params = "every AS (SELECT * FROM s),", []
+    if quiet_ids:
+        quiet, quiet_params = _WITH_QUIET, [quiet_ids, cutoff or _EARLIEST]
     sql = _SESSIONS_SQL.format(
-        agent=agent_sql, newest=newest_sql, quiet=quiet, first_turns=first_turns, where=" AND ".join(clauses),
-        limit=f"LIMIT {int(limit)}" if limit else "",
-    )  # fmt: skip
-    rows = store.query_dicts(sql, [*agent_params, *newest_params, *quiet_params, *first_params, *params])
+        newest=newest_sql, quiet=quiet, where=" AND ".join(clauses), limit=f"LIMIT {int(limit)}" if limit else ""
+    )
+    rows = store.query_dicts(sql, [*newest_params, *quiet_params, *params])
     for row in rows:
         row["requests"] = int(row["requests"])
         row["unpriced_requests"] = int(row["unpriced_requests"])
@@ -141,18 +128,25 @@ def list_sessions(
     return rows
 
 
-def _quiet_sessions(store: Store) -> list[str]:
-    """The sessions with signals (so with activity) and no response at all."""
-    candidates = [row[0] for row in store.query(_QUIET_SQL)]
-    if not candidates:
-        return []
-    answered = {row[0] for row in store.query(_ANSWERED_SQL, [candidates])}
-    return [session for session in candidates if session not in answered]
+def _last_listed_end(store: Store, newest_sql: str, params: list[Any], limit: int) -> datetime | None:
+    """When the newest `limit` sessions fill the list, when the last of them ended (else None: every
+    session without usage may be listed)."""
+    row = store.query(
+        f'SELECT count(*), count("end"), min("end") FROM (SELECT "end" FROM session_totals {newest_sql})', params
+    )[0]
+    return row[2] if row[0] == row[1] == limit else None
+
+
+def _quiet_sessions(store: Store, ended_since: datetime | None = None) -> list[str]:
+    """The sessions with signals (so with activity) and no response at all; only those that ended no
+    earlier than `ended_since`, when given."""
+    ended = "AND g.end_ts >= ?" if ended_since else ""
+    return [str(row[0]) for row in store.query(_QUIET_SQL.format(ended=ended), [ended_since] if ended_since else [])]
 
 
 def count_sessions(store: Store) -> int:
     """Every session `list_sessions` lists: those with responses and those without usage."""
-    answered = store.query("SELECT count(DISTINCT session_id) FROM responses WHERE session_id IS NOT NULL")[0][0]
+    answered = store.query("SELECT count(*) FROM session_totals")[0][0]
     return int(answered) + len(_quiet_sessions(store))
 
 

@@ -32,6 +32,7 @@ from tiermon.ingest.pricing import ROW_COST_SQL, ROW_PRICED_SQL, WINDOW_SQL, Pri
 from tiermon.ingest.rows import AgentMeta, Batch
 from tiermon.ingest.schema import (
     AGENT_META_COLUMNS,
+    ALL_SIGNAL_TOTALS_SQL,
     API_ERRORS_DELTA_SQL,
     COMPACTIONS_DELTA_SQL,
     ENTRY_TYPE_COLUMNS,
@@ -42,10 +43,13 @@ from tiermon.ingest.schema import (
     PRICE_COLUMNS,
     RECOUNT_SQL,
     RESPONSE_COLUMNS,
+    RETOTAL_SQL,
     SCHEMA_VERSION,
+    SIGNAL_TOTALS_SQL,
     count_delta_sql,
     create_table_sql,
     key_index_sql,
+    session_totals_sql,
 )
 
 if TYPE_CHECKING:
@@ -403,9 +407,18 @@ class Store:
                 self.con.execute("DELETE FROM meta WHERE key = ?", [BULK_OWNER_KEY])
 
     def recount(self) -> None:
-        """Make the Health counters again from the rows (after writes that did not keep them)."""
-        for stmt in RECOUNT_SQL:
+        """Make the Health counters and the session totals again from the rows (after writes that did not
+        keep them)."""
+        for stmt in [*RECOUNT_SQL, *RETOTAL_SQL]:
             self.con.execute(stmt)
+
+    def settle_session_totals(self, sessions: list[str] | None) -> None:
+        """Copy the signals' first prompt and turn count of `sessions` (None: every session, after a
+        rebuild) into `session_totals`, which the Sessions list reads alone."""
+        if sessions is None:
+            self.con.execute(ALL_SIGNAL_TOTALS_SQL)
+        elif sessions:
+            self.con.execute(SIGNAL_TOTALS_SQL, [sessions])
 
     def _build_key_index(self, table: str) -> None:
         """Keep one row per key (the copy an upsert keeps), commit, then index: DuckDB sees a delete
@@ -709,7 +722,7 @@ class Store:
                 sql += f" ON CONFLICT (k) DO UPDATE SET {sets} {_KEEP_BETTER_COPY}"
             # The Health counters move with the rows: what the write replaces comes off, what it stores goes on.
             replaced = [] if new else [count_delta_sql("response_rows", "-")]
-            statements = [*replaced, sql, count_delta_sql("response_rows", "+")]
+            statements = [*replaced, sql, count_delta_sql("response_rows", "+"), session_totals_sql("response_rows")]
         self._insert_rows("response_rows", "responses", rows, statements)
 
     def upsert_events(self, rows: pa.Table | Columns) -> None:

@@ -48,6 +48,7 @@ def test_a_v2_store_is_migrated_with_its_rows_and_keys(db: Path) -> None:
     with Store.open(db) as store:
         assert store.schema_version() == SCHEMA_VERSION
         assert store.query("SELECT k, output_tokens FROM responses") == [("msg_1:req_1", 5)]
+        assert store.query("SELECT k, requests FROM session_totals") == [(S, 1)]  # made from the rows it had
     assert set(KEY_INDEXES.values()) <= _indexes(db)
 
 

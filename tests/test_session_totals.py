@@ -1,0 +1,114 @@
+"""The per-session totals the Sessions list reads are kept by every write: they always equal a regroup of
+the stored responses, whatever the order of appends, streamed copies, first loads and re-pricing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from test_signals_chat import HAIKU, OPUS, Chat, S, ingest, main_file
+from tiermon.ingest import backfill
+from tiermon.ingest.config import load_settings
+from tiermon.ingest.runner import Ingestor
+from tiermon.ingest.schema import RETOTAL_SQL
+from tiermon.ingest.sessions import count_sessions, list_sessions
+from tiermon.ingest.signals import staleness
+from tiermon.ingest.store import Store
+
+S2 = "5e551011-aaaa-4bbb-8ccc-000000000002"
+S3 = "5e551011-aaaa-4bbb-8ccc-000000000003"
+DAY = 86_400.0
+
+
+def _kept_and_regrouped(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The kept rows, and the rows a regroup of every response makes (rounded: sums may add in another order)."""
+    with Store.open(db, read_only=True) as store:
+        kept = store.query("SELECT * FROM session_totals ORDER BY k")
+        regroup = RETOTAL_SQL[1].removeprefix("INSERT INTO session_totals ")
+        fresh = store.query(f"SELECT * FROM ({regroup}) ORDER BY 1")
+
+    def rounded(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+        return [(*r[:7], None if r[7] is None else round(r[7], 9), *r[8:]) for r in rows]
+
+    return rounded(kept), rounded(fresh)
+
+
+def test_totals_follow_appends_streamed_copies_and_an_old_session_touched_again(tmp_path: Path) -> None:
+    root, db = tmp_path / "claude", tmp_path / "t.duckdb"
+    old = Chat(session=S, start=0.0).prompt("a").say("b", model=OPUS).say("b2", model=OPUS)
+    old.save(main_file(root, S))
+    ingest(root, db)
+    new = Chat(session=S2, start=30 * DAY).prompt("c").say("d", model=OPUS).say("e", model=HAIKU)
+    new.save(main_file(root, S2))
+    ingest(root, db)
+    # One pass touches the month-old session (a streamed final copy of its reply with more output, and a new
+    # reply on another model), the newer one, and a session it has never seen.
+    streamed = dict(old.lines[-1], message=dict(old.lines[-1]["message"]))
+    streamed["message"]["usage"] = dict(streamed["message"]["usage"], output_tokens=9_000)
+    old.lines = [streamed]
+    old.say("f", model=HAIKU).save(main_file(root, S), mode="a")
+    new.lines = []
+    new.say("g", model=OPUS).save(main_file(root, S2), mode="a")
+    Chat(session=S3, start=31 * DAY).prompt("h").say("i").save(main_file(root, S3))
+    ingest(root, db)
+
+    kept, fresh = _kept_and_regrouped(db)
+    assert kept == fresh
+    assert [(r[0], r[6]) for r in kept] == [(S, 3), (S2, 3), (S3, 1)]  # the streamed copy replaced, not added
+    with Store.open(db, read_only=True) as store:
+        listed = list_sessions(store, limit=10)
+        assert [s["session_id"] for s in listed] == [S3, S2, S]
+        assert listed[2]["models"] == sorted([HAIKU, OPUS])
+        assert listed[2]["first_prompt"] == "a"
+        assert count_sessions(store) == 3
+        assert [s["session_id"] for s in list_sessions(store, limit=1)] == [S3]
+
+
+def test_totals_are_made_once_after_a_first_load_and_again_after_a_repricing(
+    tmp_path: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, db = tmp_path / "claude", tmp_path / "t.duckdb"
+    for n, session in enumerate((S, S2)):
+        Chat(session=session, model="claude-zephyr-9", start=n * DAY).prompt("a").say("b").save(main_file(root, session))
+    monkeypatch.setattr(backfill, "PARALLEL_MIN_BYTES", 0)  # a first load in workers: rows appended unkept,
+    monkeypatch.setenv("TIERMON_WORKERS", "2")  # the totals made once at its end
+    ingest(root, db)
+    kept, fresh = _kept_and_regrouped(db)
+    assert kept == fresh
+    assert [(r[0], r[7], r[8]) for r in kept] == [(S, None, 1), (S2, None, 1)]  # unpriced: unknown cost
+
+    config = isolated_env / "config"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "prices.toml").write_text(
+        'version = "team-1"\n[models."claude-zephyr-9"]\ntier = "opus"\ninput = 10\noutput = 50\n'
+        "write_5m = 12.5\nwrite_1h = 20\ncache_read = 1\n"
+    )
+    monkeypatch.setattr(backfill, "PARALLEL_MIN_BYTES", 64 * 1024 * 1024)
+    ingest(root, db)  # the new price file re-prices every stored row
+    kept, fresh = _kept_and_regrouped(db)
+    assert kept == fresh
+    assert all(r[7] and r[7] > 0 and r[8] == 0 for r in kept)
+
+
+def test_first_prompts_and_turns_follow_owed_signals_and_a_rebuild(tmp_path: Path) -> None:
+    """A report's pass stores responses and owes the signals: the list shows the new session without its
+    first prompt until a pass computes them; after a rules change recomputes every session, the copied
+    prompts and turn counts still equal the signals'."""
+    root, db = tmp_path / "claude", tmp_path / "t.duckdb"
+    settings = load_settings(db=db, sources=[root])
+    Chat(session=S).prompt("fix the cart").say("b").prompt("and the tests").say("c").save(main_file(root, S))
+    Ingestor(settings, signals=False).run()
+    with Store.open(db, read_only=True) as store:
+        assert [(s["requests"], s["first_prompt"], s["turns"]) for s in list_sessions(store, limit=5)] == [(2, None, 0)]
+    Ingestor(settings).run()
+    with Store.open(db, read_only=True) as store:
+        assert [(s["first_prompt"], s["turns"]) for s in list_sessions(store, limit=5)] == [("fix the cart", 2)]
+    with Store.open(db) as store:
+        store.execute("UPDATE session_totals SET first_prompt = NULL, turns = NULL")  # what a rebuild must restore
+        staleness.mark_stale(store)
+    Ingestor(settings).run()
+    kept, fresh = _kept_and_regrouped(db)
+    assert kept == fresh
+    assert [(r[10], r[11]) for r in kept] == [("fix the cart", 2)]
