@@ -144,21 +144,19 @@ def _repriced(frame: pl.DataFrame, prices: PriceTable) -> pl.Series:
     return out
 
 
-def _weighted(group: pl.DataFrame, rates: tuple[float, ...]) -> pl.Series:
-    """Σ tokens of each class × its rate, per turn."""
+def _weighted(rates: tuple[float, ...]) -> pl.Expr:
+    """Σ tokens of each class × its rate, per turn (one expression: a Series operation each took ~0.2 ms)."""
     import polars as pl
 
-    total = pl.Series("cost", [0.0] * group.height, dtype=pl.Float64)
-    for column, rate in zip(TOKEN_CLASSES, rates, strict=True):
-        total = total + group[column].fill_null(0).cast(pl.Float64) * rate
-    return total
+    return pl.sum_horizontal(
+        pl.col(column).fill_null(0).cast(pl.Float64) * rate for column, rate in zip(TOKEN_CLASSES, rates, strict=True)
+    )
 
 
 def turn_costs(group: pl.DataFrame, rates: UnitRates) -> pl.Series:
     """Main-chain tokens at `rates` (long-context rates where the turn's mean request exceeds the threshold)."""
+    import polars as pl
 
-    mean_prompt = group["prompt_tokens"] / group["responses"].clip(lower_bound=1)
-    long = mean_prompt > LONG_CONTEXT_THRESHOLD
-    short_cost = _weighted(group, rates.short)
-    main = _weighted(group, rates.long).zip_with(long, short_cost)
-    return (main + group["subagent_cost_usd"].fill_null(0.0)).alias("replayed")
+    long = pl.col("prompt_tokens") / pl.col("responses").clip(lower_bound=1) > LONG_CONTEXT_THRESHOLD
+    main = pl.when(long).then(_weighted(rates.long)).otherwise(_weighted(rates.short))
+    return group.select((main + pl.col("subagent_cost_usd").fill_null(0.0)).alias("replayed")).to_series()
