@@ -592,10 +592,11 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
 
         return list_sessions(store, limit=SESSION_ROWS), count_sessions(store)
 
-    def models(store: Any) -> Any:
+    def models(store: Any, *, all_time: bool = False) -> Any:
         from tiermon.ingest.pricing import load_price_table as prices_of
         from tiermon.ingest.replay import POLICIES, replay
         from tiermon.ingest.scorecard import scorecard, turn_frame
+        from tiermon.tui.screens.models import RECENT_DAYS
 
         nonlocal prices
         if prices is None:
@@ -603,8 +604,12 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
 
             settings = load_settings()
             prices = prices_of(settings.price_file, cache_dir=settings.data_dir / "cache")
-        turns = turn_frame(store, ReportFilter(tz=tz))
+        period = ReportFilter(tz=tz, since=None if all_time else today - timedelta(days=RECENT_DAYS - 1))
+        turns = turn_frame(store, period, project=False)
         return scorecard(turns), [replay(turns, prices, p) for p in POLICIES] if turns.height else []
+
+    def models_all_time(store: Any) -> Any:
+        return models(store, all_time=True)
 
     def report_30d(store: Any) -> Any:
         f = ReportFilter(since=today - timedelta(days=29), tz=tz)
@@ -616,7 +621,8 @@ def pane_queries(now: datetime, session_id: str | None) -> dict[str, Any]:
 
     return {
         "live": live, "spend": spend, "session": session, "health": health, "alerts": alerts, "advice": advice,
-        "sessions": sessions, "models": models, "report daily 30d": report_30d, "report daily all": report_all,
+        "sessions": sessions, "models": models, "models, all time": models_all_time, "report daily 30d": report_30d,
+        "report daily all": report_all,
     }  # fmt: skip
 
 
@@ -1414,7 +1420,7 @@ def render(res: Results, args: argparse.Namespace) -> str:
         lines.append("|---|---|---|---|---|")
         for name, t in panes.items():
             is_pane = name in PANES
-            met = ("yes" if t["median_ms"] <= PANE_TARGET_MS else "no") if is_pane else "(report)"
+            met = ("yes" if t["median_ms"] <= PANE_TARGET_MS else "no") if is_pane else "(other view)"
             err = f" ({t['error']})" if "error" in t else ""
             lines.append(
                 f"| {name}{err} | {t['first_ms']:.0f} | {t['median_ms']:.0f} | {t.get('cpu_ms', float('nan')):.0f}"

@@ -302,3 +302,30 @@ async def test_a_pane_that_cannot_show_its_data_says_so_and_the_dashboard_stays(
         await pilot.press("l")
         await settle(pilot)
         assert isinstance(app.screen, LiveScreen)  # every other pane still works
+
+
+async def test_the_models_pane_measures_the_last_30_days_and_all_time_on_a_key(tmp_path: Path) -> None:
+    """A session 40 days old is out of the default scorecard and replay, in once `A` asks for all time."""
+    old, new = "11111111-2222-4333-8444-000000000001", "11111111-2222-4333-8444-000000000002"
+    project_dir = tmp_path / "claude" / "projects" / "-home-x-shop"
+    day = 86_400.0
+    for sid, at, model in ((old, 0.0, "claude-haiku-4-5"), (new, 40 * day, "claude-opus-4-6")):
+        write(project_dir / f"{sid}.jsonl", [
+            prompt(sid, f"u-{sid}", at, "fix the cart"),
+            assistant(sid, f"a-{sid}", at + 5, f"msg_{sid}", f"req_{sid}", model, usage(100, 50)),
+        ])  # fmt: skip
+    settings = Settings(config_dir=tmp_path / "cfg", data_dir=tmp_path / "data", db_path=tmp_path / "t.duckdb",
+                        sources=[("claude", tmp_path / "claude")])  # fmt: skip
+    app = make_app(settings, clock=lambda: T0 + timedelta(days=40, minutes=1), watch=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        table = app.screen.query_one("#models-table", DataTable)
+        assert app.screen.sub_title == "Models · last 30 days"
+        assert table_text(table, 0) == ["opus-4-6 *"]
+        assert "0 down, 0 up of 1 turns" in str(app.screen.query_one("#models-replay", Static).render())
+        await pilot.press("A")
+        await settle(pilot)
+        assert app.screen.sub_title == "Models · all time"
+        assert sorted(table_text(table, 0)) == ["haiku-4-5 *", "opus-4-6 *"]
