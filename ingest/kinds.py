@@ -81,11 +81,16 @@ def newest_kind_advice(
 
     rungs = list(RUNGS)
     turns = "FROM turns t WHERE t.turn > 0 AND t.model IS NOT NULL"
+    # Grouped by the raw columns first, bucketed after: the CASE and list lookups then run on a few
+    # hundred groups instead of every turn (30 against 51 ms at 5 M responses).
     stats = store.frame(
-        f"""SELECT coalesce(t.dominant_tool, 'no tool') AS kind, {_SIZE_SQL} AS size,
-                   (list_position(?::VARCHAR[], t.rung) - 1)::BIGINT AS "order", count(*)::UINT32 AS n,
-                   coalesce(sum(t.struggled::BIGINT), 0)::BIGINT AS k
-            {turns} AND list_contains(?::VARCHAR[], t.rung) GROUP BY ALL""",
+        f"""SELECT coalesce(t.kind, 'no tool') AS kind, {_SIZE_SQL} AS size,
+                   (list_position(?::VARCHAR[], t.rung) - 1)::BIGINT AS "order", sum(t.n)::UINT32 AS n,
+                   sum(t.k)::BIGINT AS k
+            FROM (SELECT t.dominant_tool AS kind, t.tool_calls, t.rung, count(*) AS n,
+                         coalesce(sum(t.struggled::BIGINT), 0) AS k
+                  {turns} GROUP BY ALL) t
+            WHERE list_contains(?::VARCHAR[], t.rung) GROUP BY ALL""",
         [rungs, rungs],
     )
     if stats.is_empty():
@@ -100,14 +105,14 @@ def newest_kind_advice(
     if advised.is_empty():
         return []
     keys = [f"{r['kind']}\x1f{r['size']}\x1f{r['order']}" for r in advised.iter_rows(named=True)]
-    select = _TURNS_SQL.split("FROM turns t")[0]
+    # The projects are looked up for the turns read, after: joining them in scanned every session (~33 ms).
+    select = _TURNS_SQL.split("FROM turns t")[0].replace("s.project", "NULL::VARCHAR AS project")
     sql = f"""{select}
         FROM (SELECT * {turns} AND NOT coalesce(t.struggled, false) AND t.start_ts >= ?
                 AND coalesce(t.dominant_tool, 'no tool') || chr(31) || ({_SIZE_SQL}) || chr(31)
                     || (list_position(?::VARCHAR[], t.rung) - 1) IN (SELECT unnest(?::VARCHAR[]))
                 AND NOT EXISTS (SELECT 1 FROM advice a WHERE a.session_id = t.session_id AND a.turn = t.turn)
               ORDER BY t.start_ts DESC LIMIT ?) t
-        LEFT JOIN session_signals s ON s.k = t.session_id
         ORDER BY t.start_ts DESC"""
     # The newest turns first: a month back, then a wider window until `limit` rows or all of history.
     if since is not None:
@@ -121,11 +126,24 @@ def newest_kind_advice(
                 break
             days *= 4
     frame = newest.with_columns(
+        project=pl.col("session_id").replace_strict(
+            _projects(store, newest["session_id"].unique().to_list()), default=None, return_dtype=pl.String
+        ),
         kind=pl.col("dominant_tool").fill_null("no tool"),
         size=pl.col("tool_calls").map_elements(size_bucket, return_dtype=pl.String),
         order=pl.col("rung").replace_strict({r: i for i, r in enumerate(RUNGS)}, default=None, return_dtype=pl.Int64),
     )
     return _rows(frame.join(advised, on=["kind", "size", "order"]), prices)
+
+
+def _projects(store: Store, sessions: list[str]) -> dict[str, str | None]:
+    """Each session's project, as the signals recorded it."""
+    if not sessions:
+        return {}
+    marks = ", ".join("?" * len(sessions))
+    return {str(k): project for k, project in store.query(
+        f"SELECT k, project FROM session_signals WHERE k IN ({marks})", sessions
+    )}  # fmt: skip
 
 
 def _size_sql() -> str:

@@ -46,11 +46,13 @@ def store_with_kind_advice(tmp_path: Path) -> Path:
                        'the engine', '{}')""",
             [(f"mid-s:{t[2]}:de-escalate", "mid-s", t[2], t[3], t[3]) for t in advised],
         )
+        store.execute_many("INSERT INTO session_signals (k, session_id, project) VALUES (?, ?, ?)",
+                           [("small-s", "small-s", "/home/dev/small"), ("mid-s", "mid-s", "/home/dev/mid")])  # fmt: skip
     return db
 
 
 def _key(row: dict[str, object]) -> tuple[object, ...]:
-    return (row["session_id"], row["turn"], row["reason"], row["start"], row["cost_usd"],
+    return (row["session_id"], row["project"], row["turn"], row["reason"], row["start"], row["cost_usd"],
             row["counterfactual_cost_usd"])  # fmt: skip
 
 
@@ -65,6 +67,7 @@ def test_the_pane_list_equals_the_merge_of_every_engine_and_by_kind_row(
         want = with_kind_advice(engine, by_kind, limit=limit)
         got = newest_advice(store, prices, limit)
     assert len(engine) == 6 and len(by_kind) > len(engine)  # the case is real: both kinds, overlapping turns
+    assert {r["project"] for r in by_kind} == {"/home/dev/mid"}  # the by-kind rows name their session's project
     assert [_key(r) for r in got] == [_key(r) for r in want]
     turns = [(r["session_id"], r["turn"]) for r in got]
     assert len(turns) == len(set(turns))  # an advised turn shows once
