@@ -112,3 +112,19 @@ def test_first_prompts_and_turns_follow_owed_signals_and_a_rebuild(tmp_path: Pat
     kept, fresh = _kept_and_regrouped(db)
     assert kept == fresh
     assert [(r[10], r[11]) for r in kept] == [("fix the cart", 2)]
+
+
+def test_every_limit_lists_the_head_of_the_whole_list_on_real_sessions(corpus: Path, tmp_path: Path) -> None:
+    """A list with a limit takes its rows newest first from the totals and keeps the sessions without usage
+    (Codex Desktop's) that end after its last row: it must list exactly the head of the unlimited list."""
+    kinds = {"cc-": "claude", "codex-": "codex", "gemini-": "gemini"}
+    sources = [(kind, folder) for folder in sorted(corpus.iterdir()) for prefix, kind in kinds.items()
+               if folder.name.startswith(prefix)]  # fmt: skip
+    db = tmp_path / "t.duckdb"
+    Ingestor(load_settings(db=db, sources=sources)).run()
+    with Store.open(db, read_only=True) as store:
+        whole = list_sessions(store)
+        assert any(s["requests"] == 0 for s in whole) and len(whole) == count_sessions(store) >= 10
+        for limit in range(1, len(whole) + 2):
+            for agents in ((), ("codex",)):
+                assert list_sessions(store, limit=limit, agents=agents) == list_sessions(store, agents=agents)[:limit]
