@@ -3,6 +3,7 @@ the stored responses, whatever the order of appends, streamed copies, first load
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from tiermon.ingest.schema import RETOTAL_SQL
 from tiermon.ingest.sessions import count_sessions, list_sessions
 from tiermon.ingest.signals import staleness
 from tiermon.ingest.store import Store
+from transcripts import assistant, usage
 
 S2 = "5e551011-aaaa-4bbb-8ccc-000000000002"
 S3 = "5e551011-aaaa-4bbb-8ccc-000000000003"
@@ -30,7 +32,7 @@ def _kept_and_regrouped(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any
         fresh = store.query(f"SELECT * FROM ({regroup}) ORDER BY 1")
 
     def rounded(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        return [(*r[:7], None if r[7] is None else round(r[7], 9), *r[8:]) for r in rows]
+        return [(*r[:8], None if r[8] is None else round(r[8], 9), *r[9:]) for r in rows]
 
     return rounded(kept), rounded(fresh)
 
@@ -56,7 +58,7 @@ def test_totals_follow_appends_streamed_copies_and_an_old_session_touched_again(
 
     kept, fresh = _kept_and_regrouped(db)
     assert kept == fresh
-    assert [(r[0], r[6]) for r in kept] == [(S, 3), (S2, 3), (S3, 1)]  # the streamed copy replaced, not added
+    assert [(r[0], r[7]) for r in kept] == [(S, 3), (S2, 3), (S3, 1)]  # the streamed copy replaced, not added
     with Store.open(db, read_only=True) as store:
         listed = list_sessions(store, limit=10)
         assert [s["session_id"] for s in listed] == [S3, S2, S]
@@ -77,7 +79,7 @@ def test_totals_are_made_once_after_a_first_load_and_again_after_a_repricing(
     ingest(root, db)
     kept, fresh = _kept_and_regrouped(db)
     assert kept == fresh
-    assert [(r[0], r[7], r[8]) for r in kept] == [(S, None, 1), (S2, None, 1)]  # unpriced: unknown cost
+    assert [(r[0], r[8], r[9]) for r in kept] == [(S, None, 1), (S2, None, 1)]  # unpriced: unknown cost
 
     config = isolated_env / "config"
     config.mkdir(parents=True, exist_ok=True)
@@ -89,7 +91,7 @@ def test_totals_are_made_once_after_a_first_load_and_again_after_a_repricing(
     ingest(root, db)  # the new price file re-prices every stored row
     kept, fresh = _kept_and_regrouped(db)
     assert kept == fresh
-    assert all(r[7] and r[7] > 0 and r[8] == 0 for r in kept)
+    assert all(r[8] and r[8] > 0 and r[9] == 0 for r in kept)
 
 
 def test_first_prompts_and_turns_follow_owed_signals_and_a_rebuild(tmp_path: Path) -> None:
@@ -111,7 +113,7 @@ def test_first_prompts_and_turns_follow_owed_signals_and_a_rebuild(tmp_path: Pat
     Ingestor(settings).run()
     kept, fresh = _kept_and_regrouped(db)
     assert kept == fresh
-    assert [(r[10], r[11]) for r in kept] == [("fix the cart", 2)]
+    assert [(r[11], r[12]) for r in kept] == [("fix the cart", 2)]
 
 
 def test_every_limit_lists_the_head_of_the_whole_list_on_real_sessions(corpus: Path, tmp_path: Path) -> None:
@@ -121,10 +123,36 @@ def test_every_limit_lists_the_head_of_the_whole_list_on_real_sessions(corpus: P
     sources = [(kind, folder) for folder in sorted(corpus.iterdir()) for prefix, kind in kinds.items()
                if folder.name.startswith(prefix)]  # fmt: skip
     db = tmp_path / "t.duckdb"
-    Ingestor(load_settings(db=db, sources=sources)).run()
+    Ingestor(load_settings(db=db, sources=sources)).run()  # in one process: big batches, kept as they are written
+    kept, fresh = _kept_and_regrouped(db)
+    assert kept == fresh
     with Store.open(db, read_only=True) as store:
         whole = list_sessions(store)
         assert any(s["requests"] == 0 for s in whole) and len(whole) == count_sessions(store) >= 10
         for limit in range(1, len(whole) + 2):
             for agents in ((), ("codex",)):
                 assert list_sessions(store, limit=limit, agents=agents) == list_sessions(store, agents=agents)[:limit]
+
+
+def test_appended_responses_add_to_their_session_as_a_regroup_would(tmp_path: Path) -> None:
+    """A live pass that only appends new responses adds them to the kept row instead of regrouping the
+    session: after a reply on an unpriced model, one on another branch, a line older than the session's
+    first (a subagent's file read late) and one with no branch, the row still equals a regroup."""
+    root, db = tmp_path / "claude", tmp_path / "t.duckdb"
+    path = main_file(root, S)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        (100.0, "claude-haiku-4-5", "/home/dev/shop", "main"),
+        (200.0, "claude-zephyr-9", "/home/dev/shop/api", "feature"),  # unpriced: its cost is unknown
+        (50.0, "claude-opus-4-6", "/home/dev/early", "old"),  # older than the first: project and start move
+        (300.0, "claude-haiku-4-5", "/home/dev/shop", None),  # no branch named: the branch stays
+    ]
+    for n, (at, model, cwd, branch) in enumerate(lines):
+        line = assistant(S, f"a{n}", at, f"msg_{n}", f"req_{n}", model, usage(), cwd=cwd, branch=branch)
+        with path.open("a") as fh:
+            fh.write(json.dumps(line) + "\n")
+        ingest(root, db)
+        kept, fresh = _kept_and_regrouped(db)
+        assert kept == fresh, n
+    (row,) = kept
+    assert (row[2], row[3], row[7], row[9]) == ("/home/dev/early", "feature", 4, 1)
