@@ -863,7 +863,7 @@ class Store:
     def frame(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         """A query's result as a polars DataFrame, handed over by DuckDB without a copy through Python."""
         duck.relations()
-        cursor = self.con.cursor()  # its own cursor: a result left open on the connection must not block it
+        cursor = _setup(self.con.cursor())  # its own cursor: a result left open on the connection must not block it
         try:
             frame: pl.DataFrame = cursor.sql(sql, params=params or None).pl()
             return frame
@@ -878,9 +878,7 @@ class Store:
     def cursor(self) -> duck.DuckDBPyConnection:
         """A cursor of its own, for a reader that builds relations step by step (the export)."""
         duck.relations()
-        cur = self.con.cursor()
-        cur.execute("SET TimeZone = 'UTC'")
-        return cur
+        return _setup(self.con.cursor())
 
     def query_dicts(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
         cur = self.con.execute(sql, params or [])
@@ -953,7 +951,7 @@ class KeptFile:
         store._kept = self
         store._held_since, store._held_since_wall = self.held_since, self.held_since_wall
         try:
-            store.con.execute("SET TimeZone = 'UTC'")
+            _setup(store.con)
             if not read_only:
                 store.ensure_key_indexes()  # as every writable open: a load of this process that failed left them down
             yield store
@@ -1037,7 +1035,7 @@ class KeptFile:
                     self.lent_out = 1  # lent() gives it back, taken or not
             assert self.con is not None
             store.con = self.con.cursor()
-        store.con.execute("SET TimeZone = 'UTC'")
+        _setup(store.con)
         return alone
 
 
@@ -1048,7 +1046,7 @@ def _closing_cursor(con: duck.DuckDBPyConnection) -> Iterator[duck.DuckDBPyConne
     a bulk load's key index then finds the duplicates it had just deleted still alive."""
     cur = con.cursor()
     try:
-        cur.execute("SET TimeZone = 'UTC'")
+        _setup(cur)
         yield cur
     finally:
         cur.close()
@@ -1070,6 +1068,23 @@ def stop_keeping(path: Path) -> None:
         with kept._lock:
             kept.stopped = True
             kept.let_go()
+
+
+CONNECTION_SETTINGS = (
+    "SET TimeZone = 'UTC';"
+    " SET enable_progress_bar = false;"  # else DuckDB draws one on stdout, inside a --json answer
+    " SET late_materialization_max_rows = 1000"
+)
+"""Set on every connection and cursor (a cursor does not inherit them all). Late materialization: a
+query for the newest rows reads the wide columns of those rows only, not of every row it sorts; DuckDB
+does it up to 50 rows by default, and the Sessions list's 1,000 newest sessions read every session's
+first prompt (~60 of 90 ms at 260 k sessions)."""
+
+
+def _setup(con: duck.DuckDBPyConnection) -> duck.DuckDBPyConnection:
+    """`con` with CONNECTION_SETTINGS applied."""
+    con.execute(CONNECTION_SETTINGS)
+    return con
 
 
 def _utcnow() -> datetime:
@@ -1103,9 +1118,7 @@ def _connect(path: Path, read_only: bool, wait: float) -> duck.DuckDBPyConnectio
         except duck.Error as exc:
             raise _open_error(path, exc) from exc
     _private_file(path)
-    con.execute("SET TimeZone = 'UTC'")
-    con.execute("SET enable_progress_bar = false")  # else DuckDB draws one on stdout, inside a --json answer
-    return con
+    return _setup(con)
 
 
 def _knock_path(path: Path) -> Path:
