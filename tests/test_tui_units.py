@@ -195,3 +195,17 @@ def test_newest_sessions_first_then_their_columns_equals_the_whole_list_cut(
         whole = list_sessions(store, **filters)  # type: ignore[arg-type]
         assert list_sessions(store, limit=limit, **filters) == whole[:limit]  # type: ignore[arg-type]
     assert [r["session_id"][0] for r in whole] == {"since": ["a"]}.get(next(iter(filters), ""), ["a", "c", "b"])
+
+
+def test_stored_figures_decode_whatever_json_wrote() -> None:
+    """Alert and advice figures are written by json.dumps, which spells a NaN as `NaN`: the fast decoder
+    refuses it, so the row falls back to json rather than failing the pane."""
+    import math
+
+    from tiermon.ingest.signals.views import _with_figures
+
+    assert _with_figures({"figures": '{"turns": 3, "share": 0.25, "note": "ü"}'})["figures"] == {
+        "turns": 3, "share": 0.25, "note": "ü"
+    }  # fmt: skip
+    assert math.isnan(_with_figures({"figures": '{"ratio": NaN}'})["figures"]["ratio"])
+    assert _with_figures({"figures": None})["figures"] == {}
