@@ -229,9 +229,11 @@ class Ingestor:
         owed = staleness.owed(store)
         computed = sorted({*summary.changed_sessions, *owed})
         computed_under = store.meta(staleness.FINGERPRINT_KEY)
-        refresh(store, computed, thresholds, prices, parallel=parallel)
-        rebuilt = store.meta(staleness.FINGERPRINT_KEY) != computed_under
-        store.settle_session_totals(None if rebuilt else computed)
+        try:
+            refresh(store, computed, thresholds, prices, parallel=parallel)
+        finally:  # a pass stopped midway copies what it did write: each batch of signals commits on its own
+            rebuilt = store.meta(staleness.FINGERPRINT_KEY) != computed_under
+            store.settle_session_totals(None if rebuilt else computed)
         staleness.settled(store, owed)
         summary.signals_seconds = time.perf_counter() - started
 

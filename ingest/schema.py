@@ -491,6 +491,7 @@ SESSION_TOTAL_COLUMNS: dict[str, str] = {
     "k": "VARCHAR PRIMARY KEY",  # session_id
     "agent": "VARCHAR",
     "project": "VARCHAR",  # of the session's first response: a session that moved into a subfolder stays one project
+    "project_ts": "TIMESTAMP",  # that response's time: what an appended row's project is weighed against
     "branch": "VARCHAR",  # the latest git branch named
     "branch_ts": "TIMESTAMP",  # when it was named: what an appended row's branch is weighed against
     "start": "TIMESTAMP",
@@ -509,6 +510,7 @@ a refresh; the list now reads a thousand rows of this table."""
 
 _RESPONSE_TOTALS = """
 SELECT r.session_id, any_value(r.agent) AS agent, arg_min(r.project, r.ts) AS project,
+       min(r.ts) FILTER (WHERE r.project IS NOT NULL) AS project_ts,
        arg_max(r.git_branch, r.ts) FILTER (WHERE r.git_branch IS NOT NULL) AS branch,
        max(r.ts) FILTER (WHERE r.git_branch IS NOT NULL) AS branch_ts, min(r.ts) AS start,
        max(r.ts) AS "end", count(*) AS requests, sum(r.cost_usd) AS cost_usd,
@@ -528,6 +530,15 @@ RETOTAL_SQL = [
 """`session_totals` made again from the rows and the signals: after a bulk load, a re-pricing."""
 
 
+MARK_REPLACED_SQL = """UPDATE session_totals SET requests = NULL
+WHERE k IN (SELECT session_id FROM responses WHERE k IN (SELECT k FROM {rows}))"""
+"""Before a write that may replace stored copies: mark the sessions those copies belong to for a regroup. A
+copy's key does not hold its session (a resumed session's file, or an API log, repeats a transcript's
+response under another session id), so the write may move a response from one session to another."""
+EMPTY_TOTALS_SQL = "DELETE FROM session_totals WHERE requests IS NULL"
+"""After the regroup: the rows of sessions left without a response (a copy that moved, or one that lost
+to the stored copy)."""
+
 NEW_SESSIONS_SQL = """INSERT INTO session_totals (k)
 SELECT DISTINCT session_id FROM {rows}
 WHERE session_id IS NOT NULL AND session_id NOT IN (SELECT k FROM session_totals)"""
@@ -543,7 +554,8 @@ def session_totals_sql(rows: str) -> str:
     (or the batch's earliest time): a live session's rows are the last few row groups, so the
     scan skips the rest of the table (~8 against ~30 ms at 5 M responses, when it can: after a
     first load a session's rows are spread over the table, and the scan reads most of it)."""
-    touched = f"SELECT DISTINCT session_id FROM {rows} WHERE session_id IS NOT NULL"
+    touched = f"""SELECT session_id FROM {rows} WHERE session_id IS NOT NULL
+        UNION SELECT k FROM session_totals WHERE requests IS NULL"""
     since = f"""(SELECT coalesce(least(a, b), a, b) FROM (
         SELECT (SELECT min(start) FROM session_totals WHERE k IN ({touched})) AS a,
                (SELECT min(ts) FROM {rows}) AS b))"""
@@ -560,13 +572,14 @@ def appended_totals_sql(rows: str) -> str:
     A live pass mostly appends new responses, and regrouping the session read its rows again
     (~60 ms at 5 M responses when they are spread over the table, as after a first load). New
     rows only add: counts and costs add up, the span widens, the project changes only to an
-    earlier row's and the branch only to a later-named one's. A write that replaced a stored
-    copy regroups instead (`session_totals_sql`)."""
+    earlier-named one's and the branch only to a later-named one's. A write that may replace a
+    stored copy regroups instead (`session_totals_sql`)."""
     new = _RESPONSE_TOTALS.format(where=f"AND r.k IN (SELECT k FROM {rows})")
     return f"""UPDATE session_totals o SET
         agent = coalesce(o.agent, n.agent),
-        project = CASE WHEN n.start < o.start OR (o.start IS NULL AND n.start IS NOT NULL)
+        project = CASE WHEN n.project_ts < o.project_ts OR (o.project_ts IS NULL AND n.project_ts IS NOT NULL)
                        THEN n.project ELSE o.project END,
+        project_ts = least(o.project_ts, n.project_ts),
         branch = CASE WHEN n.branch_ts > o.branch_ts OR (o.branch_ts IS NULL AND n.branch_ts IS NOT NULL)
                       THEN n.branch ELSE o.branch END,
         branch_ts = greatest(o.branch_ts, n.branch_ts), start = least(o.start, n.start),

@@ -35,10 +35,12 @@ from tiermon.ingest.schema import (
     ALL_SIGNAL_TOTALS_SQL,
     API_ERRORS_DELTA_SQL,
     COMPACTIONS_DELTA_SQL,
+    EMPTY_TOTALS_SQL,
     ENTRY_TYPE_COLUMNS,
     EVENT_COLUMNS,
     FILE_COLUMNS,
     KEY_INDEXES,
+    MARK_REPLACED_SQL,
     MIGRATIONS,
     NEW_SESSIONS_SQL,
     PRICE_COLUMNS,
@@ -718,16 +720,22 @@ class Store:
                          {ROW_PRICED_SQL} AS priced
                   FROM {source} r {PRICE_JOIN}
                   ORDER BY r.ts"""
-        statements = [sql]
-        if not self._bulk:
+        regroup = [session_totals_sql("response_rows"), EMPTY_TOTALS_SQL]
+        if self._bulk:
+            # A bulk load keeps the session totals roughly (copies in later reads count until the key index
+            # settles them), so the Sessions list fills as it goes; its end makes them again from the rows.
+            statements = [sql, *self._new_sessions(rows), *regroup]
+        else:
             new = self._all_new("responses", rows)
+            replaced: list[str] = []
             if not new:
                 sets = ", ".join(f'"{c}" = excluded."{c}"' for c in [*_RESPONSE_BATCH_COLS[1:], "cost_usd", "priced"])
                 sql += f" ON CONFLICT (k) DO UPDATE SET {sets} {_KEEP_BETTER_COPY}"
-            # The Health counters move with the rows: what the write replaces comes off, what it stores goes on.
-            replaced = [] if new else [count_delta_sql("response_rows", "-")]
-            totals = appended_totals_sql("response_rows") if new else session_totals_sql("response_rows")
-            statements = [*replaced, sql, count_delta_sql("response_rows", "+"), *self._new_sessions(rows), totals]
+                # The Health counters move with the rows: what the write replaces comes off, what it stores
+                # goes on; the sessions of the copies it may replace are regrouped with the batch's own.
+                replaced = [count_delta_sql("response_rows", "-"), MARK_REPLACED_SQL.format(rows="response_rows")]
+            totals = [appended_totals_sql("response_rows")] if new else regroup
+            statements = [*replaced, sql, count_delta_sql("response_rows", "+"), *self._new_sessions(rows), *totals]
         self._insert_rows("response_rows", "responses", rows, statements)
 
     def _new_sessions(self, rows: pa.Table | Columns) -> list[str]:

@@ -13,28 +13,32 @@ from test_signals_chat import HAIKU, OPUS, Chat, S, ingest, main_file
 from tiermon.ingest import backfill
 from tiermon.ingest.config import load_settings
 from tiermon.ingest.runner import Ingestor
-from tiermon.ingest.schema import RETOTAL_SQL
+from tiermon.ingest.schema import RETOTAL_SQL, SESSION_TOTAL_COLUMNS
 from tiermon.ingest.sessions import count_sessions, list_sessions
 from tiermon.ingest.signals import staleness
 from tiermon.ingest.store import Store
-from transcripts import assistant, usage
+from transcripts import assistant, prompt, usage, write
 
 S2 = "5e551011-aaaa-4bbb-8ccc-000000000002"
 S3 = "5e551011-aaaa-4bbb-8ccc-000000000003"
 DAY = 86_400.0
 
 
-def _kept_and_regrouped(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The kept rows, and the rows a regroup of every response makes (rounded: sums may add in another order)."""
+def _kept_and_regrouped(db: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The kept rows, and the rows a regroup of every response makes, by column (costs rounded: sums may
+    add up in another order)."""
     with Store.open(db, read_only=True) as store:
         kept = store.query("SELECT * FROM session_totals ORDER BY k")
         regroup = RETOTAL_SQL[1].removeprefix("INSERT INTO session_totals ")
         fresh = store.query(f"SELECT * FROM ({regroup}) ORDER BY 1")
 
-    def rounded(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-        return [(*r[:8], None if r[8] is None else round(r[8], 9), *r[9:]) for r in rows]
+    def named(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        out = [dict(zip(SESSION_TOTAL_COLUMNS, row, strict=True)) for row in rows]
+        for row in out:
+            row["cost_usd"] = None if row["cost_usd"] is None else round(row["cost_usd"], 9)
+        return out
 
-    return rounded(kept), rounded(fresh)
+    return named(kept), named(fresh)
 
 
 def test_totals_follow_appends_streamed_copies_and_an_old_session_touched_again(tmp_path: Path) -> None:
@@ -58,7 +62,7 @@ def test_totals_follow_appends_streamed_copies_and_an_old_session_touched_again(
 
     kept, fresh = _kept_and_regrouped(db)
     assert kept == fresh
-    assert [(r[0], r[7]) for r in kept] == [(S, 3), (S2, 3), (S3, 1)]  # the streamed copy replaced, not added
+    assert [(r["k"], r["requests"]) for r in kept] == [(S, 3), (S2, 3), (S3, 1)]  # the streamed copy replaced, not added
     with Store.open(db, read_only=True) as store:
         listed = list_sessions(store, limit=10)
         assert [s["session_id"] for s in listed] == [S3, S2, S]
@@ -79,7 +83,7 @@ def test_totals_are_made_once_after_a_first_load_and_again_after_a_repricing(
     ingest(root, db)
     kept, fresh = _kept_and_regrouped(db)
     assert kept == fresh
-    assert [(r[0], r[8], r[9]) for r in kept] == [(S, None, 1), (S2, None, 1)]  # unpriced: unknown cost
+    assert [(r["k"], r["cost_usd"], r["unpriced_requests"]) for r in kept] == [(S, None, 1), (S2, None, 1)]  # unpriced: unknown cost
 
     config = isolated_env / "config"
     config.mkdir(parents=True, exist_ok=True)
@@ -91,7 +95,7 @@ def test_totals_are_made_once_after_a_first_load_and_again_after_a_repricing(
     ingest(root, db)  # the new price file re-prices every stored row
     kept, fresh = _kept_and_regrouped(db)
     assert kept == fresh
-    assert all(r[8] and r[8] > 0 and r[9] == 0 for r in kept)
+    assert all(r["cost_usd"] and r["cost_usd"] > 0 and r["unpriced_requests"] == 0 for r in kept)
 
 
 def test_first_prompts_and_turns_follow_owed_signals_and_a_rebuild(tmp_path: Path) -> None:
@@ -113,7 +117,7 @@ def test_first_prompts_and_turns_follow_owed_signals_and_a_rebuild(tmp_path: Pat
     Ingestor(settings).run()
     kept, fresh = _kept_and_regrouped(db)
     assert kept == fresh
-    assert [(r[11], r[12]) for r in kept] == [("fix the cart", 2)]
+    assert [(r["first_prompt"], r["turns"]) for r in kept] == [("fix the cart", 2)]
 
 
 def test_every_limit_lists_the_head_of_the_whole_list_on_real_sessions(corpus: Path, tmp_path: Path) -> None:
@@ -155,4 +159,93 @@ def test_appended_responses_add_to_their_session_as_a_regroup_would(tmp_path: Pa
         kept, fresh = _kept_and_regrouped(db)
         assert kept == fresh, n
     (row,) = kept
-    assert (row[2], row[3], row[7], row[9]) == ("/home/dev/early", "feature", 4, 1)
+    assert (row["project"], row["branch"], row["requests"], row["unpriced_requests"]) == (
+        "/home/dev/early", "feature", 4, 1
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("copy_file", ["a-resumed.jsonl", "z-resumed.jsonl"])
+def test_a_response_repeated_under_another_session_moves_or_stays_whole(tmp_path: Path, copy_file: str) -> None:
+    """A response's key does not hold its session: a resumed session's file repeats a reply of another
+    session under its own id. Whichever copy the store keeps (the earlier path, at equal output), both
+    sessions' rows equal a regroup, and the list neither breaks nor shows a session without responses."""
+    root, db = tmp_path / "claude", tmp_path / "t.duckdb"
+    project = root / "projects" / "-home-dev-shop"
+    write(project / "m-first.jsonl", [
+        prompt(S, "u1", 0, "hello"),
+        assistant(S, "a1", 1, "msg_1", "req_1", "claude-opus-4-6", usage()),
+        assistant(S, "a2", 2, "msg_2", "req_2", "claude-opus-4-6", usage()),
+    ])  # fmt: skip
+    ingest(root, db)
+    write(project / copy_file, [prompt(S2, "u9", 0, "hello"),
+                                assistant(S2, "a1", 1, "msg_1", "req_1", "claude-opus-4-6", usage())])  # fmt: skip
+    ingest(root, db)
+    kept, fresh = _kept_and_regrouped(db)
+    assert kept == fresh
+    moved = copy_file < "m-first.jsonl"  # the copy at the earlier place wins (SPEC §3)
+    assert [(r["k"], r["requests"]) for r in kept] == ([(S, 1), (S2, 1)] if moved else [(S, 2)])
+    with Store.open(db, read_only=True) as store:
+        listed = {s["session_id"]: s["requests"] for s in list_sessions(store)}
+        assert listed[S] == (1 if moved else 2) and count_sessions(store) == len(listed)
+
+
+def test_rows_without_a_working_folder_leave_the_project_as_a_regroup_would(tmp_path: Path) -> None:
+    """The project is the first response's that names one: appended rows without a cwd change nothing."""
+    root, db = tmp_path / "claude", tmp_path / "t.duckdb"
+    path = main_file(root, S)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for n, (at, cwd) in enumerate([(100.0, None), (200.0, "/home/dev/shop"), (50.0, None), (20.0, "/home/dev/x")]):
+        line = assistant(S, f"a{n}", at, f"msg_{n}", f"req_{n}", "claude-opus-4-6", usage())
+        if cwd is None:
+            del line["cwd"]
+        else:
+            line["cwd"] = cwd
+        with path.open("a") as fh:
+            fh.write(json.dumps(line) + "\n")
+        ingest(root, db)
+        kept, fresh = _kept_and_regrouped(db)
+        assert kept == fresh, n
+    assert kept[0]["project"] == "/home/dev/x"
+
+
+def test_the_list_fills_during_a_first_load(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first load in workers commits as it goes: the sessions it committed are listed before it ends."""
+    root, db = tmp_path / "claude", tmp_path / "t.duckdb"
+    for n, session in enumerate((S, S2, S3)):
+        Chat(session=session, start=n * DAY).prompt("a").say("b").save(main_file(root, session))
+    monkeypatch.setattr(backfill, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(backfill, "COMMIT_ROWS", 1)  # a commit per worker message
+    monkeypatch.setenv("TIERMON_WORKERS", "2")
+    seen: list[int] = []
+    commit = Store.commit
+
+    def commit_and_look(self: Store, pending: Any) -> None:
+        commit(self, pending)
+        if self._bulk:
+            seen.append(len(list_sessions(self, limit=10)))
+
+    monkeypatch.setattr(Store, "commit", commit_and_look)
+    ingest(root, db)
+    assert seen and seen[0] > 0 and seen[-1] == 3  # listed from the first commit on
+    kept, fresh = _kept_and_regrouped(db)
+    assert kept == fresh
+
+
+def test_signals_written_before_a_pass_stops_reach_the_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each batch of signals commits on its own: a pass stopped after writing some (Ctrl-C, an error) still
+    copies their first prompts and turn counts, or the list would show the session without them for good."""
+    from tiermon.ingest.signals import engine
+
+    root, db = tmp_path / "claude", tmp_path / "t.duckdb"
+    Chat(session=S).prompt("fix the cart").say("b").save(main_file(root, S))
+    refresh = engine.refresh
+
+    def refresh_then_stop(*args: Any, **kwargs: Any) -> int:
+        refresh(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(engine, "refresh", refresh_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(root, db)
+    with Store.open(db, read_only=True) as store:
+        assert [(s["first_prompt"], s["turns"]) for s in list_sessions(store, limit=5)] == [("fix the cart", 1)]
