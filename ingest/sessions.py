@@ -31,8 +31,8 @@ ORDER BY s."end" DESC NULLS LAST, s.session_id
 _NEWEST_WHERE = (
     ("agent IN (SELECT unnest(?::VARCHAR[]))", "agents"), ('"end" >= ?', "begins"), ("start < ?", "ends")
 )
-"""A list with a limit and no filter on what it shows takes its rows newest first straight from the
-table; these are the filters it can apply there."""
+"""The agent and date filters, on a session's row. A list with a limit and no filter on what it shows
+applies them in the table itself, taking its rows newest first straight from there."""
 
 _QUIET_SQL = """
 SELECT g.k FROM session_signals g ANTI JOIN session_totals t ON t.k = g.k
@@ -88,10 +88,9 @@ def list_sessions(
     }
     clauses: list[str] = ["TRUE"]
     params: list[Any] = []
-    for sql, name in (("s.agent IN (SELECT unnest(?::VARCHAR[]))", "agents"), ('s."end" >= ?', "begins"),
-                      ("s.start < ?", "ends")):  # fmt: skip
+    for sql, name in _NEWEST_WHERE:
         if bounds[name] is not None:
-            clauses.append(sql)
+            clauses.append(f"s.{sql}")
             params.append(bounds[name])
     if model:
         clauses.append("len(list_filter(s.models, lambda m: m ILIKE ? ESCAPE '\\')) > 0")
