@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -158,6 +159,30 @@ def test_a_session_that_moves_into_a_subfolder_is_one_project(tiermon: Run, src:
     """The fixture's session moves from /home/dev/shop into another folder: one project, its first."""
     out = tiermon("--db", str(db), "--source", str(src), "report", "session", "--csv", "--by", "project").stdout
     assert {row["group"] for row in csv.DictReader(io.StringIO(out))} == {"/home/dev/shop"}
+
+
+def test_projects_are_the_same_looked_up_by_key_or_joined(
+    tiermon: Run, src: Path, db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report's projects come from a key lookup for a span with few sessions and a join for many."""
+    from tiermon.ingest import reports
+    from tiermon.ingest.reports import ReportFilter
+    from tiermon.ingest.store import Store
+
+    tiermon("--db", str(db), "--source", str(src), "ingest")
+    with Store.open(db, read_only=True) as store:
+        answers = []
+        for most in (reports.PROJECT_LOOKUP_MAX, 0):
+            monkeypatch.setattr(reports, "PROJECT_LOOKUP_MAX", most)
+            answers.append([
+                reports.period_rows(store, ReportFilter(), "day", by="project"),
+                reports.model_rows(store, ReportFilter(), by="project"),
+                reports.session_rows(store, ReportFilter(), by="project"),
+                reports.period_rows(store, ReportFilter(since=date(2030, 1, 1)), "day", by="project"),
+            ])
+    assert answers[0] == answers[1]
+    assert {row["group"] for row in answers[0][0]} == {"/home/dev/shop"}
+    assert answers[0][3] == []  # no session in the span: an empty lookup, not a syntax error
 
 
 def test_monthly_periods_are_months_everywhere(tiermon: Run, src: Path, db: Path) -> None:
