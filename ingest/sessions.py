@@ -34,13 +34,20 @@ _NEWEST_WHERE = (
 """The agent and date filters, on a session's row. A list with a limit and no filter on what it shows
 applies them in the table itself, taking its rows newest first straight from there."""
 
+_QUIET_CANDIDATES_SQL = "SELECT k FROM session_signals g WHERE len(g.models) = 0 {ended} ORDER BY k"
+"""Sessions that may have activity but no responses: the signals' model list is empty for every session
+without responses, but for API batches too, so the session totals decide."""
+
 _QUIET_SQL = """
 SELECT g.k FROM session_signals g ANTI JOIN session_totals t ON t.k = g.k
 WHERE len(g.models) = 0 {ended}
 ORDER BY g.k
 """
-"""Sessions with activity but no responses: the signals' model list narrows them to a few (it is empty
-for every session without responses, but for API batches too), then the session totals decide."""
+"""The candidates without a row in the session totals, when there are too many to look up by key."""
+
+QUIET_LOOKUP_MAX = 200
+"""Up to this many candidates are looked up in the session totals' key (~1-6 ms); more are anti-joined
+with the whole table (~16 ms at 260 k sessions)."""
 
 _WITH_QUIET = """
 quiet AS (
@@ -107,8 +114,10 @@ def list_sessions(
         where = [sql for sql, name in _NEWEST_WHERE if bounds[name] is not None]
         newest_params = [bounds[name] for _, name in _NEWEST_WHERE if bounds[name] is not None]
         order = f'ORDER BY "end" DESC NULLS LAST, k LIMIT {int(limit)}'
+        cutoff = _last_listed_end(store, where, newest_params, int(limit))
+        if cutoff is not None:  # the list's rows end no earlier: the table hands over only those
+            where, newest_params = [*where, '"end" >= ?'], [*newest_params, cutoff]
         newest_sql = f"WHERE {' AND '.join(where)} {order}" if where else order
-        cutoff = _last_listed_end(store, newest_sql, newest_params, int(limit))
     quiet_ids = _quiet_sessions(store, cutoff)
     quiet, quiet_params = "every AS (SELECT * FROM s),", []
     if quiet_ids:
@@ -127,11 +136,15 @@ def list_sessions(
     return rows
 
 
-def _last_listed_end(store: Store, newest_sql: str, params: list[Any], limit: int) -> datetime | None:
-    """When the newest `limit` sessions fill the list, when the last of them ended (else None: every
-    session without usage may be listed)."""
+def _last_listed_end(store: Store, where: list[str], params: list[Any], limit: int) -> datetime | None:
+    """When the newest `limit` sessions (of those matching `where`) fill the list, when the last of them
+    ended (else None: every session without usage may be listed). Ties in the end time do not change it,
+    so the sort reads the end column alone (~3 ms at 260 k sessions, 13 with the tie-break on the id)."""
+    newest = f"WHERE {' AND '.join(where)}" if where else ""
     row = store.query(
-        f'SELECT count(*), count("end"), min("end") FROM (SELECT "end" FROM session_totals {newest_sql})', params
+        f"""SELECT count(*), count("end"), min("end") FROM (
+              SELECT "end" FROM session_totals {newest} ORDER BY "end" DESC NULLS LAST LIMIT {limit})""",
+        params,
     )[0]
     return row[2] if row[0] == row[1] == limit else None
 
@@ -140,7 +153,15 @@ def _quiet_sessions(store: Store, ended_since: datetime | None = None) -> list[s
     """The sessions with signals (so with activity) and no response at all; only those that ended no
     earlier than `ended_since`, when given."""
     ended = "AND g.end_ts >= ?" if ended_since else ""
-    return [str(row[0]) for row in store.query(_QUIET_SQL.format(ended=ended), [ended_since] if ended_since else [])]
+    params = [ended_since] if ended_since else []
+    candidates = [str(row[0]) for row in store.query(_QUIET_CANDIDATES_SQL.format(ended=ended), params)]
+    if len(candidates) > QUIET_LOOKUP_MAX:
+        return [str(row[0]) for row in store.query(_QUIET_SQL.format(ended=ended), params)]
+    if not candidates:
+        return []
+    marks = ", ".join("?" * len(candidates))
+    answered = {row[0] for row in store.query(f"SELECT k FROM session_totals WHERE k IN ({marks})", candidates)}
+    return [k for k in candidates if k not in answered]
 
 
 def count_sessions(store: Store) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from test_signals_chat import HAIKU, OPUS, Chat, S, ingest, main_file
-from tiermon.ingest import backfill
+from tiermon.ingest import backfill, sessions
 from tiermon.ingest.config import load_settings
 from tiermon.ingest.runner import Ingestor
 from tiermon.ingest.schema import RETOTAL_SQL, SESSION_TOTAL_COLUMNS
@@ -120,9 +120,14 @@ def test_first_prompts_and_turns_follow_owed_signals_and_a_rebuild(tmp_path: Pat
     assert [(r["first_prompt"], r["turns"]) for r in kept] == [("fix the cart", 2)]
 
 
-def test_every_limit_lists_the_head_of_the_whole_list_on_real_sessions(corpus: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("lookup_max", [sessions.QUIET_LOOKUP_MAX, 0], ids=["looked-up", "anti-joined"])
+def test_every_limit_lists_the_head_of_the_whole_list_on_real_sessions(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lookup_max: int
+) -> None:
     """A list with a limit takes its rows newest first from the totals and keeps the sessions without usage
-    (Codex Desktop's) that end after its last row: it must list exactly the head of the unlimited list."""
+    (Codex Desktop's) that end after its last row: it must list exactly the head of the unlimited list,
+    whether the sessions without usage are looked up by key or anti-joined."""
+    monkeypatch.setattr(sessions, "QUIET_LOOKUP_MAX", lookup_max)
     kinds = {"cc-": "claude", "codex-": "codex", "gemini-": "gemini"}
     sources = [(kind, folder) for folder in sorted(corpus.iterdir()) for prefix, kind in kinds.items()
                if folder.name.startswith(prefix)]  # fmt: skip
