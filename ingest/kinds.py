@@ -106,32 +106,32 @@ def newest_kind_advice(
         return []
     keys = [f"{r['kind']}\x1f{r['size']}\x1f{r['order']}" for r in advised.iter_rows(named=True)]
     # The projects are looked up for the turns read, after: joining them in scanned every session (~33 ms).
-    select = _TURNS_SQL.split("FROM turns t")[0].replace("s.project", "NULL::VARCHAR AS project")
-    sql = f"""{select}
+    select = _TURNS_SQL.split("FROM turns t")[0].replace("s.project", "NULL::VARCHAR AS project").rstrip()
+    sql = f"""{select}, coalesce(t.dominant_tool, 'no tool') AS kind, {_SIZE_SQL} AS size,
+                 (list_position(?::VARCHAR[], t.rung) - 1)::BIGINT AS "order"
         FROM (SELECT * {turns} AND NOT coalesce(t.struggled, false) AND t.start_ts >= ?
                 AND coalesce(t.dominant_tool, 'no tool') || chr(31) || ({_SIZE_SQL}) || chr(31)
                     || (list_position(?::VARCHAR[], t.rung) - 1) IN (SELECT unnest(?::VARCHAR[]))
-                AND NOT EXISTS (SELECT 1 FROM advice a WHERE a.session_id = t.session_id AND a.turn = t.turn)
+                AND NOT EXISTS (SELECT 1 FROM advice a
+                                WHERE a.session_id = t.session_id AND a.turn = t.turn AND a.start_ts >= ?)
               ORDER BY t.start_ts DESC LIMIT ?) t
         ORDER BY t.start_ts DESC"""
-    # The newest turns first: a month back, then a wider window until `limit` rows or all of history.
+    # An advised turn's advice starts when the turn does, so only advice from `start` on is looked at (32 ms
+    # instead of 46 at 5 M responses). The newest turns first: a month back, then a wider window until
+    # `limit` rows or all of history.
     if since is not None:
-        newest = store.frame(sql, [since, rungs, keys, limit])
+        newest = store.frame(sql, [rungs, since, rungs, keys, since, limit])
     else:
         (first, last), days = store.query("SELECT min(start_ts), max(start_ts) FROM turns")[0], 30
         while True:
             start = max(last - timedelta(days=days), first) if first and last else datetime.min
-            newest = store.frame(sql, [start, rungs, keys, limit])
+            newest = store.frame(sql, [rungs, start, rungs, keys, start, limit])
             if newest.height >= limit or start <= (first or datetime.min):
                 break
             days *= 4
+    projects = _projects(store, newest["session_id"].unique().to_list())
     frame = newest.with_columns(
-        project=pl.col("session_id").replace_strict(
-            _projects(store, newest["session_id"].unique().to_list()), default=None, return_dtype=pl.String
-        ),
-        kind=pl.col("dominant_tool").fill_null("no tool"),
-        size=pl.col("tool_calls").map_elements(size_bucket, return_dtype=pl.String),
-        order=pl.col("rung").replace_strict({r: i for i, r in enumerate(RUNGS)}, default=None, return_dtype=pl.Int64),
+        project=pl.col("session_id").replace_strict(projects, default=None, return_dtype=pl.String)
     )
     return _rows(frame.join(advised, on=["kind", "size", "order"]), prices)
 
@@ -157,6 +157,13 @@ def _size_sql() -> str:
 _SIZE_SQL = _size_sql()
 
 
+_ADVICE_COLUMNS = (
+    "session_id", "project", "turn", "start_ts", "cost_usd", "kind", "size", "order", "rung",
+    "lower_n", "lower_k", "here_n", "here_k",
+)  # fmt: skip
+"""The columns `_advice` reads."""
+
+
 def _rows(candidates: pl.DataFrame, prices: PriceTable) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for (tier,), group in candidates.group_by(["tier"]):
@@ -164,7 +171,8 @@ def _rows(candidates: pl.DataFrame, prices: PriceTable) -> list[dict[str, Any]]:
         ref = reference(prices, to_tier) if to_tier else None
         rates = unit_rates(prices, ref.model) if ref is not None else None
         alt = turn_costs(group, rates).to_list() if rates is not None else [None] * group.height
-        for row, counterfactual in zip(group.iter_rows(named=True), alt, strict=True):
+        shown = group.select(_ADVICE_COLUMNS)  # named rows of 13 columns instead of the turns' 40: half the time
+        for row, counterfactual in zip(shown.iter_rows(named=True), alt, strict=True):
             out.append(_advice(row, str(tier), str(to_tier), ref.model if ref else None, counterfactual))
     return sorted(out, key=lambda r: r["start"], reverse=True)
 
