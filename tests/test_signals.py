@@ -690,13 +690,14 @@ def test_health_counters_follow_appends_and_streamed_copies(root: Path, db: Path
     assert [m["requests"] for m in h["unpriced_models"]] == [2]
 
 
-def test_newest_first_lists_reach_back_past_the_first_month(root: Path, db: Path) -> None:
-    """The lists read the latest month first; a limit it cannot fill still gets the older rows, in order."""
+def test_newest_first_lists_with_a_limit_are_the_head_of_the_whole_list(root: Path, db: Path) -> None:
+    """A list with a limit reads only the rows from its last row's start on: it must still be exactly the
+    head of the whole list, across sessions months apart and for a limit it cannot fill."""
     for n, session in enumerate((S, S2)):
         chat = Chat(session=session, start=86_400 * 100 * n).prompt("a").say("b", model=OPUS).say("c", model=HAIKU)
         chat.save(main_file(root, session))
     ingest(root, db)
     everything = read(db, views.list_alerts)
     assert [a["session_id"] for a in everything] == [S2, S]
-    assert read(db, views.list_alerts, limit=1) == everything[:1]
-    assert read(db, views.list_alerts, limit=5) == everything
+    for limit in range(1, len(everything) + 2):
+        assert read(db, views.list_alerts, limit=limit) == everything[:limit]

@@ -91,29 +91,26 @@ def _advice_rows(
     return [_with_figures(r) for r in _newest(store, "advice", sql, where, params, limit)]
 
 
-NEWEST_FIRST_DAYS = 30
-"""A newest-first list with a row limit first reads this many days back from the newest row."""
-
-
 def _newest(
     store: Store, table: str, sql: str, where: list[str], params: list[Any], limit: int | None
 ) -> list[dict[str, Any]]:
-    """`sql` (newest first by start_ts) with `where`; with a limit, over the latest stretch of time that holds it.
+    """`sql` (newest first by start_ts) with `where`; with a limit, only over the rows from the start of the
+    `limit`-th newest on.
 
-    Why: at half a million alerts, sorting them all to show the newest 2000 cost most of a
-    pane's budget. A month back from the newest row is read first, then four times wider
-    until the limit is reached or the window covers every row, which gives the same rows.
+    Why: at half a million alerts, sorting every row to show the newest 2000 cost most of a
+    pane's budget. Sorting the start column alone finds where the list ends (2-3 ms); the
+    rows before it are then the only ones read whole. Ties at that start are all read, and
+    the sort and limit of `sql` keep the same rows as a sort of everything would.
     """
+    clauses = " AND ".join(where) or "TRUE"
     if limit:
-        (first, last), days = store.query(f"SELECT min(start_ts), max(start_ts) FROM {table}")[0], NEWEST_FIRST_DAYS
-        while first is not None and last - timedelta(days=days) > first:
-            since = last - timedelta(days=days)
-            clauses = " AND ".join([*where, "start_ts >= ?"])
-            rows = store.query_dicts(sql.format(where=clauses, limit=_limit(limit)), [*params, since])
-            if len(rows) >= limit:
-                return rows
-            days *= 4
-    return store.query_dicts(sql.format(where=" AND ".join(where) or "TRUE", limit=_limit(limit)), params)
+        cut = store.query(
+            f"SELECT start_ts FROM {table} WHERE {clauses} ORDER BY start_ts DESC NULLS LAST LIMIT 1 OFFSET ?",
+            [*params, limit - 1],
+        )
+        if cut and cut[0][0] is not None:
+            clauses, params = f"{clauses} AND start_ts >= ?", [*params, cut[0][0]]
+    return store.query_dicts(sql.format(where=clauses, limit=_limit(limit)), params)
 
 
 def _filters(
