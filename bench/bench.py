@@ -897,7 +897,8 @@ ID_COLUMNS = {
     "k", "session_id", "uuid", "parent_uuid", "message_id", "request_id", "agent_id", "tool_use_id", "path",
     "file_path", "ref_agent_id", "parent_tool_use_id",
 }  # fmt: skip
-REPLICATED_SKIP = {"meta", "prices", "entry_types", "quarantine", "agent_meta"}
+REPLICATED_SKIP = {"meta", "prices", "entry_types", "quarantine", "agent_meta", "response_counts", "turn_kinds"}
+"""Tables copied once, not replicated; the counts among them are made again from the replicated rows."""
 
 
 def build_synthetic_store(base: Path, target: Path, responses: int, now: datetime) -> dict[str, Any]:
@@ -963,6 +964,10 @@ def build_synthetic_store(base: Path, target: Path, responses: int, now: datetim
         con.execute(f"DROP TABLE base_{table}")
         con.execute("CHECKPOINT")
         counts[table] = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    from tiermon.ingest.schema import RECOUNT_SQL, RECOUNT_TURN_KINDS_SQL
+
+    for stmt in [*RECOUNT_SQL, *RECOUNT_TURN_KINDS_SQL]:  # the counts the writes keep, as they would have kept them
+        con.execute(stmt)
     con.execute("CHECKPOINT")
     con.close()
     return {"copies": copies, "rows": counts, "seconds": round(time.perf_counter() - started, 1),

@@ -13,7 +13,7 @@ import sys
 
 import duckdb
 
-from tiermon.ingest.signals.engine import OWNED_TABLES
+from tiermon.ingest.signals.writes import OWNED_TABLES
 
 
 def columns(con: duckdb.DuckDBPyConnection, db: str, table: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ rebuilds a missing one when it opens.
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 """Bumped whenever MIGRATIONS gains a step."""
 
 RESPONSE_COLUMNS: dict[str, str] = {
@@ -604,7 +604,49 @@ def _v11() -> list[str]:
     return [create_table_sql("session_totals", SESSION_TOTAL_COLUMNS), *RETOTAL_SQL]
 
 
+TURN_KIND_COLUMNS: dict[str, str] = {
+    "k": "VARCHAR PRIMARY KEY",  # dominant_tool, tool_calls, rung joined by \x1f (NULL as \x00)
+    "dominant_tool": "VARCHAR",
+    "tool_calls": "INTEGER",
+    "rung": "VARCHAR",
+    "n": "BIGINT",  # turns
+    "struggled": "BIGINT",  # of which struggled
+}
+"""`turn_kinds`: the turns with a model, counted per kind of work (dominant tool), tool calls and rung, kept
+by every signals write in the same transaction: the Advice pane compares rungs per kind from a few hundred
+rows instead of grouping every turn (36 ms at 5 M responses)."""
+
+_TURN_KIND_KEY = "concat_ws(chr(31), " + ", ".join(
+    f"coalesce({c}::VARCHAR, chr(0))" for c in ("dominant_tool", "tool_calls", "rung")
+) + ")"
+_TURN_KINDS_OF = f"""SELECT {_TURN_KIND_KEY}, dominant_tool, tool_calls, rung, {{sign}}count(*),
+           {{sign}}coalesce(sum(struggled::BIGINT), 0)
+    FROM turns WHERE turn > 0 AND model IS NOT NULL {{where}} GROUP BY ALL"""
+
+
+def turn_kinds_delta_sql(sign: str) -> str:
+    """Add (`sign` '+') or take away ('-') the stored turns of the sessions in the list parameter."""
+    rows = _TURN_KINDS_OF.format(sign=sign, where="AND session_id IN (SELECT unnest(?::VARCHAR[]))")
+    return f"""INSERT INTO turn_kinds {rows}
+        ON CONFLICT (k) DO UPDATE SET n = turn_kinds.n + excluded.n,
+                                      struggled = turn_kinds.struggled + excluded.struggled"""
+
+
+TURN_KINDS_EMPTY_SQL = "DELETE FROM turn_kinds WHERE n = 0"
+RECOUNT_TURN_KINDS_SQL = [
+    "DELETE FROM turn_kinds",
+    f"INSERT INTO turn_kinds {_TURN_KINDS_OF.format(sign='', where='')}",
+]
+"""`turn_kinds` made again from the turns: by the migration, and after a signals rebuild."""
+
+
+def _v12() -> list[str]:
+    """The Advice pane's per-kind comparison reads counts kept by the signals writes."""
+    return [create_table_sql("turn_kinds", TURN_KIND_COLUMNS), *RECOUNT_TURN_KINDS_SQL]
+
+
 MIGRATIONS: dict[int, list[str]] = {
     1: _v1(), 2: _v2(), 3: _v3(), 4: _v4(), 5: _v5(), 6: _v6(), 7: _v7(), 8: _v8(), 9: _v9(), 10: _v10(), 11: _v11(),
+    12: _v12(),
 }  # fmt: skip
 """Schema version -> statements that bring the store from version-1 to it."""

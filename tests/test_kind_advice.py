@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from test_signals_chat import HAIKU, OPUS, Chat, S, ingest, main_file
 from tiermon.ingest.kinds import kind_advice, newest_advice, with_kind_advice
 from tiermon.ingest.pricing import load_price_table
 from tiermon.ingest.reports import ReportFilter
+from tiermon.ingest.schema import RECOUNT_TURN_KINDS_SQL
 from tiermon.ingest.scorecard import MIN_TURNS, turn_frame
+from tiermon.ingest.signals import staleness
 from tiermon.ingest.signals.views import list_advice
 from tiermon.ingest.store import Store
 
@@ -48,6 +52,8 @@ def store_with_kind_advice(tmp_path: Path) -> Path:
         )
         store.execute_many("INSERT INTO session_signals (k, session_id, project) VALUES (?, ?, ?)",
                            [("small-s", "small-s", "/home/dev/small"), ("mid-s", "mid-s", "/home/dev/mid")])  # fmt: skip
+        for stmt in RECOUNT_TURN_KINDS_SQL:  # what a signals write keeps with the turns it writes
+            store.execute(stmt)
     return db
 
 
@@ -73,3 +79,44 @@ def test_the_pane_list_equals_the_merge_of_every_engine_and_by_kind_row(
     assert len(turns) == len(set(turns))  # an advised turn shows once
     if limit == 1000:
         assert {r["reason"] for r in got if r["turn"] in (5, 13, 22, 30, 37, 39)} == {"the engine"}
+
+
+S2 = "5e551011-aaaa-4bbb-8ccc-0000000000k2"
+
+
+def _kept_and_counted(db: Path) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """`turn_kinds` as the signals writes kept it, and as a count of the stored turns makes it."""
+    with Store.open(db, read_only=True) as store:
+        kept = store.query("SELECT * FROM turn_kinds ORDER BY k")
+        recount = RECOUNT_TURN_KINDS_SQL[1].removeprefix("INSERT INTO turn_kinds ")
+        counted = store.query(f"SELECT * FROM ({recount}) ORDER BY 1")
+    return kept, counted
+
+
+def test_turn_kinds_follow_every_signals_write(tmp_path: Path) -> None:
+    """The per-kind counts the Advice pane compares move with the turns: a first load, a session that goes
+    on (its turns replaced, one of them now struggling), a new session, and a rebuild of every session."""
+    root, db = tmp_path / "claude", tmp_path / "t.duckdb"
+    chat = Chat(session=S).prompt("look").say("ok", model=HAIKU)
+    chat.read("/src/a.py", model=HAIKU)
+    chat.save(main_file(root, S))
+    ingest(root, db)
+    kept, counted = _kept_and_counted(db)
+    assert kept == counted and sum(int(row[4]) for row in kept) == 1
+
+    chat.lines = []
+    chat.prompt("fix it").say("trying", model=OPUS)
+    for _ in range(3):
+        chat.bash("pytest", error=True, model=OPUS)  # three failed attempts: the turn struggled
+    chat.save(main_file(root, S), mode="a")
+    Chat(session=S2, start=3_600).prompt("hello").say("hi", model=OPUS).save(main_file(root, S2))
+    ingest(root, db)
+    kept, counted = _kept_and_counted(db)
+    assert kept == counted
+    assert sum(int(row[4]) for row in kept) == 3 and sum(int(row[5]) for row in kept) == 1
+
+    with Store.open(db) as store:
+        staleness.mark_stale(store)
+        store.execute("DELETE FROM turn_kinds")  # a rebuild counts every turn again, whatever was kept
+    ingest(root, db)
+    assert _kept_and_counted(db) == (kept, counted)

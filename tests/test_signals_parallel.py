@@ -11,7 +11,7 @@ import pytest
 
 from tiermon.ingest.config import load_settings
 from tiermon.ingest.runner import Ingestor
-from tiermon.ingest.signals import engine, pool, staleness
+from tiermon.ingest.signals import engine, pool, staleness, writes
 from tiermon.ingest.store import Store
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "claude"
@@ -19,7 +19,7 @@ SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "claude"
 
 def _signal_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
     with Store.open(db, read_only=True) as store:
-        return {name: store.query(f"SELECT * FROM {name} ORDER BY k") for name in engine.OWNED_TABLES}
+        return {name: store.query(f"SELECT * FROM {name} ORDER BY k") for name in [*writes.OWNED_TABLES, "turn_kinds"]}
 
 
 def _recompute(db: Path, ingestor: Ingestor, *, parallel: bool) -> int:
@@ -100,7 +100,7 @@ def test_a_rebuild_cut_short_is_resumed_by_the_next_pass(db: Path, monkeypatch: 
     complete = _signal_rows(db)
     monkeypatch.setattr(engine, "UNCOUNTED_SESSIONS", 0)
     monkeypatch.setattr(engine, "BATCH_ROWS", 60)
-    write = engine._write
+    write = writes.write
     written: list[int] = []
 
     def dies_on_the_second_batch(*args: Any, **kwargs: Any) -> None:
@@ -109,10 +109,10 @@ def test_a_rebuild_cut_short_is_resumed_by_the_next_pass(db: Path, monkeypatch: 
             raise KeyboardInterrupt
         write(*args, **kwargs)
 
-    monkeypatch.setattr(engine, "_write", dies_on_the_second_batch)
+    monkeypatch.setattr(writes, "write", dies_on_the_second_batch)
     with pytest.raises(KeyboardInterrupt):
         _recompute(db, ingestor, parallel=False)
-    monkeypatch.setattr(engine, "_write", write)
+    monkeypatch.setattr(writes, "write", write)
     with Store.open(db) as store:  # the next pass finds the rebuild unfinished and does it all
         sessions = engine.refresh(store, set(), ingestor.settings.thresholds, ingestor.prices)
     assert sessions > 2

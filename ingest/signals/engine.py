@@ -28,8 +28,7 @@ from typing import TYPE_CHECKING, Any
 from tiermon.ingest.config import Thresholds
 from tiermon.ingest.gc_pause import paused_gc
 from tiermon.ingest.pricing import PriceTable
-from tiermon.ingest.schema import AGENT_COLUMNS, SIGNAL_TABLES
-from tiermon.ingest.signals import pool
+from tiermon.ingest.signals import pool, writes
 from tiermon.ingest.signals.advice import Advice, find_advice
 from tiermon.ingest.signals.base import (
     AgentMeta,
@@ -52,6 +51,7 @@ from tiermon.ingest.signals.subagents import Agent, AgentUsage, agent_usage, fin
 from tiermon.ingest.signals.switches import Switch, find_switches, switch_alerts
 from tiermon.ingest.signals.thrash import Thrash, find_thrash, thrash_alerts
 from tiermon.ingest.signals.turns import Turn, build_turns, mark_escalations
+from tiermon.ingest.signals.writes import SignalTables
 from tiermon.ingest.store import Store
 
 if TYPE_CHECKING:
@@ -63,12 +63,8 @@ at once, whatever the sizes of the sessions. A single batch of 1 GiB of transcri
 in two processes, pushed a first ingest's memory to 455 MB."""
 UNCOUNTED_SESSIONS = 64
 """Up to this many sessions form one batch without counting their rows first."""
-MAX_VALUES_PARAMS = 4000
-"""Up to this many values an INSERT binds parameters; beyond, rows go through Arrow."""
 REBUILD_WRITE_BATCHES = 4
 """A rebuild writes the signal rows of this many batches at a time (each commit costs a WAL flush)."""
-
-OWNED_TABLES: dict[str, dict[str, str]] = {**SIGNAL_TABLES, "agents": AGENT_COLUMNS}
 
 _EVENT_KINDS = (
     "'prompt', 'interrupt', 'text', 'tool_use', 'tool_result', 'command', 'command_stdout', 'system', 'api_error'"
@@ -125,7 +121,6 @@ WHERE session_id IS NULL OR session_id IN ({ids})
 """
 
 
-
 @dataclass
 class SessionSignals:
     """Everything computed for one session, ready to be written."""
@@ -163,8 +158,8 @@ def refresh(
     batches = list(_batches(store, ids, BATCH_ROWS * workers, every=rebuild))
     limits = learned_limits(store) if batches else Limits()
     if rebuild and batches:
-        _clear(store)  # every session is recomputed: one delete now instead of one per batch and table
-    pending: SignalTables = {name: [] for name in OWNED_TABLES}
+        writes.clear(store)  # every session is recomputed: one delete now instead of one per batch and table
+    pending: SignalTables = {name: [] for name in writes.OWNED_TABLES}
     pending_ids: list[str] = []
     for n, (chunk, span) in enumerate(batches, 1):
         with paused_gc():
@@ -174,7 +169,7 @@ def refresh(
                 tables = signal_tables(group(fetch(store, chunk, span), chunk), thresholds, prices, limits)
         last = n == len(batches)
         if not rebuild:
-            _write(store, chunk, tables, None)
+            writes.write(store, chunk, tables, None)
             continue
         # A rebuild writes a few batches at a time: each commit costs a WAL flush whatever its size.
         for name, rows in tables.items():
@@ -182,8 +177,8 @@ def refresh(
         pending_ids.extend(chunk)
         if last or n % REBUILD_WRITE_BATCHES == 0:
             # The fingerprint goes in with the last batch: a rebuild cut short is resumed next time.
-            _write(store, pending_ids, pending, fingerprint if last else None, replace=False)
-            pending = {name: [] for name in OWNED_TABLES}
+            writes.write(store, pending_ids, pending, fingerprint if last else None, replace=False)
+            pending = {name: [] for name in writes.OWNED_TABLES}
             pending_ids = []
     if rebuild and not ids:
         store.set_meta(FINGERPRINT_KEY, fingerprint)
@@ -191,7 +186,12 @@ def refresh(
 
 
 def _parallel_tables(
-    store: Store, session_ids: list[str], span: Span, thresholds: Thresholds, prices: PriceTable, workers: int,
+    store: Store,
+    session_ids: list[str],
+    span: Span,
+    thresholds: Thresholds,
+    prices: PriceTable,
+    workers: int,
     limits: Limits,
 ) -> SignalTables:
     """Fetch here (the store has one connection), compute in `workers` processes, gather the rows."""
@@ -200,7 +200,7 @@ def _parallel_tables(
     results = pool.fork_map(
         lambda i: signal_tables(group(fetched[i], parts[i]), thresholds, prices, limits), range(len(parts))
     )
-    tables: SignalTables = {name: [] for name in OWNED_TABLES}
+    tables: SignalTables = {name: [] for name in writes.OWNED_TABLES}
     for result in results:
         for name, rows in result.items():
             tables[name].extend(rows)
@@ -211,9 +211,7 @@ Span = tuple[datetime, datetime] | None
 """The time span a batch's rows lie in, when known."""
 
 
-def _batches(
-    store: Store, ids: list[str], max_rows: int, every: bool = False
-) -> Iterator[tuple[list[str], Span]]:
+def _batches(store: Store, ids: list[str], max_rows: int, every: bool = False) -> Iterator[tuple[list[str], Span]]:
     """Runs of sessions holding about `max_rows` rows each (a bigger session goes alone), with their span.
 
     Sessions are taken in order of their first row, so a batch covers a short stretch
@@ -344,9 +342,7 @@ def compute(
     needless = needless_in_window(turns, thresholds)
     advice = find_advice(turns, thrashes, rereads, needless, thresholds, prices)
     window, limit = response_limit(rows, rows.main[-1], prices, limits) if rows.main else (None, None)
-    return SessionSignals(
-        rows, turns, switches, agents, agent_usage(agents), alerts, advice, window, limit
-    )
+    return SessionSignals(rows, turns, switches, agents, agent_usage(agents), alerts, advice, window, limit)
 
 
 def _mark_struggles(
@@ -368,55 +364,17 @@ def _mark_struggles(
 # -- writing -----------------------------------------------------------------------
 
 
-SignalTables = dict[str, list[dict[str, Any]]]
-"""Rows per owned table, keys made unique, ready for `_write`."""
-
-
 def signal_tables(
     sessions: list[SessionRows], thresholds: Thresholds, prices: PriceTable, limits: Limits | None = None
 ) -> SignalTables:
     """Compute every session's signals and gather the rows of each owned table."""
-    tables: SignalTables = {name: [] for name in OWNED_TABLES}
+    tables: SignalTables = {name: [] for name in writes.OWNED_TABLES}
     for rows in sessions:
         for name, table in table_rows(compute(rows, thresholds, prices, limits)).items():
             tables[name].extend(table)
     for table in tables.values():
         _unique_keys(table)
     return tables
-
-
-def _clear(store: Store) -> None:
-    """Empty every owned table, before a rebuild of all sessions: dropped and created again, since
-    deleting millions of rows one by one (and from their key index) took seconds."""
-    store.recreate_tables(OWNED_TABLES)
-
-
-def _write(
-    store: Store, session_ids: list[str], tables: SignalTables, fingerprint: str | None, *, replace: bool = True
-) -> None:
-    """Write the batch's rows in every owned table, replacing the sessions' old rows, in one transaction."""
-    with store.transaction():
-        for name, columns in OWNED_TABLES.items():
-            if replace:
-                store.execute(f"DELETE FROM {name} WHERE session_id IN ({_IDS})", [session_ids])
-            if tables[name]:
-                _insert(store, name, columns, tables[name])
-        if fingerprint is not None:
-            store.set_meta(FINGERPRINT_KEY, fingerprint)
-
-
-def _insert(store: Store, name: str, columns: dict[str, str], rows: list[dict[str, Any]]) -> None:
-    """A few rows as one parameterised VALUES statement (cheapest for a live session), many via Arrow."""
-    if len(rows) * len(columns) <= MAX_VALUES_PARAMS:
-        one = "(" + ", ".join("?" * len(columns)) + ")"
-        store.execute(
-            f"INSERT INTO {name} VALUES " + ", ".join([one] * len(rows)),
-            [row[c] for row in rows for c in columns],
-        )
-        return
-    import pyarrow as pa  # only for many rows: a live session's few never load it
-
-    store.insert_arrow(name, pa.Table.from_pylist(rows, schema=_schema(columns)))
 
 
 def _unique_keys(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -429,22 +387,6 @@ def _unique_keys(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             seen[k] = 0
     return rows
-
-
-_SCHEMAS: dict[int, pa.Schema] = {}
-
-
-def _schema(columns: dict[str, str]) -> pa.Schema:
-    import pyarrow as pa
-
-    schema = _SCHEMAS.get(id(columns))
-    if schema is None:
-        arrow = {
-            "VARCHAR": pa.string(), "BIGINT": pa.int64(), "INTEGER": pa.int32(), "BOOLEAN": pa.bool_(),
-            "TIMESTAMP": pa.timestamp("us"), "DOUBLE": pa.float64(), "VARCHAR[]": pa.list_(pa.string()),
-        }  # fmt: skip
-        schema = _SCHEMAS[id(columns)] = pa.schema([(n, arrow[ddl.split()[0]]) for n, ddl in columns.items()])
-    return schema
 
 
 def table_rows(s: SessionSignals) -> dict[str, list[dict[str, Any]]]:

@@ -26,7 +26,7 @@ RULES_VERSION = 1
 """Bump when a signal's logic changes, so stored signals are recomputed once."""
 FINGERPRINT_KEY = "signals_fingerprint"
 """The `meta` key holding the fingerprint the stored signals were computed under."""
-NOT_RULES = frozenset({"__init__.py", "views.py", "pool.py", "staleness.py"})
+NOT_RULES = frozenset({"__init__.py", "views.py", "pool.py", "staleness.py", "writes.py"})
 """Modules that read, schedule or date signals but do not decide what is stored: editing them must not
 make every store recompute its signals (at 5 M responses that is minutes)."""
 _RULES_SOURCE = Path(__file__).parent
