@@ -126,19 +126,27 @@ def newest_kind_advice(
             if newest.height >= limit or start <= (first or datetime.min):
                 break
             days *= 4
-    projects = _projects(store, newest["session_id"].unique().to_list())
+    earliest = newest["start_ts"].min()
+    projects = _projects(
+        store, newest["session_id"].unique().to_list(), earliest if isinstance(earliest, datetime) else None
+    )
     frame = newest.with_columns(
         project=pl.col("session_id").replace_strict(projects, default=None, return_dtype=pl.String)
     )
     return _rows(frame.join(advised, on=["kind", "size", "order"]), prices)
 
 
-def _projects(store: Store, sessions: list[str]) -> dict[str, str | None]:
+def _projects(store: Store, sessions: list[str], active_since: datetime | None = None) -> dict[str, str | None]:
     """Each session's project, as the signals recorded it (the ids as one list: binding 2,000 parameters
-    took 80 ms, the list 16)."""
+    took 80 ms, the list 16). Sessions with a turn from `active_since` on end no earlier, and the signals
+    rows lie in time order, so that bound skips the older row groups (6 ms instead of 16 at 5 M)."""
     if not sessions:
         return {}
-    rows = store.query("SELECT k, project FROM session_signals WHERE k IN (SELECT unnest(?::VARCHAR[]))", [sessions])
+    recent = "(end_ts >= ? OR end_ts IS NULL) AND" if active_since is not None else ""
+    rows = store.query(
+        f"SELECT k, project FROM session_signals WHERE {recent} k IN (SELECT unnest(?::VARCHAR[]))",
+        [active_since, sessions] if active_since is not None else [sessions],
+    )
     return {str(k): project for k, project in rows}
 
 
