@@ -162,11 +162,8 @@ def _size_sql() -> str:
 _SIZE_SQL = _size_sql()
 
 
-_ADVICE_COLUMNS = (
-    "session_id", "project", "turn", "start_ts", "cost_usd", "kind", "size", "order", "rung",
-    "lower_n", "lower_k", "here_n", "here_k",
-)  # fmt: skip
-"""The columns `_advice` reads."""
+_KIND_COLUMNS = ("kind", "size", "order", "rung", "lower_n", "lower_k", "here_n", "here_k")
+"""What a by-kind row's reason and figures are made of."""
 
 
 def _rows(candidates: pl.DataFrame, prices: PriceTable) -> list[dict[str, Any]]:
@@ -176,31 +173,44 @@ def _rows(candidates: pl.DataFrame, prices: PriceTable) -> list[dict[str, Any]]:
         ref = reference(prices, to_tier) if to_tier else None
         rates = unit_rates(prices, ref.model) if ref is not None else None
         alt = turn_costs(group, rates).to_list() if rates is not None else [None] * group.height
-        shown = group.select(_ADVICE_COLUMNS)  # named rows of 13 columns instead of the turns' 40: half the time
-        for row, counterfactual in zip(shown.iter_rows(named=True), alt, strict=True):
-            out.append(_advice(row, str(tier), str(to_tier), ref.model if ref else None, counterfactual))
+        out += _advice(group, str(tier), str(to_tier), ref.model if ref else None, alt)
     return sorted(out, key=lambda r: r["start"], reverse=True)
 
 
-def _advice(row: dict[str, Any], tier: str, to_tier: str, model: str | None, alt: float | None) -> dict[str, Any]:
-    cost = row["cost_usd"]
-    lower = RUNGS[row["order"] - 1]
-    reason = (
-        f"{row['kind']} turns of {row['size']} tool calls: on the {lower} rung {row['lower_k']} of "
-        f"{row['lower_n']} struggled, on {row['rung']} {row['here_k']} of {row['here_n']} (your data)"
-    )
-    return {
-        "session_id": row["session_id"], "project": row["project"], "kind": "de-escalate", "from_tier": tier,
-        "to_tier": to_tier, "to_model": model or f"({to_tier}: no reference model priced)", "turn": row["turn"],
-        "start": row["start_ts"], "end": row["start_ts"], "cost_usd": cost, "counterfactual_cost_usd": alt,
-        "saving_usd": None if cost is None or alt is None else round(cost - alt, 6), "reason": reason,
-        "figures": {
-            "basis": "kind", "dominant_tool": row["kind"], "size": row["size"], "lower_rung": lower,
-            "lower_turns": row["lower_n"], "lower_struggling": row["lower_k"], "turns_here": row["here_n"],
-            "struggling_here": row["here_k"], "counterfactual": "re-pricing",
-            "note": COUNTERFACTUAL_NOTE.format(model=model or to_tier),
-        },
-    }  # fmt: skip
+def _advice(
+    group: pl.DataFrame, tier: str, to_tier: str, model: str | None, alt: list[float | None]
+) -> list[dict[str, Any]]:
+    """The advice rows of one tier's turns. The reason and figures depend on the turn's kind, size and rung
+    alone: they are made once per kind (a few dozen) and copied per turn (2,000 for the pane)."""
+    cols = {c: group[c].to_list() for c in ("session_id", "project", "turn", "start_ts", "cost_usd")}
+    kinds = zip(*(group[c].to_list() for c in _KIND_COLUMNS), strict=True)
+    note = COUNTERFACTUAL_NOTE.format(model=model or to_tier)
+    to_model = model or f"({to_tier}: no reference model priced)"
+    made: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+    out = []
+    for i, (key, counterfactual) in enumerate(zip(kinds, alt, strict=True)):
+        if key not in made:
+            kind, size, order, rung, lower_n, lower_k, here_n, here_k = key
+            lower = RUNGS[order - 1]
+            reason = (
+                f"{kind} turns of {size} tool calls: on the {lower} rung {lower_k} of "
+                f"{lower_n} struggled, on {rung} {here_k} of {here_n} (your data)"
+            )
+            made[key] = reason, {
+                "basis": "kind", "dominant_tool": kind, "size": size, "lower_rung": lower, "lower_turns": lower_n,
+                "lower_struggling": lower_k, "turns_here": here_n, "struggling_here": here_k,
+                "counterfactual": "re-pricing", "note": note,
+            }  # fmt: skip
+        reason, figures = made[key]
+        cost, start = cols["cost_usd"][i], cols["start_ts"][i]
+        out.append({
+            "session_id": cols["session_id"][i], "project": cols["project"][i], "kind": "de-escalate",
+            "from_tier": tier, "to_tier": to_tier, "to_model": to_model, "turn": cols["turn"][i], "start": start,
+            "end": start, "cost_usd": cost, "counterfactual_cost_usd": counterfactual,
+            "saving_usd": None if cost is None or counterfactual is None else round(cost - counterfactual, 6),
+            "reason": reason, "figures": dict(figures),
+        })  # fmt: skip
+    return out
 
 
 def newest_advice(store: Store, prices: PriceTable, limit: int) -> list[dict[str, Any]]:
