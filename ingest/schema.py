@@ -428,9 +428,12 @@ COUNT_COLUMNS: dict[str, str] = {
 of `responses` in the same transaction, so the Health pane reads a few rows instead of scanning millions."""
 
 _TOKENS = "input_tokens + output_tokens + cache_read_tokens + cache_write_5m_tokens + cache_write_1h_tokens"
-_COUNT_KEY = "concat_ws(chr(31), " + ", ".join(
-    f"coalesce({c}::VARCHAR, chr(0))" for c in ("model", "tier", "priced", "agent")
-) + ")"
+def _key_sql(*columns: str) -> str:
+    """A row's counter key: the columns as text joined by \x1f, NULL as \x00 (a primary key holds no NULL)."""
+    return "concat_ws(chr(31), " + ", ".join(f"coalesce({c}::VARCHAR, chr(0))" for c in columns) + ")"
+
+
+_COUNT_KEY = _key_sql("model", "tier", "priced", "agent")
 
 
 def count_delta_sql(rows: str, sign: str) -> str:
@@ -616,9 +619,7 @@ TURN_KIND_COLUMNS: dict[str, str] = {
 by every signals write in the same transaction: the Advice pane compares rungs per kind from a few hundred
 rows instead of grouping every turn (36 ms at 5 M responses)."""
 
-_TURN_KIND_KEY = "concat_ws(chr(31), " + ", ".join(
-    f"coalesce({c}::VARCHAR, chr(0))" for c in ("dominant_tool", "tool_calls", "rung")
-) + ")"
+_TURN_KIND_KEY = _key_sql("dominant_tool", "tool_calls", "rung")
 _TURN_KINDS_OF = f"""SELECT {_TURN_KIND_KEY}, dominant_tool, tool_calls, rung, {{sign}}count(*),
            {{sign}}coalesce(sum(struggled::BIGINT), 0)
     FROM turns WHERE turn > 0 AND model IS NOT NULL {{where}} GROUP BY ALL"""
